@@ -1,1 +1,22 @@
-export const placeholder = 1;
+/**
+ * @packageDocumentation
+ * The pure core of Tributary: event envelopes, aggregates (decide / evolve), commands and
+ * their validation, the event store port, command handling, upcasting, serialization,
+ * typed errors, retries and instrumentation. It performs no I/O.
+ */
+import 'reflect-metadata';
+
+export * from './errors.js';
+export * from './envelope.js';
+export * from './identifiers.js';
+export * from './ids.js';
+export * from './retry.js';
+export * from './instrumentation.js';
+export * from './payload.js';
+export * from './serializer.js';
+export * from './upcasting.js';
+export * from './command.js';
+export * from './aggregate.js';
+export * from './event-store.js';
+export * from './command-bus.js';
+export * from './di.js';

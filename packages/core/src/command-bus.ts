@@ -1,0 +1,273 @@
+import type { AggregateDefinition, AnyAggregate, RegisteredCommand } from './aggregate.js';
+import { commandTypeOf, validateCommand } from './command.js';
+import type { DomainEvent, EventEnvelope, EventMetadata, JsonValue, NewEvent } from './envelope.js';
+import type { AppendResult, EventStore } from './event-store.js';
+import { ConcurrencyError, isTributaryError, UnknownCommandError } from './errors.js';
+import { uuidV7, type Clock, type IdGenerator, systemClock } from './ids.js';
+import type { Instrumentation } from './instrumentation.js';
+import { retry, type RetryOptions } from './retry.js';
+import { UpcasterChain } from './upcasting.js';
+
+/** Instrumentation events emitted by the core. */
+export interface CoreInstrumentationEvents {
+  /** A command was decided and its events appended (or it produced none). */
+  'command.handled': {
+    readonly commandType: string;
+    readonly aggregateType: string;
+    readonly aggregateId: string;
+    readonly eventCount: number;
+    readonly version: number;
+    readonly attempts: number;
+    readonly durationMs: number;
+    readonly correlationId: string;
+  };
+  /** A command failed for good (validation, business rule, exhausted retries…). */
+  'command.failed': {
+    readonly commandType: string;
+    readonly code: string;
+    readonly message: string;
+    readonly durationMs: number;
+  };
+  /** A concurrency conflict: the aggregate is reloaded and the command decided again. */
+  'command.retried': {
+    readonly commandType: string;
+    readonly aggregateType: string;
+    readonly aggregateId: string;
+    readonly attempt: number;
+    readonly delayMs: number;
+  };
+}
+
+/** Per-call context of a command: tracing ids and metadata copied into every event. */
+export interface CommandContext {
+  /** Id of this command; becomes the events' `causationId`. Default: a new UUID v7. */
+  readonly commandId?: string;
+  /** Ties together all messages of one request. Default: the command id. */
+  readonly correlationId?: string;
+  /** What caused this command, if it was caused by another message. */
+  readonly causationId?: string;
+  /** W3C trace context. */
+  readonly traceparent?: string;
+  /** Application metadata (user id, tenant…) copied into every event. */
+  readonly metadata?: Readonly<Record<string, JsonValue>>;
+}
+
+/** The outcome of a handled command. */
+export interface CommandResult<S = unknown> {
+  readonly commandId: string;
+  readonly aggregateType: string;
+  readonly aggregateId: string;
+  /** The events appended by this command (empty when `decide` returned none). */
+  readonly events: readonly EventEnvelope[];
+  /** The aggregate state after the events. */
+  readonly state: S;
+  /** The stream version after the events. */
+  readonly version: number;
+  /** How many times the command was decided (> 1 after concurrency conflicts). */
+  readonly attempts: number;
+}
+
+/** A loaded aggregate: its state and the version it reflects. */
+export interface LoadedAggregate<S> {
+  readonly state: S;
+  readonly version: number;
+}
+
+/** Options of {@link CommandBus}. */
+export interface CommandBusOptions {
+  readonly eventStore: EventStore;
+  /** The aggregates whose commands this bus handles. */
+  readonly aggregates: readonly AnyAggregate[];
+  /** Applied to every stored event before `evolve`. */
+  readonly upcasters?: UpcasterChain;
+  /**
+   * Retry on concurrency conflicts (reload, decide, append again). Default: 5 retries,
+   * 10 ms initial delay with jitter. Only {@link ConcurrencyError} is retried.
+   */
+  readonly retry?: RetryOptions;
+  /** Validate commands with class-validator before deciding. Default true. */
+  readonly validate?: boolean;
+  readonly instrumentation?: Instrumentation<CoreInstrumentationEvents>;
+  readonly idGenerator?: IdGenerator;
+  readonly clock?: Clock;
+}
+
+/**
+ * Handles commands: validate → load (read, upcast, evolve) → decide → append with the
+ * loaded version as `expectedVersion`. A concurrency conflict means another writer got
+ * there first, so the whole cycle runs again on fresh state, a bounded number of times.
+ */
+export class CommandBus {
+  readonly #store: EventStore;
+  readonly #handlers = new Map<
+    string,
+    { aggregate: AggregateDefinition; command: RegisteredCommand<unknown, DomainEvent> }
+  >();
+  readonly #upcasters: UpcasterChain;
+  readonly #retry: RetryOptions;
+  readonly #validate: boolean;
+  readonly #instrumentation: Instrumentation<CoreInstrumentationEvents> | undefined;
+  readonly #idGenerator: IdGenerator;
+  readonly #clock: Clock;
+
+  constructor(options: CommandBusOptions) {
+    this.#store = options.eventStore;
+    this.#upcasters = options.upcasters ?? new UpcasterChain();
+    this.#retry = { retries: 5, initialDelayMs: 10, ...options.retry };
+    this.#validate = options.validate ?? true;
+    this.#instrumentation = options.instrumentation;
+    this.#idGenerator = options.idGenerator ?? uuidV7;
+    this.#clock = options.clock ?? systemClock;
+    for (const aggregate of options.aggregates as readonly AggregateDefinition[]) {
+      for (const [commandType, command] of aggregate.commands) {
+        const existing = this.#handlers.get(commandType);
+        if (existing !== undefined) {
+          throw new Error(
+            `Command ${commandType} is handled by both ${existing.aggregate.type} and ${aggregate.type}`,
+          );
+        }
+        this.#handlers.set(commandType, {
+          aggregate,
+          command: command,
+        });
+      }
+    }
+  }
+
+  /**
+   * Handles one command.
+   *
+   * @throws ValidationError when the command breaks its validation rules;
+   * UnknownCommandError when no aggregate handles it; the `decide` function's own errors
+   * (e.g. a {@link DomainRuleViolation}); RetriesExhaustedError after repeated conflicts.
+   */
+  async execute<S = unknown>(
+    commandInstance: object,
+    context: CommandContext = {},
+  ): Promise<CommandResult<S>> {
+    const started = performance.now();
+    const commandType = commandTypeOf(commandInstance.constructor as never);
+    try {
+      const handler = this.#handlers.get(commandType);
+      if (handler === undefined || !(commandInstance instanceof handler.command.commandClass)) {
+        throw new UnknownCommandError(commandType);
+      }
+      if (this.#validate) await validateCommand(commandInstance);
+      const result = await this.#decideAndAppend(
+        handler.aggregate,
+        handler.command,
+        commandInstance,
+        context,
+      );
+      this.#instrumentation?.emit('command.handled', () => ({
+        commandType,
+        aggregateType: result.aggregateType,
+        aggregateId: result.aggregateId,
+        eventCount: result.events.length,
+        version: result.version,
+        attempts: result.attempts,
+        durationMs: performance.now() - started,
+        correlationId: context.correlationId ?? result.commandId,
+      }));
+      return result as CommandResult<S>;
+    } catch (error) {
+      this.#instrumentation?.emit('command.failed', () => ({
+        commandType,
+        code: isTributaryError(error) ? error.code : 'UNEXPECTED',
+        message: error instanceof Error ? error.message : String(error),
+        durationMs: performance.now() - started,
+      }));
+      throw error;
+    }
+  }
+
+  /** Loads an aggregate: reads its stream, upcasts each event and folds it into state. */
+  async load<S>(
+    aggregate: AggregateDefinition<S, any>,
+    aggregateId: string,
+  ): Promise<LoadedAggregate<S>> {
+    // eslint-disable-line @typescript-eslint/no-explicit-any
+    const definition = aggregate as AggregateDefinition<S>;
+    const { events, currentVersion } = await this.#store.readStream({
+      aggregateType: definition.type,
+      aggregateId,
+    });
+    const state = definition.fold(events.map((event) => this.#upcasters.upcast(event)));
+    return { state, version: currentVersion };
+  }
+
+  async #decideAndAppend(
+    aggregate: AggregateDefinition,
+    handling: RegisteredCommand<unknown, DomainEvent>,
+    commandInstance: object,
+    context: CommandContext,
+  ): Promise<CommandResult> {
+    const aggregateId = handling.aggregateId(commandInstance);
+    const commandId = context.commandId ?? this.#idGenerator();
+    const metadata: EventMetadata = {
+      ...context.metadata,
+      correlationId: context.correlationId ?? commandId,
+      causationId: commandId,
+      ...(context.traceparent === undefined ? {} : { traceparent: context.traceparent }),
+    };
+    const stream = { aggregateType: aggregate.type, aggregateId };
+    return retry(
+      async (attempt) => {
+        const loaded = await this.load(aggregate, aggregateId);
+        const decided = handling.decide(commandInstance, loaded.state as Readonly<unknown>);
+        const domainEvents = toEventList(decided);
+        if (domainEvents.length === 0) {
+          return {
+            commandId,
+            ...stream,
+            events: [],
+            state: loaded.state,
+            version: loaded.version,
+            attempts: attempt,
+          };
+        }
+        const newEvents: NewEvent[] = domainEvents.map((event) => ({
+          type: event.type,
+          data: event.data,
+          schemaVersion: aggregate.schemaVersionOf(event.type),
+          metadata,
+          occurredAt: this.#clock().toISOString(),
+        }));
+        const appended: AppendResult = await this.#store.appendToStream(stream, newEvents, {
+          expectedVersion: loaded.version,
+        });
+        const state = aggregate.fold(appended.events, loaded.state);
+        return {
+          commandId,
+          ...stream,
+          events: appended.events,
+          state,
+          version: appended.nextExpectedVersion,
+          attempts: attempt,
+        };
+      },
+      {
+        ...this.#retry,
+        operation: `command ${commandTypeOf(commandInstance.constructor as never)} on ${aggregate.type}/${aggregateId}`,
+        isRetriable: (error) =>
+          error instanceof ConcurrencyError || isTributaryError(error, 'CONCURRENCY_CONFLICT'),
+        onRetry: ({ attempt, delayMs }) => {
+          this.#instrumentation?.emit('command.retried', () => ({
+            commandType: commandTypeOf(commandInstance.constructor as never),
+            ...stream,
+            attempt,
+            delayMs,
+          }));
+        },
+      },
+    );
+  }
+}
+
+function toEventList(decided: DomainEvent | readonly DomainEvent[]): readonly DomainEvent[] {
+  return isEventList(decided) ? decided : [decided];
+}
+
+function isEventList(value: DomainEvent | readonly DomainEvent[]): value is readonly DomainEvent[] {
+  return Array.isArray(value);
+}

@@ -1,0 +1,225 @@
+import type { EventEnvelope, EventMetadata, NewEvent } from './envelope.js';
+import type { StreamRef } from './errors.js';
+import { ConcurrencyError, InvalidEventError } from './errors.js';
+import type { Clock, IdGenerator } from './ids.js';
+import {
+  assertAggregateId,
+  assertAggregateType,
+  assertEventId,
+  assertEventType,
+  assertVersion,
+} from './identifiers.js';
+import { assertJsonPayload, DEFAULT_MAX_PAYLOAD_BYTES } from './payload.js';
+
+/**
+ * What the caller believes about the stream before appending:
+ * - a number `n` ≥ 0: the stream is exactly at version `n` (0 = it does not exist yet);
+ * - `'no-stream'`: the stream does not exist (same as 0);
+ * - `'any'`: no check (appends after whatever is there).
+ */
+export type ExpectedVersion = number | 'no-stream' | 'any';
+
+/** Options of {@link EventStore.appendToStream}. */
+export interface AppendOptions {
+  /** Default `'any'`. */
+  readonly expectedVersion?: ExpectedVersion;
+}
+
+/** One stream's part of an atomic multi-stream append. */
+export interface StreamAppend {
+  readonly stream: StreamRef;
+  readonly events: readonly NewEvent[];
+  readonly expectedVersion?: ExpectedVersion;
+}
+
+/** The outcome of appending to one stream. */
+export interface AppendResult {
+  /**
+   * `'appended'`: the events were written. `'duplicate'`: every event id was already in
+   * this stream, nothing was written (an idempotent retry of an earlier append).
+   */
+  readonly status: 'appended' | 'duplicate';
+  readonly stream: StreamRef;
+  /** The stream's version after the append: pass it as the next `expectedVersion`. */
+  readonly nextExpectedVersion: number;
+  /** The stored envelopes (for a duplicate: the ones stored earlier). */
+  readonly events: readonly EventEnvelope[];
+}
+
+/** Options of {@link EventStore.readStream}. */
+export interface ReadStreamOptions {
+  /** First version to return, 1-based. Default 1. */
+  readonly fromVersion?: number;
+  /** Most events to return. Default: all. */
+  readonly maxCount?: number;
+}
+
+/** The result of reading a stream. */
+export interface ReadStreamResult {
+  readonly stream: StreamRef;
+  /** The stream's latest version (0 = no stream), whatever range was read. */
+  readonly currentVersion: number;
+  /** The events in version order, as stored (not upcast). */
+  readonly events: readonly EventEnvelope[];
+}
+
+/**
+ * The event store port. Implementations: `InMemoryEventStore` (@tributary/testing) and
+ * `PostgresEventStore` (@tributary/outbox); both pass the same contract suite.
+ *
+ * Every implementation must: reject bad identifiers, versions and payloads with typed
+ * errors before writing anything; number events 1, 2, 3… per stream; enforce
+ * `expectedVersion` atomically (a {@link ConcurrencyError} when it does not hold); treat a
+ * repeated append of the same event ids as a no-op (`status: 'duplicate'`).
+ */
+export interface EventStore {
+  readStream(stream: StreamRef, options?: ReadStreamOptions): Promise<ReadStreamResult>;
+  appendToStream(
+    stream: StreamRef,
+    events: readonly NewEvent[],
+    options?: AppendOptions,
+  ): Promise<AppendResult>;
+  /** Appends to several streams atomically: all are written or none. */
+  appendMany(appends: readonly StreamAppend[]): Promise<readonly AppendResult[]>;
+}
+
+/** An event checked and completed by {@link prepareAppend}, ready to be numbered and stored. */
+export interface PreparedEvent {
+  readonly eventId: string;
+  readonly eventType: string;
+  readonly schemaVersion: number;
+  readonly payload: unknown;
+  readonly metadata: EventMetadata;
+  readonly occurredAt: string;
+  /** Size of the payload as UTF-8 JSON. */
+  readonly payloadBytes: number;
+}
+
+/** Settings that every store applies the same way when preparing an append. */
+export interface PrepareAppendOptions {
+  readonly idGenerator: IdGenerator;
+  readonly clock: Clock;
+  /** Default 1 MiB. */
+  readonly maxPayloadBytes?: number;
+}
+
+/**
+ * Validates one stream append and fills in defaults (event id, schema version, metadata,
+ * timestamp). Shared by every store so they reject exactly the same inputs, before any
+ * write happens.
+ *
+ * @throws InvalidIdentifierError, InvalidVersionError or InvalidEventError.
+ */
+export function prepareAppend(
+  stream: StreamRef,
+  events: readonly NewEvent[],
+  expectedVersion: ExpectedVersion,
+  options: PrepareAppendOptions,
+): PreparedEvent[] {
+  assertStreamRef(stream);
+  assertExpectedVersion(expectedVersion);
+  const list: unknown = events;
+  if (!Array.isArray(list) || list.length === 0) {
+    throw new InvalidEventError(
+      `Append to ${stream.aggregateType}/${stream.aggregateId} has no events`,
+    );
+  }
+  const maxBytes = options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
+  const seen = new Set<string>();
+  const now = options.clock().toISOString();
+  return events.map((event, index) => {
+    const what = `Event #${index + 1} (${String(event.type)}) of ${stream.aggregateType}/${stream.aggregateId}`;
+    assertEventType(event.type);
+    const eventId = event.eventId ?? options.idGenerator();
+    assertEventId(eventId);
+    const normalizedId = eventId.toLowerCase();
+    if (seen.has(normalizedId)) throw new InvalidEventError(`${what} repeats event id ${eventId}`);
+    seen.add(normalizedId);
+    const schemaVersion = event.schemaVersion ?? 1;
+    assertVersion(`schema version of ${what}`, schemaVersion, 1);
+    const payloadBytes = assertJsonPayload(event.data, `payload of ${what}`, maxBytes);
+    const metadata = event.metadata ?? {};
+    assertJsonPayload(metadata, `metadata of ${what}`, maxBytes);
+    const occurredAt = event.occurredAt ?? now;
+    if (Number.isNaN(Date.parse(occurredAt))) {
+      throw new InvalidEventError(
+        `${what} has an invalid occurredAt ${JSON.stringify(occurredAt)}`,
+      );
+    }
+    return {
+      eventId: normalizedId,
+      eventType: event.type,
+      schemaVersion,
+      payload: event.data,
+      metadata,
+      occurredAt,
+      payloadBytes,
+    };
+  });
+}
+
+/** @throws InvalidIdentifierError unless the stream's type and id are valid. */
+export function assertStreamRef(stream: StreamRef): void {
+  assertAggregateType(stream.aggregateType);
+  assertAggregateId(stream.aggregateId);
+}
+
+/** @throws InvalidVersionError unless `expected` is `'any'`, `'no-stream'` or an integer ≥ 0. */
+export function assertExpectedVersion(expected: ExpectedVersion): void {
+  if (expected === 'any' || expected === 'no-stream') return;
+  assertVersion('expected version', expected, 0);
+}
+
+/**
+ * Checks `expected` against the stream's actual version (0 = no stream).
+ *
+ * @throws ConcurrencyError when they disagree.
+ */
+export function checkExpectedVersion(
+  stream: StreamRef,
+  expected: ExpectedVersion,
+  actualVersion: number,
+): void {
+  if (expected === 'any') return;
+  const expectedNumber = expected === 'no-stream' ? 0 : expected;
+  if (expectedNumber !== actualVersion) throw new ConcurrencyError(stream, expected, actualVersion);
+}
+
+/** Numbers prepared events after `currentVersion` and builds their envelopes. */
+export function toEnvelopes(
+  stream: StreamRef,
+  currentVersion: number,
+  events: readonly PreparedEvent[],
+): EventEnvelope[] {
+  return events.map((event, index) => ({
+    eventId: event.eventId,
+    aggregateType: stream.aggregateType,
+    aggregateId: stream.aggregateId,
+    aggregateVersion: currentVersion + index + 1,
+    eventType: event.eventType,
+    schemaVersion: event.schemaVersion,
+    payload: event.payload,
+    metadata: event.metadata,
+    occurredAt: event.occurredAt,
+  }));
+}
+
+/** @throws InvalidVersionError unless the read options are valid. */
+export function assertReadOptions(options: ReadStreamOptions): void {
+  if (options.fromVersion !== undefined) assertVersion('fromVersion', options.fromVersion, 1);
+  if (options.maxCount !== undefined) assertVersion('maxCount', options.maxCount, 1);
+}
+
+/** @throws InvalidEventError when one stream appears twice in a multi-stream append. */
+export function assertDistinctStreams(appends: readonly StreamAppend[]): void {
+  const keys = new Set<string>();
+  for (const { stream } of appends) {
+    const key = `${stream.aggregateType}\u0000${stream.aggregateId}`;
+    if (keys.has(key)) {
+      throw new InvalidEventError(
+        `Stream ${stream.aggregateType}/${stream.aggregateId} appears twice in one appendMany; merge its events`,
+      );
+    }
+    keys.add(key);
+  }
+}

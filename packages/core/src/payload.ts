@@ -1,0 +1,81 @@
+import { InvalidEventError } from './errors.js';
+
+/** Default upper bound of one serialized payload: 1 MiB, Kafka's default `max.message.bytes`. */
+export const DEFAULT_MAX_PAYLOAD_BYTES = 1_048_576;
+
+const encoder = new TextEncoder();
+
+/**
+ * Checks that `value` survives a JSON round trip through Postgres `jsonb` and Kafka
+ * unchanged, and returns its UTF-8 JSON size. Rejected, because each would be silently
+ * altered or refused later: `undefined` at the top, functions, symbols, bigints, NaN and
+ * ±Infinity (JSON turns them into `null`), integers beyond 2^53 (precision lost), strings
+ * or keys containing `\u0000` (Postgres `jsonb` refuses them), and non-plain objects such as
+ * `Date` or `Map` (they would come back as strings or `{}`).
+ *
+ * @throws InvalidEventError naming the path of the first offending value.
+ */
+export function assertJsonPayload(
+  value: unknown,
+  what: string,
+  maxBytes: number = DEFAULT_MAX_PAYLOAD_BYTES,
+): number {
+  if (value === undefined) throw new InvalidEventError(`${what} is undefined`);
+  checkJson(value, '$', what, new Set());
+  const bytes = encoder.encode(JSON.stringify(value)).byteLength;
+  if (bytes > maxBytes) {
+    throw new InvalidEventError(`${what} is ${bytes} bytes, over the limit of ${maxBytes} bytes`, {
+      bytes,
+      maxBytes,
+    });
+  }
+  return bytes;
+}
+
+function checkJson(value: unknown, path: string, what: string, seen: Set<object>): void {
+  switch (typeof value) {
+    case 'string':
+      if (value.includes('\u0000'))
+        fail(what, path, 'contains \\u0000, which Postgres jsonb rejects');
+      return;
+    case 'number':
+      if (!Number.isFinite(value)) fail(what, path, `is ${value}, which JSON cannot represent`);
+      if (Number.isInteger(value) && !Number.isSafeInteger(value)) {
+        fail(what, path, `is ${value}, beyond 2^53: send it as a string to keep its precision`);
+      }
+      return;
+    case 'boolean':
+      return;
+    case 'object':
+      break;
+    case 'undefined':
+    case 'bigint':
+    case 'function':
+    case 'symbol':
+      fail(what, path, `is a ${typeof value}, which JSON cannot represent`);
+  }
+  if (value === null) return;
+  if (seen.has(value)) fail(what, path, 'is a circular reference');
+  seen.add(value);
+  if (Array.isArray(value)) {
+    value.forEach((item: unknown, index) => {
+      checkJson(item === undefined ? null : item, `${path}[${index}]`, what, seen);
+    });
+  } else {
+    const prototype: unknown = Object.getPrototypeOf(value);
+    if (prototype !== Object.prototype && prototype !== null) {
+      const name = (value as { constructor?: { name?: string } }).constructor?.name ?? 'unknown';
+      fail(what, path, `is a ${name}; use plain objects, arrays and ISO strings`);
+    }
+    for (const [key, child] of Object.entries(value)) {
+      if (key.includes('\u0000')) fail(what, `${path}.<key>`, 'has a key containing \\u0000');
+      // undefined properties are dropped by JSON, as expected of optional fields.
+      if (child !== undefined) checkJson(child, `${path}.${key}`, what, seen);
+    }
+  }
+  seen.delete(value);
+}
+
+function fail(what: string, path: string, reason: string): never {
+  throw new InvalidEventError(`${what} at ${path} ${reason}`, { path });
+}
