@@ -21,6 +21,9 @@ export function sharedProjectConfig(root: string): UserWorkspaceConfig {
     resolve: {
       alias: {
         '@tributary/core': packageSource('packages/core'),
+        '@tributary/testing/vitest': fileURLToPath(
+          new URL('./packages/testing/src/contracts/index.ts', import.meta.url),
+        ),
         '@tributary/testing': packageSource('packages/testing'),
         '@tributary/outbox': packageSource('packages/outbox'),
         '@tributary/projections': packageSource('packages/projections'),

@@ -1,1 +1,14 @@
-export const placeholder = 1;
+/**
+ * @packageDocumentation
+ * Test support for Tributary: an in-memory event store, an in-memory Kafka-like log,
+ * given/when/then specifications and the launcher of the real local stack. Contract suites
+ * (vitest) are in the `@tributary/testing/vitest` entry point.
+ */
+export {
+  InMemoryEventStore,
+  deepFreeze,
+  type InMemoryEventStoreOptions,
+  type PositionedEnvelope,
+  type AppendListener,
+} from './event-store/in-memory-event-store.js';
+export * from './specification/aggregate-specification.js';

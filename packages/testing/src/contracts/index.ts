@@ -1,0 +1,6 @@
+/**
+ * @packageDocumentation
+ * Contract suites, written with vitest. Import from `@tributary/testing/vitest` in test
+ * files only; the main entry point stays free of any test-runner dependency.
+ */
+export { describeEventStoreContract, type EventStoreFixture } from './event-store.contract.js';
