@@ -12,3 +12,4 @@ export {
   type AppendListener,
 } from './event-store/in-memory-event-store.js';
 export * from './specification/aggregate-specification.js';
+export * from './log/index.js';
