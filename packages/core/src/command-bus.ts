@@ -183,10 +183,10 @@ export class CommandBus {
 
   /** Loads an aggregate: reads its stream, upcasts each event and folds it into state. */
   async load<S>(
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- evolve is contravariant in the event type
     aggregate: AggregateDefinition<S, any>,
     aggregateId: string,
   ): Promise<LoadedAggregate<S>> {
-    // eslint-disable-line @typescript-eslint/no-explicit-any
     const definition = aggregate as AggregateDefinition<S>;
     const { events, currentVersion } = await this.#store.readStream({
       aggregateType: definition.type,

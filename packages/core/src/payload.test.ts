@@ -1,0 +1,66 @@
+import { describe, expect, it } from 'vitest';
+import { isTributaryError } from './errors.js';
+import { assertJsonPayload } from './payload.js';
+import { JsonSerializer } from './serializer.js';
+
+describe('assertJsonPayload', () => {
+  it('accepts JSON values and returns their UTF-8 size', () => {
+    expect(assertJsonPayload({ name: 'Zoë', n: [1, 2.5, null], ok: true }, 'payload')).toBe(
+      Buffer.byteLength(JSON.stringify({ name: 'Zoë', n: [1, 2.5, null], ok: true })),
+    );
+    expect(assertJsonPayload({ optional: undefined }, 'payload')).toBe(2);
+  });
+
+  it.each([
+    ['a NUL in a string', { text: 'a\u0000' }, '$.text'],
+    ['a NUL in a key', { ['k\u0000']: 1 }, '$.<key>'],
+    ['an unsafe integer', { n: 2 ** 53 }, '$.n'],
+    ['Infinity', { n: Number.POSITIVE_INFINITY }, '$.n'],
+    ['a bigint', { n: 1n }, '$.n'],
+    ['a Map', { m: new Map() }, '$.m'],
+    ['a function inside an array', [() => 1], '$[0]'],
+  ])('rejects %s and names its path', (_description, value, path) => {
+    let error: unknown;
+    try {
+      assertJsonPayload(value, 'payload');
+    } catch (caught) {
+      error = caught;
+    }
+    expect(isTributaryError(error, 'INVALID_EVENT')).toBe(true);
+    expect((error as Error).message).toContain(path);
+  });
+
+  it('rejects a circular structure', () => {
+    const value: Record<string, unknown> = {};
+    value.self = value;
+    expect(() => assertJsonPayload(value, 'payload')).toThrow(/circular/);
+  });
+
+  it('rejects a payload over the byte limit', () => {
+    expect(() => assertJsonPayload({ s: 'x'.repeat(100) }, 'payload', 50)).toThrow(
+      /over the limit of 50 bytes/,
+    );
+  });
+});
+
+describe('JsonSerializer', () => {
+  it('round-trips JSON values', () => {
+    const serializer = new JsonSerializer();
+    const value = { a: 1, b: ['x', { c: null }] };
+    expect(serializer.deserialize(serializer.serialize(value))).toEqual(value);
+  });
+
+  it('rejects malformed bytes with a SerializationError', () => {
+    const serializer = new JsonSerializer();
+    expect(() => serializer.deserialize(new TextEncoder().encode('{"a":'))).toThrow(
+      /Malformed JSON/,
+    );
+    expect(() => serializer.deserialize(new Uint8Array([0xff, 0xfe]))).toThrow(/Malformed JSON/);
+  });
+
+  it('refuses to serialize values that would not survive the round trip', () => {
+    expect(() => new JsonSerializer().serialize({ n: Number.NaN })).toThrow(
+      expect.objectContaining({ code: 'SERIALIZATION_FAILED' }) as Error,
+    );
+  });
+});
