@@ -2,6 +2,7 @@ import type { DomainEvent, EventEnvelope } from './envelope.js';
 import { UnknownEventTypeError } from './errors.js';
 import { assertAggregateType, assertEventType, assertVersion } from './identifiers.js';
 import type { CommandClass } from './command.js';
+import type { SnapshotPolicy } from './snapshots.js';
 import { commandTypeOf } from './command.js';
 
 /**
@@ -47,6 +48,11 @@ export interface AggregateConfig<S, E extends DomainEvent> {
    * are upcast to these before `evolve` sees them.
    */
   readonly schemaVersions?: Partial<Readonly<Record<E['type'], number>>>;
+  /**
+   * Take snapshots of this aggregate's state (which must then be plain JSON). Off by
+   * default: most aggregates have short streams and replaying them is cheaper.
+   */
+  readonly snapshot?: SnapshotPolicy;
 }
 
 /** A complete aggregate definition: configuration plus the commands it handles. */
@@ -58,6 +64,8 @@ export interface AggregateDefinition<S = unknown, E extends DomainEvent = Domain
   readonly eventTypes: readonly E['type'][];
   /** The current schema version of `eventType` (1 unless configured). */
   schemaVersionOf(eventType: string): number;
+  /** Snapshot settings, if snapshots are enabled. */
+  readonly snapshot: SnapshotPolicy | undefined;
   /** The commands this aggregate handles, by command type name. */
   readonly commands: ReadonlyMap<string, RegisteredCommand<S, E>>;
   /**
@@ -133,6 +141,7 @@ function build<S, E extends DomainEvent>(
     evolve: config.evolve,
     eventTypes,
     commands,
+    snapshot: config.snapshot,
     schemaVersionOf: (eventType) => schemaVersions.get(eventType) ?? 1,
     apply(state, envelope) {
       const evolve = Object.hasOwn(evolvers, envelope.eventType)

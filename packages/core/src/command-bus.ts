@@ -7,6 +7,8 @@ import { uuidV7, type Clock, type IdGenerator, systemClock } from './ids.js';
 import type { Instrumentation } from './instrumentation.js';
 import { retry, type RetryOptions } from './retry.js';
 import { UpcasterChain } from './upcasting.js';
+import { crossesSnapshotBoundary, type SnapshotStore } from './snapshots.js';
+import { assertJsonPayload } from './payload.js';
 
 /** Instrumentation events emitted by the core. */
 export interface CoreInstrumentationEvents {
@@ -27,6 +29,13 @@ export interface CoreInstrumentationEvents {
     readonly code: string;
     readonly message: string;
     readonly durationMs: number;
+  };
+  /** A snapshot could not be saved (the command itself succeeded). */
+  'snapshot.failed': {
+    readonly aggregateType: string;
+    readonly aggregateId: string;
+    readonly version: number;
+    readonly message: string;
   };
   /** A concurrency conflict: the aggregate is reloaded and the command decided again. */
   'command.retried': {
@@ -80,6 +89,8 @@ export interface CommandBusOptions {
   readonly aggregates: readonly AnyAggregate[];
   /** Applied to every stored event before `evolve`. */
   readonly upcasters?: UpcasterChain;
+  /** Where snapshots of aggregates with a `snapshot` policy are loaded from and saved to. */
+  readonly snapshots?: SnapshotStore;
   /**
    * Retry on concurrency conflicts (reload, decide, append again). Default: 5 retries,
    * 10 ms initial delay with jitter. Only {@link ConcurrencyError} is retried.
@@ -104,6 +115,7 @@ export class CommandBus {
     { aggregate: AggregateDefinition; command: RegisteredCommand<unknown, DomainEvent> }
   >();
   readonly #upcasters: UpcasterChain;
+  readonly #snapshots: SnapshotStore | undefined;
   readonly #retry: RetryOptions;
   readonly #validate: boolean;
   readonly #instrumentation: Instrumentation<CoreInstrumentationEvents> | undefined;
@@ -113,6 +125,7 @@ export class CommandBus {
   constructor(options: CommandBusOptions) {
     this.#store = options.eventStore;
     this.#upcasters = options.upcasters ?? new UpcasterChain();
+    this.#snapshots = options.snapshots;
     this.#retry = { retries: 5, initialDelayMs: 10, ...options.retry };
     this.#validate = options.validate ?? true;
     this.#instrumentation = options.instrumentation;
@@ -181,19 +194,66 @@ export class CommandBus {
     }
   }
 
-  /** Loads an aggregate: reads its stream, upcasts each event and folds it into state. */
+  /**
+   * Loads an aggregate: starts from its snapshot when there is a usable one, reads the
+   * stream after it, upcasts each event and folds it into state.
+   */
   async load<S>(
     // eslint-disable-next-line @typescript-eslint/no-explicit-any -- evolve is contravariant in the event type
     aggregate: AggregateDefinition<S, any>,
     aggregateId: string,
   ): Promise<LoadedAggregate<S>> {
     const definition = aggregate as AggregateDefinition<S>;
-    const { events, currentVersion } = await this.#store.readStream({
-      aggregateType: definition.type,
-      aggregateId,
-    });
-    const state = definition.fold(events.map((event) => this.#upcasters.upcast(event)));
+    const stream = { aggregateType: definition.type, aggregateId };
+    const snapshot = await this.#usableSnapshot(definition, stream);
+    const fromVersion = (snapshot?.aggregateVersion ?? 0) + 1;
+    const { events, currentVersion } = await this.#store.readStream(stream, { fromVersion });
+    const state = definition.fold(
+      events.map((event) => this.#upcasters.upcast(event)),
+      snapshot === undefined ? undefined : (structuredClone(snapshot.state) as S),
+    );
     return { state, version: currentVersion };
+  }
+
+  async #usableSnapshot(
+    aggregate: AnyAggregate,
+    stream: { aggregateType: string; aggregateId: string },
+  ): Promise<{ aggregateVersion: number; state: unknown } | undefined> {
+    if (aggregate.snapshot === undefined || this.#snapshots === undefined) return undefined;
+    const snapshot = await this.#snapshots.load(stream);
+    // A snapshot of an older state shape is ignored rather than trusted: replay is correct.
+    if (snapshot === undefined || snapshot.stateVersion !== (aggregate.snapshot.version ?? 1))
+      return undefined;
+    return snapshot;
+  }
+
+  async #maybeSnapshot(
+    aggregate: AnyAggregate,
+    stream: { aggregateType: string; aggregateId: string },
+    fromVersion: number,
+    toVersion: number,
+    state: unknown,
+  ): Promise<void> {
+    const policy = aggregate.snapshot;
+    if (policy === undefined || this.#snapshots === undefined) return;
+    if (!crossesSnapshotBoundary(fromVersion, toVersion, policy.every)) return;
+    try {
+      assertJsonPayload(state, `snapshot of ${stream.aggregateType}/${stream.aggregateId}`);
+      await this.#snapshots.save({
+        stream,
+        aggregateVersion: toVersion,
+        stateVersion: policy.version ?? 1,
+        state,
+        takenAt: this.#clock().toISOString(),
+      });
+    } catch (error) {
+      // The events are committed; a missing snapshot only makes the next load longer.
+      this.#instrumentation?.emit('snapshot.failed', () => ({
+        ...stream,
+        version: toVersion,
+        message: error instanceof Error ? error.message : String(error),
+      }));
+    }
   }
 
   async #decideAndAppend(
@@ -237,6 +297,15 @@ export class CommandBus {
           expectedVersion: loaded.version,
         });
         const state = aggregate.fold(appended.events, loaded.state);
+        if (appended.status === 'appended') {
+          await this.#maybeSnapshot(
+            aggregate,
+            stream,
+            loaded.version,
+            appended.nextExpectedVersion,
+            state,
+          );
+        }
         return {
           commandId,
           ...stream,

@@ -11,5 +11,6 @@ export {
   type PositionedEnvelope,
   type AppendListener,
 } from './event-store/in-memory-event-store.js';
+export { InMemorySnapshotStore } from './event-store/in-memory-snapshot-store.js';
 export * from './specification/aggregate-specification.js';
 export * from './log/index.js';

@@ -4,3 +4,7 @@
  * files only; the main entry point stays free of any test-runner dependency.
  */
 export { describeEventStoreContract, type EventStoreFixture } from './event-store.contract.js';
+export {
+  describeSnapshotStoreContract,
+  type SnapshotStoreFixture,
+} from './snapshot-store.contract.js';
