@@ -1,4 +1,5 @@
-import { command, DomainRuleViolation, ValidationError } from '@tributary/core';
+import type { DomainRuleViolation } from '@tributary/core';
+import { command, ValidationError } from '@tributary/core';
 import { aggregateSpec } from '@tributary/testing';
 import { describe, expect, it } from 'vitest';
 import { ibanOf } from '../iban.js';
