@@ -13,6 +13,9 @@ const packageSource = (path: string): string =>
  * - Workspace packages resolve to their TypeScript sources, so tests never need a build.
  * - Unit tests are `*.test.ts`; integration tests (`*.int.test.ts`) and end-to-end tests
  *   (`*.e2e.test.ts`) follow the same pattern and share this configuration.
+ * - The real-stack global setup is registered for every project, but only acts when the run
+ *   selected integration or end-to-end files, and starts one stack for the whole run however
+ *   many projects need it (see packages/testing/src/stack/vitest-global-setup.ts).
  */
 export function sharedProjectConfig(root: string): UserWorkspaceConfig {
   return {
@@ -31,6 +34,11 @@ export function sharedProjectConfig(root: string): UserWorkspaceConfig {
     },
     test: {
       include: ['src/**/*.test.ts'],
+      globalSetup: [
+        fileURLToPath(
+          new URL('./packages/testing/src/stack/vitest-global-setup.ts', import.meta.url),
+        ),
+      ],
       environment: 'node',
       testTimeout: 20_000,
       passWithNoTests: true,

@@ -14,3 +14,4 @@ export {
 export { InMemorySnapshotStore } from './event-store/in-memory-snapshot-store.js';
 export * from './specification/aggregate-specification.js';
 export * from './log/index.js';
+export * from './stack/index.js';

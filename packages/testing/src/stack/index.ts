@@ -1,0 +1,42 @@
+/**
+ * The local real stack (PostgreSQL, Kafka, schema registry): a launcher usable as a
+ * library and through `npm run stack:up | stack:down | stack:status`, and the helpers
+ * integration tests use to get their own database and topic namespace on it.
+ */
+export {
+  EXTERNAL_SERVER_ENV,
+  STACK_SERVICES,
+  findRepoRoot,
+  resolveStackConfig,
+  type KafkaConfig,
+  type PostgresConfig,
+  type RegistryConfig,
+  type StackConfig,
+  type StackConfigOptions,
+  type StackService,
+} from './config.js';
+export { StackError, isStackError, type StackErrorCode } from './errors.js';
+export {
+  checkStackHealth,
+  connectionOf,
+  downStack,
+  exportLine,
+  stackStatus,
+  startStack,
+  stopStack,
+  upStack,
+  type DownResult,
+  type ServiceHealth,
+  type StackStatus,
+  type StartStackOptions,
+  type UpResult,
+} from './launcher.js';
+export type { ManagedProcess } from './processes.js';
+export type { ServiceState, StackConnection, StackState } from './state.js';
+export {
+  PROVIDED_STACK_KEY,
+  stackConnection,
+  useIntegrationEnv,
+  type IntegrationEnv,
+  type IntegrationEnvOptions,
+} from './integration-env.js';
