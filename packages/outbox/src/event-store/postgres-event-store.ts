@@ -1,0 +1,454 @@
+import type { UpcasterChain } from '@tributary/core';
+import {
+  assertDistinctStreams,
+  assertReadOptions,
+  assertStreamRef,
+  ConcurrencyError,
+  DuplicateEventError,
+  prepareAppend,
+  isTributaryError,
+  retry,
+  systemClock,
+  uuidV7,
+  type AppendOptions,
+  type AppendResult,
+  type Clock,
+  type EventEnvelope,
+  type EventStore,
+  type ExpectedVersion,
+  type IdGenerator,
+  type NewEvent,
+  type PreparedEvent,
+  type ReadStreamOptions,
+  type ReadStreamResult,
+  type StreamAppend,
+  type StreamRef,
+} from '@tributary/core';
+import pg from 'pg';
+import { qualifiedTable, resolveOutboxConfig, type OutboxConfig } from '../config.js';
+import { toExecutor, type SqlConnection, type SqlExecutor } from '../internal/sql-executor.js';
+
+/** Options of {@link PostgresEventStore}. */
+export interface PostgresEventStoreOptions {
+  /**
+   * The connection: a pg pool or client, knex, or a knex transaction. Or pass
+   * `connectionString` and the store creates (and on `close()` ends) its own pool.
+   */
+  readonly connection?: SqlConnection;
+  readonly connectionString?: string;
+  /** Schema, table names and payload limit; see {@link OutboxConfig} for defaults. */
+  readonly config?: Partial<OutboxConfig>;
+  /** Applied by `readStream` to every event (idempotent: already-current events pass unchanged). */
+  readonly upcasters?: UpcasterChain;
+  readonly idGenerator?: IdGenerator;
+  readonly clock?: Clock;
+  /** Internal retries of an `'any'` append that raced another writer. Default 25. */
+  readonly anyVersionRetries?: number;
+}
+
+interface EventRow extends Record<string, unknown> {
+  current_version: number;
+  event_id: string | null;
+  aggregate_version: number | null;
+  event_type: string | null;
+  schema_version: number | null;
+  payload: unknown;
+  metadata: Record<string, never> | null;
+  occurred_at: Date | null;
+}
+
+interface KnownEvent {
+  readonly event_id: string;
+  readonly aggregate_type: string;
+  readonly aggregate_id: string;
+  readonly aggregate_version: number;
+}
+
+interface AppendRow extends Record<string, unknown> {
+  versions: { s: number; version: number }[];
+  inserted: number;
+  known: KnownEvent[];
+}
+
+interface StreamPlan {
+  readonly index: number;
+  readonly stream: StreamRef;
+  readonly expected: ExpectedVersion;
+  readonly events: readonly PreparedEvent[];
+}
+
+const UNIQUE_VIOLATION = '23505';
+
+/**
+ * The PostgreSQL {@link EventStore}: the outbox table is the event store, so an append is
+ * the outbox write, and the WAL capturer streams it to Kafka.
+ *
+ * - One round trip per append, whatever the number of events or streams: one statement
+ *   reads the current versions, checks expectations and idempotency and inserts.
+ * - The unique (aggregate type, aggregate id, version) constraint is the optimistic
+ *   concurrency guard; its violation (SQLSTATE 23505) becomes a {@link ConcurrencyError}.
+ * - `withTransaction(trx)` binds the store to the caller's knex or pg transaction, so domain
+ *   writes and events commit together.
+ */
+export class PostgresEventStore implements EventStore {
+  readonly #executor: SqlExecutor;
+  readonly #ownedPool: pg.Pool | undefined;
+  readonly #config: OutboxConfig;
+  readonly #events: string;
+  readonly #options: PostgresEventStoreOptions;
+  readonly #appendSql: string;
+  readonly #readSql: string;
+  /** True when each statement commits on its own (a pool), false inside a caller's transaction. */
+  readonly #autocommit: boolean;
+
+  constructor(options: PostgresEventStoreOptions) {
+    this.#options = options;
+    this.#config = resolveOutboxConfig(options.config);
+    this.#events = qualifiedTable(this.#config, 'eventsTable');
+    if (options.connection !== undefined) {
+      this.#executor = toExecutor(options.connection);
+      this.#autocommit = isAutocommit(options.connection);
+    } else if (options.connectionString !== undefined) {
+      this.#ownedPool = new pg.Pool({ connectionString: options.connectionString, max: 10 });
+      this.#executor = toExecutor(this.#ownedPool);
+      this.#autocommit = true;
+    } else {
+      throw new Error(
+        'PostgresEventStore needs a connection or a connectionString (e.g. DATABASE_URL)',
+      );
+    }
+    this.#appendSql = appendStatement(this.#events);
+    this.#readSql = readStatement(this.#events);
+  }
+
+  /** The resolved configuration (table names, limits). */
+  get config(): OutboxConfig {
+    return this.#config;
+  }
+
+  /**
+   * A store that runs its statements in the caller's transaction (knex transaction or pg
+   * client inside BEGIN). Nothing is committed by the store: the caller's commit or rollback
+   * decides for events and domain rows alike.
+   */
+  withTransaction(transaction: SqlConnection): PostgresEventStore {
+    const { connectionString: _ignored, ...rest } = this.#options;
+    return new PostgresEventStore({ ...rest, connection: transaction });
+  }
+
+  /** Ends the pool the store created itself (none when a connection was passed in). */
+  async close(): Promise<void> {
+    await this.#ownedPool?.end();
+  }
+
+  async readStream(stream: StreamRef, options: ReadStreamOptions = {}): Promise<ReadStreamResult> {
+    assertStreamRef(stream);
+    assertReadOptions(options);
+    const rows = await this.#executor.query<EventRow>(this.#readSql, [
+      stream.aggregateType,
+      stream.aggregateId,
+      options.fromVersion ?? 1,
+      options.maxCount ?? null,
+    ]);
+    const upcasters = this.#options.upcasters;
+    const events: EventEnvelope[] = [];
+    for (const row of rows) {
+      if (row.event_id === null) continue;
+      const envelope = toEnvelope(stream, row);
+      events.push(upcasters === undefined ? envelope : upcasters.upcast(envelope));
+    }
+    return {
+      stream: { aggregateType: stream.aggregateType, aggregateId: stream.aggregateId },
+      currentVersion: rows[0]?.current_version ?? 0,
+      events,
+    };
+  }
+
+  async appendToStream(
+    stream: StreamRef,
+    events: readonly NewEvent[],
+    options: AppendOptions = {},
+  ): Promise<AppendResult> {
+    const [result] = await this.appendMany([
+      { stream, events, expectedVersion: options.expectedVersion ?? 'any' },
+    ]);
+    return result as AppendResult;
+  }
+
+  async appendMany(appends: readonly StreamAppend[]): Promise<readonly AppendResult[]> {
+    assertDistinctStreams(appends);
+    const prepareOptions = {
+      idGenerator: this.#options.idGenerator ?? uuidV7,
+      clock: this.#options.clock ?? systemClock,
+      maxPayloadBytes: this.#config.maxPayloadBytes,
+    };
+    // Everything is validated before the first byte goes to the database.
+    const plans: StreamPlan[] = appends.map((append, index) => {
+      const expected = append.expectedVersion ?? 'any';
+      return {
+        index,
+        stream: append.stream,
+        expected,
+        events: prepareAppend(append.stream, append.events, expected, prepareOptions),
+      };
+    });
+    // A concurrent writer may insert first. Re-running the statement is correct when the
+    // caller asked for no version check ('any'), or when the clash was on an event id (the
+    // re-run classifies it as duplicate or error). Inside a caller's transaction the
+    // transaction is already aborted, so the caller must retry it as a whole.
+    const rerunnable = (error: unknown): boolean =>
+      this.#autocommit &&
+      isUniqueViolation(error) &&
+      (plans.every((plan) => plan.expected === 'any') || this.#isEventIdViolation(error));
+    try {
+      return await retry(() => this.#appendOnce(plans), {
+        retries: this.#options.anyVersionRetries ?? 25,
+        initialDelayMs: 1,
+        maxDelayMs: 50,
+        isRetriable: rerunnable,
+        operation: 'append',
+      });
+    } catch (error) {
+      const cause = isTributaryError(error, 'RETRIES_EXHAUSTED') ? error.cause : error;
+      if (!isUniqueViolation(cause)) throw error;
+      throw await this.#concurrencyError(cause, plans);
+    }
+  }
+
+  async #appendOnce(plans: readonly StreamPlan[]): Promise<AppendResult[]> {
+    const [row] = await this.#executor.query<AppendRow>(this.#appendSql, [
+      JSON.stringify(toInputRows(plans)),
+    ]);
+    if (row === undefined) throw new Error('append statement returned no row');
+    const versions = new Map(row.versions.map(({ s, version }) => [s, version]));
+    if (row.known.length > 0) return this.#resolveKnown(plans, row.known, versions);
+    const mismatch = plans.find(
+      (plan) => !expectationHolds(plan.expected, versions.get(plan.index) ?? 0),
+    );
+    if (mismatch !== undefined) {
+      throw new ConcurrencyError(
+        mismatch.stream,
+        mismatch.expected,
+        versions.get(mismatch.index) ?? 0,
+      );
+    }
+    if (row.inserted !== plans.reduce((sum, plan) => sum + plan.events.length, 0)) {
+      throw new Error(`append inserted ${row.inserted} rows, expected all of them`);
+    }
+    return plans.map((plan) => appendedResult(plan, versions.get(plan.index) ?? 0));
+  }
+
+  /**
+   * Some event ids already exist. A stream whose ids are all stored, in that stream, is an
+   * idempotent retry; anything else is an error. Nothing was inserted by the statement, so
+   * the remaining (new) streams are appended in a second statement.
+   */
+  async #resolveKnown(
+    plans: readonly StreamPlan[],
+    known: readonly KnownEvent[],
+    versions: ReadonlyMap<number, number>,
+  ): Promise<AppendResult[]> {
+    const byId = new Map(known.map((event) => [event.event_id, event]));
+    const duplicates = new Map<number, AppendResult>();
+    for (const plan of plans) {
+      const found = plan.events.map((event) => byId.get(event.eventId));
+      const stored = found.filter((event) => event !== undefined);
+      if (stored.length === 0) continue;
+      const ids = stored.map((event) => event.event_id);
+      if (
+        stored.some(
+          (event) =>
+            event.aggregate_type !== plan.stream.aggregateType ||
+            event.aggregate_id !== plan.stream.aggregateId,
+        )
+      ) {
+        throw new DuplicateEventError(ids, 'stored in another stream');
+      }
+      if (stored.length !== plan.events.length) {
+        throw new DuplicateEventError(
+          ids,
+          'part of this append was stored before; resend all or none',
+        );
+      }
+      const versionsStored = stored.map((event) => event.aggregate_version);
+      const { events } = await this.readStream(plan.stream, {
+        fromVersion: Math.min(...versionsStored),
+      });
+      const wanted = new Set(ids);
+      duplicates.set(plan.index, {
+        status: 'duplicate',
+        stream: plan.stream,
+        nextExpectedVersion: versions.get(plan.index) ?? 0,
+        events: events.filter((event) => wanted.has(event.eventId)),
+      });
+    }
+    const rest = plans.filter((plan) => !duplicates.has(plan.index));
+    const appended = rest.length === 0 ? [] : await this.#appendOnce(rest);
+    const appendedByIndex = new Map(
+      rest.map((plan, position) => [plan.index, appended[position] as AppendResult]),
+    );
+    return plans.map(
+      (plan) => duplicates.get(plan.index) ?? (appendedByIndex.get(plan.index) as AppendResult),
+    );
+  }
+
+  #isEventIdViolation(error: unknown): boolean {
+    return (error as { constraint?: unknown }).constraint === `${this.#config.eventsTable}_pkey`;
+  }
+
+  async #concurrencyError(error: unknown, plans: readonly StreamPlan[]): Promise<ConcurrencyError> {
+    const [head] = plans;
+    if (head === undefined)
+      return new ConcurrencyError(
+        { aggregateType: '?', aggregateId: '?' },
+        'any',
+        undefined,
+        error,
+      );
+    const first = plans.find((plan) => plan.expected !== 'any') ?? head;
+    if (!this.#autocommit)
+      return new ConcurrencyError(first.stream, first.expected, undefined, error);
+    for (const plan of plans) {
+      const { currentVersion } = await this.readStream(plan.stream, { maxCount: 1 });
+      if (!expectationHolds(plan.expected, currentVersion)) {
+        return new ConcurrencyError(plan.stream, plan.expected, currentVersion, error);
+      }
+    }
+    return new ConcurrencyError(first.stream, first.expected, undefined, error);
+  }
+}
+
+function isAutocommit(connection: SqlConnection): boolean {
+  if (connection instanceof pg.Pool) return true;
+  const knexLike = connection as { raw?: unknown; isTransaction?: boolean };
+  return typeof knexLike.raw === 'function' && knexLike.isTransaction !== true;
+}
+
+function expectationHolds(expected: ExpectedVersion, actual: number): boolean {
+  if (expected === 'any') return true;
+  return (expected === 'no-stream' ? 0 : expected) === actual;
+}
+
+function isUniqueViolation(error: unknown): boolean {
+  return (
+    typeof error === 'object' &&
+    error !== null &&
+    (error as { code?: unknown }).code === UNIQUE_VIOLATION
+  );
+}
+
+function toInputRows(plans: readonly StreamPlan[]): unknown[] {
+  return plans.flatMap((plan) => {
+    const expected =
+      plan.expected === 'any' ? null : plan.expected === 'no-stream' ? 0 : plan.expected;
+    return plan.events.map((event, ord) => ({
+      s: plan.index,
+      ord: ord + 1,
+      aggregate_type: plan.stream.aggregateType,
+      aggregate_id: plan.stream.aggregateId,
+      expected,
+      event_id: event.eventId,
+      event_type: event.eventType,
+      schema_version: event.schemaVersion,
+      payload: event.payload,
+      metadata: event.metadata,
+      occurred_at: event.occurredAt,
+    }));
+  });
+}
+
+function appendedResult(plan: StreamPlan, previousVersion: number): AppendResult {
+  const stream = { aggregateType: plan.stream.aggregateType, aggregateId: plan.stream.aggregateId };
+  const events: EventEnvelope[] = plan.events.map((event, index) => ({
+    eventId: event.eventId,
+    ...stream,
+    aggregateVersion: previousVersion + index + 1,
+    eventType: event.eventType,
+    schemaVersion: event.schemaVersion,
+    payload: event.payload,
+    metadata: event.metadata,
+    occurredAt: new Date(event.occurredAt).toISOString(),
+  }));
+  return {
+    status: 'appended',
+    stream,
+    nextExpectedVersion: previousVersion + events.length,
+    events,
+  };
+}
+
+function toEnvelope(stream: StreamRef, row: EventRow): EventEnvelope {
+  return {
+    eventId: row.event_id as string,
+    aggregateType: stream.aggregateType,
+    aggregateId: stream.aggregateId,
+    aggregateVersion: row.aggregate_version as number,
+    eventType: row.event_type as string,
+    schemaVersion: row.schema_version as number,
+    payload: row.payload,
+    metadata: row.metadata ?? {},
+    occurredAt: (row.occurred_at as Date).toISOString(),
+  };
+}
+
+/**
+ * One statement for an append to one or more streams. It reads each stream's version,
+ * finds already-stored event ids, and inserts only when no id is known and every
+ * expectation holds, so it never writes part of an append. Inputs travel as one JSON
+ * parameter, which keeps the statement identical for pg and knex.
+ */
+function appendStatement(events: string): string {
+  return `
+    with input as (
+      select * from jsonb_to_recordset($1::jsonb) as t(
+        s int, ord int, aggregate_type text, aggregate_id text, expected int,
+        event_id uuid, event_type text, schema_version int, payload jsonb, metadata jsonb,
+        occurred_at timestamptz)
+    ),
+    streams as (
+      select distinct s, aggregate_type, aggregate_id, expected from input
+    ),
+    current_streams as (
+      select st.s, st.expected,
+        coalesce((select max(e.aggregate_version) from ${events} e
+                  where e.aggregate_type = st.aggregate_type and e.aggregate_id = st.aggregate_id), 0)::int as version
+      from streams st
+    ),
+    known as (
+      select e.event_id, e.aggregate_type, e.aggregate_id, e.aggregate_version
+      from ${events} e where e.event_id in (select event_id from input)
+    ),
+    inserted as (
+      insert into ${events}
+        (event_id, aggregate_type, aggregate_id, aggregate_version, event_type, schema_version, payload, metadata, occurred_at)
+      select i.event_id, i.aggregate_type, i.aggregate_id, c.version + i.ord, i.event_type, i.schema_version,
+             i.payload, i.metadata, i.occurred_at
+      from input i join current_streams c on c.s = i.s
+      where not exists (select 1 from known)
+        and not exists (select 1 from current_streams x where x.expected is not null and x.expected <> x.version)
+      order by i.s, i.ord
+      returning event_id
+    )
+    select
+      (select jsonb_agg(jsonb_build_object('s', s, 'version', version)) from current_streams) as versions,
+      (select count(*) from inserted)::int as inserted,
+      (select coalesce(jsonb_agg(jsonb_build_object(
+          'event_id', event_id, 'aggregate_type', aggregate_type, 'aggregate_id', aggregate_id,
+          'aggregate_version', aggregate_version)), '[]'::jsonb) from known) as known`;
+}
+
+function readStatement(events: string): string {
+  return `
+    select v.current_version, e.event_id, e.aggregate_version, e.event_type, e.schema_version,
+           e.payload, e.metadata, e.occurred_at
+    from (select coalesce(max(aggregate_version), 0)::int as current_version
+          from ${events} where aggregate_type = $1 and aggregate_id = $2) v
+    left join lateral (
+      select event_id, aggregate_version, event_type, schema_version, payload, metadata, occurred_at
+      from ${events}
+      where aggregate_type = $1 and aggregate_id = $2 and aggregate_version >= $3
+      order by aggregate_version
+      limit $4
+    ) e on true
+    order by e.aggregate_version`;
+}
