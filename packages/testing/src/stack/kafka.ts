@@ -79,20 +79,26 @@ export async function checkKafka(brokers: readonly string[]): Promise<string> {
  */
 async function warmUpCoordinators(brokers: readonly string[]): Promise<void> {
   const kafka = probeClient(brokers);
-  const producer = kafka.producer({
-    idempotent: true,
-    maxInFlightRequests: 1,
-    transactionalId: 'tributary-stack-warmup',
-  });
-  await producer.connect();
-  await producer.disconnect();
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    await admin.describeGroups(['tributary-stack-warmup']);
-  } finally {
-    await admin.disconnect();
-  }
+  const transactionCoordinator = async (): Promise<void> => {
+    const producer = kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      transactionalId: 'tributary-stack-warmup',
+    });
+    await producer.connect();
+    await producer.disconnect();
+  };
+  const groupCoordinator = async (): Promise<void> => {
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      await admin.describeGroups(['tributary-stack-warmup']);
+    } finally {
+      await admin.disconnect();
+    }
+  };
+  // Independent internal topics: create them concurrently.
+  await Promise.all([transactionCoordinator(), groupCoordinator()]);
 }
 
 /** Formats KRaft storage and starts `kafka.Kafka` as broker + controller in one JVM. */

@@ -8,7 +8,7 @@ import { checkPostgres, startPostgres } from './postgres.js';
 import type { ManagedProcess } from './processes.js';
 import { isProcessAlive, stopProcess, withLockFile } from './processes.js';
 import { checkRegistry, startRegistry } from './registry.js';
-import type { ServiceStartContext } from './service.js';
+import type { ServiceStartContext, StartedService } from './service.js';
 import type { ServiceState, StackConnection, StackState } from './state.js';
 import {
   listStateFiles,
@@ -69,10 +69,19 @@ export async function startStack(options: StartStackOptions = {}): Promise<Stack
       if (options.signal?.aborted === true) void stopProcess(process, config.stopTimeoutMs, stopSignal);
     },
   };
+  const timed = async <C>(
+    service: StackService,
+    start: (startContext: ServiceStartContext) => Promise<StartedService<C>>,
+  ): Promise<{ service: StackService; state: ServiceState; connection: C }> => {
+    const started = await start(context);
+    const readySeconds = Math.round((performance.now() - began) / 100) / 10;
+    log(`${service}: ready after ${readySeconds} s`);
+    return { service, connection: started.connection, state: { ...started.state, readySeconds } };
+  };
   const starters = {
-    postgres: async () => ({ service: 'postgres' as const, ...(await startPostgres(context)) }),
-    kafka: async () => ({ service: 'kafka' as const, ...(await startKafka(context)) }),
-    registry: async () => ({ service: 'registry' as const, ...(await startRegistry(context)) }),
+    postgres: () => timed('postgres', startPostgres),
+    kafka: () => timed('kafka', startKafka),
+    registry: () => timed('registry', startRegistry),
   } satisfies Record<StackService, unknown>;
 
   const results = await Promise.allSettled(config.services.map((service) => starters[service]()));

@@ -18,6 +18,7 @@ export interface ServiceStartContext {
 
 /** A started, ready server and how to reach it. */
 export interface StartedService<TConnection> {
-  readonly state: ServiceState;
+  /** The launcher adds `readySeconds`. */
+  readonly state: Omit<ServiceState, 'readySeconds'>;
   readonly connection: TConnection;
 }

@@ -26,6 +26,8 @@ export interface ServiceState {
   readonly ports: readonly number[];
   /** Server version, for the record. */
   readonly version: string;
+  /** Seconds from the start of `up` until this server was ready (downloads included). */
+  readonly readySeconds: number;
 }
 
 /** What `.tributary/stack.json` (or a test run's state file) contains. */
