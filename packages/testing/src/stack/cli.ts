@@ -1,9 +1,11 @@
 /**
- * `npm run stack:up | stack:down | stack:status`.
+ * `npm run stack:up | stack:down | stack:status | stack:prefetch`.
  *
  * Progress goes to stderr; stdout carries only the machine-readable result (the state JSON
  * and an `export` line), so `eval "$(npm run -s stack:up | tail -n 1)"` works.
  */
+import { resolveStackConfig } from './config.js';
+import { ensureKafkaDistribution, ensureRegistryDistribution } from './downloads.js';
 import { isStackError } from './errors.js';
 import { connectionOf, downStack, exportLine, stackStatus, upStack } from './launcher.js';
 
@@ -47,7 +49,9 @@ async function status(): Promise<number> {
   }
   let healthy = true;
   for (const { stateFile, state, health } of statuses) {
-    process.stdout.write(`${state.name} stack (${stateFile}), started ${state.startedAt}, run dir ${state.runDir}\n`);
+    process.stdout.write(
+      `${state.name} stack (${stateFile}), started ${state.startedAt}, run dir ${state.runDir}\n`,
+    );
     for (const entry of health) {
       healthy &&= entry.healthy;
       process.stdout.write(
@@ -60,17 +64,29 @@ async function status(): Promise<number> {
   return healthy ? 0 : 1;
 }
 
-const commands: Record<string, () => Promise<number>> = { up, down, status };
+/** Fills the download cache without starting anything (CI pre-warm). */
+async function prefetch(): Promise<number> {
+  const config = resolveStackConfig();
+  const [kafka, registry] = await Promise.all([
+    ensureKafkaDistribution(config, log),
+    ensureRegistryDistribution(config, log),
+  ]);
+  log(`cached: ${kafka.dir}, ${registry.runnerJar}`);
+  return 0;
+}
+
+const commands: Record<string, () => Promise<number>> = { up, down, status, prefetch };
 const command = commands[process.argv[2] ?? ''];
 if (command === undefined) {
-  process.stderr.write('usage: stack (up | down | status)\n');
+  process.stderr.write('usage: stack (up | down | status | prefetch)\n');
   process.exitCode = 2;
 } else {
   try {
     process.exitCode = await command();
   } catch (error) {
     log(isStackError(error) ? `${error.code}: ${error.message}` : String(error));
-    if (!isStackError(error) && error instanceof Error && error.stack !== undefined) log(error.stack);
+    if (!isStackError(error) && error instanceof Error && error.stack !== undefined)
+      log(error.stack);
     process.exitCode = 1;
   }
 }

@@ -73,15 +73,19 @@ async function ensureCached(
   if (existsSync(join(dir, COMPLETE_MARKER))) return dir;
   await mkdir(config.cacheDir, { recursive: true });
   // Two launchers on a cold cache (a CLI and a test run) must not write the same jars.
-  return withLockFile(join(config.cacheDir, `${entry}.lock`), config.downloadTimeoutMs, async () => {
-    if (existsSync(join(dir, COMPLETE_MARKER))) return dir;
-    log(`downloading ${entry} with Maven into ${dir} (first run only)`);
-    await rm(dir, { recursive: true, force: true });
-    await mkdir(dir, { recursive: true });
-    await fill(dir);
-    await writeFile(join(dir, COMPLETE_MARKER), new Date().toISOString());
-    return dir;
-  });
+  return withLockFile(
+    join(config.cacheDir, `${entry}.lock`),
+    config.downloadTimeoutMs,
+    async () => {
+      if (existsSync(join(dir, COMPLETE_MARKER))) return dir;
+      log(`downloading ${entry} with Maven into ${dir} (first run only)`);
+      await rm(dir, { recursive: true, force: true });
+      await mkdir(dir, { recursive: true });
+      await fill(dir);
+      await writeFile(join(dir, COMPLETE_MARKER), new Date().toISOString());
+      return dir;
+    },
+  );
 }
 
 const mavenArgs = ['-B', '-q', '-Dstyle.color=never'] as const;
@@ -136,25 +140,27 @@ export async function ensureRegistryDistribution(
   log: (message: string) => void,
 ): Promise<RegistryDistribution> {
   const { apicurioVersion } = config.registry satisfies RegistryConfig;
-  const dir = await ensureCached(config, `apicurio-registry-${apicurioVersion}`, log, async (target) => {
-    await runCommand(
-      'mvn',
-      [
-        ...mavenArgs,
-        // dependency:unpack needs no project; run it from the cache entry.
-        `${LENIENT_DEPENDENCY_PLUGIN}:unpack`,
-        `-Dartifact=io.apicurio:apicurio-registry-app:${apicurioVersion}:zip:all`,
-        `-DoutputDirectory=${target}`,
-      ],
-      { cwd: target, timeoutMs: config.downloadTimeoutMs, errorCode: 'STACK_DOWNLOAD_FAILED' },
-    );
-  });
+  const dir = await ensureCached(
+    config,
+    `apicurio-registry-${apicurioVersion}`,
+    log,
+    async (target) => {
+      await runCommand(
+        'mvn',
+        [
+          ...mavenArgs,
+          // dependency:unpack needs no project; run it from the cache entry.
+          `${LENIENT_DEPENDENCY_PLUGIN}:unpack`,
+          `-Dartifact=io.apicurio:apicurio-registry-app:${apicurioVersion}:zip:all`,
+          `-DoutputDirectory=${target}`,
+        ],
+        { cwd: target, timeoutMs: config.downloadTimeoutMs, errorCode: 'STACK_DOWNLOAD_FAILED' },
+      );
+    },
+  );
   const runner = (await readdir(dir)).find((name) => name.endsWith('-runner.jar'));
   if (runner === undefined) {
-    throw new StackError(
-      'STACK_DOWNLOAD_FAILED',
-      `no *-runner.jar in ${dir}; delete it and retry`,
-    );
+    throw new StackError('STACK_DOWNLOAD_FAILED', `no *-runner.jar in ${dir}; delete it and retry`);
   }
   return { runnerJar: join(dir, runner) };
 }

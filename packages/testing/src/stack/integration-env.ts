@@ -128,9 +128,14 @@ async function adminQuery(url: string, sql: string, values: unknown[] = []): Pro
  * const topic = env.topic('events.Account');
  * ```
  */
-export async function useIntegrationEnv(options: IntegrationEnvOptions = {}): Promise<IntegrationEnv> {
+export async function useIntegrationEnv(
+  options: IntegrationEnvOptions = {},
+): Promise<IntegrationEnv> {
   const stack = await stackConnection();
-  const label = (options.label ?? 'it').toLowerCase().replace(/[^a-z0-9]+/g, '_').slice(0, 24);
+  const label = (options.label ?? 'it')
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '_')
+    .slice(0, 24);
   const namespace = `${label}_${randomBytes(5).toString('hex')}`;
   const database = namespace;
   // CREATE DATABASE copies template1: a fresh, empty database per file.
@@ -148,7 +153,10 @@ export async function useIntegrationEnv(options: IntegrationEnvOptions = {}): Pr
   if (options.registerCleanup ?? true) {
     const vitest = await loadVitest();
     if (vitest === undefined) {
-      throw new StackError('STACK_NOT_PROVIDED', 'registerCleanup needs vitest; pass registerCleanup: false and call cleanup()');
+      throw new StackError(
+        'STACK_NOT_PROVIDED',
+        'registerCleanup needs vitest; pass registerCleanup: false and call cleanup()',
+      );
     }
     vitest.afterAll(cleanup, 60_000);
   }

@@ -23,7 +23,10 @@ async function readUntil(topic: string, last: string, readUncommitted: boolean):
     await consumer.subscribe({ topic, fromBeginning: true });
     const values: string[] = [];
     await new Promise<void>((resolveRead, reject) => {
-      const timer = setTimeout(() => reject(new Error(`never saw ${last}; saw ${values.join(',')}`)), 15_000);
+      const timer = setTimeout(
+        () => reject(new Error(`never saw ${last}; saw ${values.join(',')}`)),
+        15_000,
+      );
       consumer
         .run({
           eachMessage: ({ message }) => {

@@ -156,7 +156,12 @@ export async function startKafka(
   context.track(managed, 'SIGTERM');
 
   const brokers = [`127.0.0.1:${brokerPort}`];
-  const waitOptions = { what: 'Kafka', timeoutMs: config.startTimeoutMs, process: managed, logFile };
+  const waitOptions = {
+    what: 'Kafka',
+    timeoutMs: config.startTimeoutMs,
+    process: managed,
+    logFile,
+  };
   await waitUntilReady(() => checkKafka(brokers), waitOptions);
   await waitUntilReady(() => warmUpCoordinators(brokers), waitOptions);
   return {

@@ -52,7 +52,9 @@ export async function startStack(options: StartStackOptions = {}): Promise<Stack
   const tracked: { process: ManagedProcess; stopSignal: NodeJS.Signals }[] = [];
   const cleanUp = async (): Promise<void> => {
     await Promise.allSettled(
-      tracked.map(({ process, stopSignal }) => stopProcess(process, config.stopTimeoutMs, stopSignal)),
+      tracked.map(({ process, stopSignal }) =>
+        stopProcess(process, config.stopTimeoutMs, stopSignal),
+      ),
     );
     await rm(runDir, { recursive: true, force: true });
   };
@@ -66,7 +68,8 @@ export async function startStack(options: StartStackOptions = {}): Promise<Stack
     track: (process, stopSignal) => {
       tracked.push({ process, stopSignal });
       // Started after an abort: stop it right away instead of leaking it.
-      if (options.signal?.aborted === true) void stopProcess(process, config.stopTimeoutMs, stopSignal);
+      if (options.signal?.aborted === true)
+        void stopProcess(process, config.stopTimeoutMs, stopSignal);
     },
   };
   const timed = async <C>(
@@ -95,7 +98,9 @@ export async function startStack(options: StartStackOptions = {}): Promise<Stack
     if (failures.length <= 1 && isStackError(first)) throw first;
     throw new StackError(
       isStackError(first) ? first.code : 'STACK_START_FAILED',
-      failures.map((failure) => (failure instanceof Error ? failure.message : String(failure))).join('\n'),
+      failures
+        .map((failure) => (failure instanceof Error ? failure.message : String(failure)))
+        .join('\n'),
       false,
       { cause: first },
     );
@@ -124,11 +129,16 @@ export async function startStack(options: StartStackOptions = {}): Promise<Stack
  * Stops the processes recorded in `state` (graceful signal, SIGKILL after the timeout),
  * waits for them to exit and deletes the run directory. Never touches anything else.
  */
-export async function stopStack(state: StackState, options: StackConfigOptions = {}): Promise<void> {
+export async function stopStack(
+  state: StackState,
+  options: StackConfigOptions = {},
+): Promise<void> {
   const config = resolveStackConfig(options);
   const services = Object.values(state.services);
   const results = await Promise.allSettled(
-    services.map((service) => stopProcess(service.process, config.stopTimeoutMs, service.stopSignal)),
+    services.map((service) =>
+      stopProcess(service.process, config.stopTimeoutMs, service.stopSignal),
+    ),
   );
   const failure = results.find((result) => result.status === 'rejected');
   if (failure !== undefined) throw failure.reason;
@@ -152,7 +162,10 @@ export interface ServiceHealth {
   readonly logFile?: string;
 }
 
-const endpointOf = (service: StackService, connection: Partial<StackConnection>): string | undefined => {
+const endpointOf = (
+  service: StackService,
+  connection: Partial<StackConnection>,
+): string | undefined => {
   switch (service) {
     case 'postgres':
       return connection.databaseUrl;
@@ -186,20 +199,30 @@ export async function checkStackHealth(
   services: readonly StackService[] = STACK_SERVICES,
 ): Promise<ServiceHealth[]> {
   const state = 'formatVersion' in target ? target : undefined;
-  const wanted = state === undefined ? services : services.filter((s) => state.services[s] !== undefined);
+  const wanted =
+    state === undefined ? services : services.filter((s) => state.services[s] !== undefined);
   return Promise.all(
     wanted.map(async (service): Promise<ServiceHealth> => {
       const recorded = state?.services[service];
       const processInfo =
         recorded === undefined
           ? {}
-          : { pid: recorded.process.pid, processAlive: isProcessAlive(recorded.process), logFile: recorded.logFile };
+          : {
+              pid: recorded.process.pid,
+              processAlive: isProcessAlive(recorded.process),
+              logFile: recorded.logFile,
+            };
       const base = { service, endpoint: endpointOf(service, target), ...processInfo };
-      if (processInfo.processAlive === false) return { ...base, healthy: false, detail: 'process not running' };
+      if (processInfo.processAlive === false)
+        return { ...base, healthy: false, detail: 'process not running' };
       try {
         return { ...base, healthy: true, detail: await probe(service, target) };
       } catch (error) {
-        return { ...base, healthy: false, detail: error instanceof Error ? error.message : String(error) };
+        return {
+          ...base,
+          healthy: false,
+          detail: error instanceof Error ? error.message : String(error),
+        };
       }
     }),
   );
@@ -225,19 +248,24 @@ export async function upStack(options: StartStackOptions = {}): Promise<UpResult
   const log = options.log ?? silent;
   const file = stateFile(config.repoRoot, options.name ?? 'default');
   await mkdir(stateDir(config.repoRoot), { recursive: true });
-  return withLockFile(lockFile(config), config.downloadTimeoutMs + config.startTimeoutMs, async () => {
-    const existing = await readState(file);
-    if (existing !== undefined) {
-      const health = await checkStackHealth(existing);
-      if (health.every((entry) => entry.healthy)) return { state: existing, stateFile: file, reused: true };
-      log(`stack in ${file} is not healthy (${describeUnhealthy(health)}); replacing it`);
-      await stopStack(existing, options);
-      await removeState(file);
-    }
-    const state = await startStack(options);
-    await writeState(file, state);
-    return { state, stateFile: file, reused: false };
-  });
+  return withLockFile(
+    lockFile(config),
+    config.downloadTimeoutMs + config.startTimeoutMs,
+    async () => {
+      const existing = await readState(file);
+      if (existing !== undefined) {
+        const health = await checkStackHealth(existing);
+        if (health.every((entry) => entry.healthy))
+          return { state: existing, stateFile: file, reused: true };
+        log(`stack in ${file} is not healthy (${describeUnhealthy(health)}); replacing it`);
+        await stopStack(existing, options);
+        await removeState(file);
+      }
+      const state = await startStack(options);
+      await writeState(file, state);
+      return { state, stateFile: file, reused: false };
+    },
+  );
 }
 
 const describeUnhealthy = (health: readonly ServiceHealth[]): string =>
@@ -292,7 +320,8 @@ export async function stackStatus(options: StackConfigOptions = {}): Promise<Sta
   const statuses: StackStatus[] = [];
   for (const file of await listStateFiles(config.repoRoot)) {
     const state = await readState(file);
-    if (state !== undefined) statuses.push({ stateFile: file, state, health: await checkStackHealth(state) });
+    if (state !== undefined)
+      statuses.push({ stateFile: file, state, health: await checkStackHealth(state) });
   }
   return statuses;
 }
@@ -302,7 +331,9 @@ export function connectionOf(state: Partial<StackConnection>): Partial<StackConn
   return {
     ...(state.databaseUrl === undefined ? {} : { databaseUrl: state.databaseUrl }),
     ...(state.kafkaBrokers === undefined ? {} : { kafkaBrokers: state.kafkaBrokers }),
-    ...(state.schemaRegistryUrl === undefined ? {} : { schemaRegistryUrl: state.schemaRegistryUrl }),
+    ...(state.schemaRegistryUrl === undefined
+      ? {}
+      : { schemaRegistryUrl: state.schemaRegistryUrl }),
   };
 }
 

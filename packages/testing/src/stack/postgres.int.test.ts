@@ -21,20 +21,27 @@ describe('the stack PostgreSQL server', () => {
     );
     const publication = env.name('pub');
     const slot = env.name('slot');
-    await client.query(`create publication ${publication} for table smoke_events with (publish = 'insert')`);
+    await client.query(
+      `create publication ${publication} for table smoke_events with (publish = 'insert')`,
+    );
     await client.query(`select pg_create_logical_replication_slot($1, 'pgoutput')`, [slot]);
 
     const service = new LogicalReplicationService(
       { connectionString: env.databaseUrl },
       { acknowledge: { auto: false, timeoutSeconds: 0 } },
     );
-    const inserted = new Promise<{ lsn: string; message: Pgoutput.MessageInsert }>((resolveInsert, reject) => {
-      service.on('data', (lsn: string, message: Pgoutput.Message) => {
-        if (message.tag === 'insert') resolveInsert({ lsn, message });
-      });
-      service.on('error', reject);
-    });
-    const streaming = service.subscribe(new PgoutputPlugin({ protoVersion: 1, publicationNames: [publication] }), slot);
+    const inserted = new Promise<{ lsn: string; message: Pgoutput.MessageInsert }>(
+      (resolveInsert, reject) => {
+        service.on('data', (lsn: string, message: Pgoutput.Message) => {
+          if (message.tag === 'insert') resolveInsert({ lsn, message });
+        });
+        service.on('error', reject);
+      },
+    );
+    const streaming = service.subscribe(
+      new PgoutputPlugin({ protoVersion: 1, publicationNames: [publication] }),
+      slot,
+    );
     try {
       await client.query(`insert into smoke_events values (42, 'AccountOpened', '{"amount": 10}')`);
       const { lsn, message } = await inserted;

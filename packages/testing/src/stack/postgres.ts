@@ -90,10 +90,12 @@ export async function startPostgres(
   await runCommand(
     join(binDir, 'initdb'),
     [
-      '--pgdata', dataDir,
+      '--pgdata',
+      dataDir,
       // The bootstrap superuser is the stack's login role, so it has REPLICATION and can
       // create per-test databases, publications and slots.
-      '--username', settings.user,
+      '--username',
+      settings.user,
       `--pwfile=${passwordFile}`,
       '--auth-host=scram-sha-256',
       '--auth-local=peer',
@@ -130,7 +132,17 @@ export async function startPostgres(
   context.log(`postgres: pg_ctl start on 127.0.0.1:${port}`);
   await runCommand(
     join(binDir, 'pg_ctl'),
-    ['start', '--pgdata', dataDir, '--log', logFile, '--wait', '--timeout', String(Math.ceil(timeoutMs / 1000)), '--silent'],
+    [
+      'start',
+      '--pgdata',
+      dataDir,
+      '--log',
+      logFile,
+      '--wait',
+      '--timeout',
+      String(Math.ceil(timeoutMs / 1000)),
+      '--silent',
+    ],
     { env, runAs, timeoutMs: timeoutMs + 5_000, cwd: runDir },
   );
   // pg_ctl leaves the postmaster running in its own session; its pid is line 1 of postmaster.pid.

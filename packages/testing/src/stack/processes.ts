@@ -42,7 +42,8 @@ function readProcStat(pid: number): ProcStat | undefined {
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     const [state, , processGroup] = fields;
     const startTime = fields[19];
-    if (state === undefined || processGroup === undefined || startTime === undefined) return undefined;
+    if (state === undefined || processGroup === undefined || startTime === undefined)
+      return undefined;
     return { state, processGroup: Number(processGroup), startTime };
   } catch {
     return undefined;
@@ -69,7 +70,8 @@ function signal(process: ManagedProcess, name: NodeJS.Signals): void {
   const stat = readProcStat(process.pid);
   // Servers are started as process-group leaders (detached spawn, or pg_ctl's setsid), so
   // signalling the group also reaches helpers they forked (PostgreSQL backends).
-  const target = stat !== undefined && stat.processGroup === process.pid ? -process.pid : process.pid;
+  const target =
+    stat !== undefined && stat.processGroup === process.pid ? -process.pid : process.pid;
   try {
     globalThis.process.kill(target, name);
   } catch (error) {
@@ -296,7 +298,11 @@ export async function withLockFile<T>(
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     }
     const owner = Number(await readFile(file, 'utf8').catch(() => ''));
-    if (Number.isInteger(owner) && owner > 0 && !isProcessAlive({ pid: owner, startTime: undefined })) {
+    if (
+      Number.isInteger(owner) &&
+      owner > 0 &&
+      !isProcessAlive({ pid: owner, startTime: undefined })
+    ) {
       await rm(file, { force: true });
       continue;
     }

@@ -49,7 +49,9 @@ function projectNeedsStack(project: TestProject): boolean {
   // global setups (Vitest.runFiles → TestRun.start → StateManager.collectPaths).
   const state = (project.vitest as { state?: { getPaths?: () => string[] } }).state;
   if (typeof state?.getPaths !== 'function') return true;
-  const root = project.config.root.endsWith(sep) ? project.config.root : `${project.config.root}${sep}`;
+  const root = project.config.root.endsWith(sep)
+    ? project.config.root
+    : `${project.config.root}${sep}`;
   return state.getPaths().some((file) => file.startsWith(root) && NEEDS_STACK.test(file));
 }
 
@@ -133,7 +135,9 @@ async function acquire(shared: { release: () => Promise<void> }): Promise<StackC
  * Global setup: provides `tributaryStack` (a {@link StackConnection}) to the project's
  * tests when they need it, and returns the matching teardown.
  */
-export default async function setup(project: TestProject): Promise<(() => Promise<void>) | undefined> {
+export default async function setup(
+  project: TestProject,
+): Promise<(() => Promise<void>) | undefined> {
   if (!projectNeedsStack(project)) return undefined;
   const holder = globalThis as GlobalWithStack;
   let shared = holder[SHARED];
