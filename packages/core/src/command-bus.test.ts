@@ -134,6 +134,7 @@ describe('CommandBus', () => {
       {
         commandId: '01890000-0000-7000-8000-0000000000aa',
         correlationId: 'request-42',
+        causationId: 'event-7',
         metadata: { userId: 'u-1' },
       },
     );
@@ -148,6 +149,7 @@ describe('CommandBus', () => {
       metadata: {
         correlationId: 'request-42',
         causationId: '01890000-0000-7000-8000-0000000000aa',
+        commandCausationId: 'event-7',
         userId: 'u-1',
       },
     });

@@ -53,7 +53,10 @@ export interface CommandContext {
   readonly commandId?: string;
   /** Ties together all messages of one request. Default: the command id. */
   readonly correlationId?: string;
-  /** What caused this command, if it was caused by another message. */
+  /**
+   * What caused this command (e.g. the event a process manager reacted to). Stored in the
+   * events' metadata as `commandCausationId`; their `causationId` is the command id.
+   */
   readonly causationId?: string;
   /** W3C trace context. */
   readonly traceparent?: string;
@@ -268,6 +271,9 @@ export class CommandBus {
       ...context.metadata,
       correlationId: context.correlationId ?? commandId,
       causationId: commandId,
+      // The command's own cause (e.g. the event a process manager reacted to) is kept too,
+      // so the causal chain event → command → event can be followed across aggregates.
+      ...(context.causationId === undefined ? {} : { commandCausationId: context.causationId }),
       ...(context.traceparent === undefined ? {} : { traceparent: context.traceparent }),
     };
     const stream = { aggregateType: aggregate.type, aggregateId };

@@ -45,7 +45,7 @@ export async function validateCommand(commandInstance: object): Promise<void> {
     validationError: { target: false, value: false },
   });
   if (errors.length > 0) {
-    const name = commandInstance.constructor.name || 'Command';
+    const name = commandTypeOf(commandInstance.constructor as CommandClass);
     throw new ValidationError(`Command ${name}`, flattenIssues(errors));
   }
 }
