@@ -1,5 +1,6 @@
 import { CommandBus, type EventStore, registerTributary, type RetryOptions } from '@tributary/core';
-import { InMemoryEventStore } from '@tributary/testing';
+import { migrateOutbox, PostgresEventStore } from '@tributary/outbox';
+import { InMemoryEventStore, upStack } from '@tributary/testing';
 import { container as rootContainer } from 'tsyringe';
 import { Account } from './account/account.js';
 import { bankUpcasters } from './account/upcasters.js';
@@ -75,19 +76,77 @@ export function createInMemoryRuntime(options: InMemoryRuntimeOptions = {}): Run
   };
 }
 
+/** Options of {@link createPostgresRuntime}. */
+export interface PostgresRuntimeOptions extends InMemoryRuntimeOptions {
+  /** Default: env `DATABASE_URL`, else the local stack (`npm run stack:up`, started if needed). */
+  readonly databaseUrl?: string;
+  /**
+   * Schema of the outbox tables. Default: a fresh `demo_<timestamp>` schema per run, so the
+   * scripted scenario (which opens fixed accounts) can run again on the same database.
+   */
+  readonly schema?: string;
+  /** Progress lines (stack start, migrations). */
+  readonly log?: (line: string) => void;
+}
+
 /**
- * Creates the runtime of `kind`.
- *
- * @throws RuntimeUnavailableError for `stack`: it needs the Postgres event store (issue #4).
+ * The bank on PostgreSQL by configuration alone: the same aggregates, commands and bus,
+ * with the {@link PostgresEventStore} (the outbox table) instead of the in-memory store.
  */
-export function createRuntime(kind: RuntimeKind, options: InMemoryRuntimeOptions = {}): Runtime {
+export async function createPostgresRuntime(
+  options: PostgresRuntimeOptions = {},
+): Promise<Runtime> {
+  const log = options.log ?? (() => undefined);
+  let databaseUrl = options.databaseUrl ?? process.env['DATABASE_URL'];
+  if (databaseUrl === undefined || databaseUrl === '') {
+    log(
+      'DATABASE_URL is not set: using the local stack (npm run stack:up), starting it if needed…',
+    );
+    const { state, reused } = await upStack({ log });
+    log(reused ? 'local stack already running' : 'local stack started');
+    databaseUrl = state.databaseUrl;
+    if (databaseUrl === undefined)
+      throw new RuntimeUnavailableError('stack', 'the local stack reported no database URL');
+  }
+  const schema =
+    options.schema ?? `demo_${new Date().toISOString().replace(/\D/g, '').slice(0, 14)}`;
+  const config = { schema };
+  const { applied } = await migrateOutbox({ connectionString: databaseUrl, config });
+  log(
+    `outbox schema "${schema}" ready (${applied.length} migrations applied) on ${redact(databaseUrl)}`,
+  );
+  const eventStore = new PostgresEventStore({ connectionString: databaseUrl, config });
+  const container = rootContainer.createChildContainer();
+  registerTributary(container, {
+    eventStore,
+    aggregates: bankAggregates,
+    upcasters: bankUpcasters,
+    ...(options.retry === undefined ? {} : { retry: options.retry }),
+  });
+  return {
+    kind: 'stack',
+    eventStore,
+    bus: container.resolve(CommandBus),
+    bank: container.resolve(BankService),
+    close: () => eventStore.close(),
+  };
+}
+
+function redact(url: string): string {
+  const parsed = new URL(url);
+  if (parsed.password !== '') parsed.password = '***';
+  return parsed.toString();
+}
+
+/** Creates the runtime of `kind`: in memory, or on PostgreSQL (the local stack by default). */
+export async function createRuntime(
+  kind: RuntimeKind,
+  options: PostgresRuntimeOptions = {},
+): Promise<Runtime> {
   switch (kind) {
     case 'in-memory':
       return createInMemoryRuntime(options);
     case 'stack':
-      throw new RuntimeUnavailableError(
-        'stack',
-        'the real-stack mode (PostgreSQL outbox → WAL capture → Kafka → projections) arrives with the Postgres event store (issue #4). Run without --stack / TRIBUTARY_RUNTIME=stack to use the in-memory runtime.',
-      );
+      return createPostgresRuntime(options);
   }
 }

@@ -1,10 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  createInMemoryRuntime,
-  createRuntime,
-  RuntimeUnavailableError,
-  runtimeKindFrom,
-} from '../runtime.js';
+import { createInMemoryRuntime, runtimeKindFrom } from '../runtime.js';
 import { formatTable, recordingOutput } from './output.js';
 import { DEMO_ACCOUNTS, runBankScenario } from './scenario.js';
 
@@ -79,11 +74,6 @@ describe('runtime selection', () => {
     expect(runtimeKindFrom([], {})).toBe('in-memory');
     expect(runtimeKindFrom(['--stack'], {})).toBe('stack');
     expect(runtimeKindFrom([], { TRIBUTARY_RUNTIME: 'stack' })).toBe('stack');
-  });
-
-  it('explains that the stack runtime arrives with the Postgres event store', () => {
-    expect(() => createRuntime('stack')).toThrow(RuntimeUnavailableError);
-    expect(() => createRuntime('stack')).toThrow(/Postgres event store \(issue #4\)/);
   });
 });
 
