@@ -21,3 +21,4 @@ export * from './event-store.js';
 export * from './snapshots.js';
 export * from './command-bus.js';
 export * from './di.js';
+export * from './record-format.js';
