@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { findRepoRoot, resolveStackConfig } from './config.js';
 import { isStackError, StackError } from './errors.js';
+import { namespaceLabel } from './integration-env.js';
 import { exportLine } from './launcher.js';
 
 describe('resolveStackConfig', () => {
@@ -91,5 +92,14 @@ describe('isStackError', () => {
     expect(isStackError(foreign)).toBe(true);
     expect(isStackError(Object.assign(new Error('x'), { code: 'STACK_START_FAILED' }))).toBe(false);
     expect(isStackError('STACK_START_FAILED')).toBe(false);
+  });
+});
+
+describe('namespaceLabel', () => {
+  it('makes a label safe as an unquoted SQL identifier prefix', () => {
+    expect(namespaceLabel('Kafka smoke!')).toBe('kafka_smoke');
+    expect(namespaceLabel('3 phase')).toBe('t_3_phase');
+    expect(namespaceLabel('***')).toBe('it');
+    expect(namespaceLabel('a'.repeat(40))).toHaveLength(24);
   });
 });

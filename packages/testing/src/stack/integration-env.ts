@@ -92,7 +92,11 @@ export async function stackConnection(): Promise<StackConnection> {
   const brokers = process.env[EXTERNAL_SERVER_ENV.kafka];
   const schemaRegistryUrl = process.env[EXTERNAL_SERVER_ENV.registry];
   if (databaseUrl && brokers && schemaRegistryUrl) {
-    return { databaseUrl, kafkaBrokers: brokers.split(','), schemaRegistryUrl };
+    return {
+      databaseUrl,
+      kafkaBrokers: brokers.split(',').map((broker) => broker.trim()),
+      schemaRegistryUrl: schemaRegistryUrl.replace(/\/+$/, ''),
+    };
   }
   throw new StackError(
     'STACK_NOT_PROVIDED',
@@ -120,6 +124,21 @@ async function adminQuery(url: string, sql: string, values: unknown[] = []): Pro
 }
 
 /**
+ * The readable part of a namespace: lowercase letters, digits and `_`, starting with a
+ * letter so `env.name(...)` is valid unquoted in SQL, short enough that namespaced
+ * identifiers stay under PostgreSQL's 63-byte limit.
+ */
+export function namespaceLabel(label = 'it'): string {
+  const cleaned = label
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '_')
+    .replace(/^_+|_+$/g, '')
+    .slice(0, 24);
+  if (cleaned === '') return 'it';
+  return /^[a-z]/.test(cleaned) ? cleaned : `t_${cleaned}`;
+}
+
+/**
  * Creates this test file's database and namespace on the shared stack.
  *
  * ```ts
@@ -132,11 +151,7 @@ export async function useIntegrationEnv(
   options: IntegrationEnvOptions = {},
 ): Promise<IntegrationEnv> {
   const stack = await stackConnection();
-  const label = (options.label ?? 'it')
-    .toLowerCase()
-    .replace(/[^a-z0-9]+/g, '_')
-    .slice(0, 24);
-  const namespace = `${label}_${randomBytes(5).toString('hex')}`;
+  const namespace = `${namespaceLabel(options.label)}_${randomBytes(5).toString('hex')}`;
   const database = namespace;
   // CREATE DATABASE copies template1: a fresh, empty database per file.
   await adminQuery(stack.databaseUrl, `create database ${quoteIdent(database)}`);
