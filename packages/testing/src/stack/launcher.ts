@@ -94,7 +94,11 @@ export async function startStack(options: StartStackOptions = {}): Promise<Stack
   );
   if (failures.length > 0 || options.signal?.aborted === true) {
     await cleanUp();
-    const first: unknown = failures[0] ?? new StackError('STACK_START_FAILED', 'start aborted');
+    if (options.signal?.aborted === true) {
+      // The servers died because the abort stopped them; their errors would only mislead.
+      throw new StackError('STACK_START_FAILED', 'start aborted; stopped what had started', true);
+    }
+    const first: unknown = failures[0];
     if (failures.length <= 1 && isStackError(first)) throw first;
     throw new StackError(
       isStackError(first) ? first.code : 'STACK_START_FAILED',
