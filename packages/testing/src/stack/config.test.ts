@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -65,7 +65,11 @@ describe('findRepoRoot', () => {
     const pkg = join(root, 'packages', 'a', 'src');
     mkdirSync(pkg, { recursive: true });
     writeFileSync(join(root, 'packages', 'a', 'package.json'), JSON.stringify({ name: 'a' }));
-    expect(findRepoRoot(pkg)).toBe(root);
+    try {
+      expect(findRepoRoot(pkg)).toBe(root);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });
 
