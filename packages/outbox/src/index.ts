@@ -8,3 +8,32 @@ export * from './migrations.js';
 export type { SqlConnection } from './internal/sql-executor.js';
 export * from './event-store/postgres-event-store.js';
 export * from './event-store/postgres-snapshot-store.js';
+export * from './capture/config.js';
+export * from './capture/errors.js';
+export * from './capture/events.js';
+export * from './capture/lsn.js';
+export * from './capture/router.js';
+export * from './capture/source.js';
+export * from './capture/sink.js';
+export * from './capture/logger.js';
+export * from './capture/checkpoint.js';
+export * from './capture/topic-hazards.js';
+export {
+  type CrashPoint,
+  type CrashPoints,
+  crashPointsFromEnvironment,
+  noCrashPoints,
+} from './capture/crash-points.js';
+export { CapturePipeline, type CapturePipelineOptions } from './capture/pipeline.js';
+export {
+  PgoutputSource,
+  type PgoutputSourceOptions,
+  classifyReplicationError,
+} from './capture/pgoutput-source.js';
+export {
+  KafkaCaptureSink,
+  type KafkaCaptureSinkOptions,
+  transactionalIdFor,
+} from './capture/kafka-sink.js';
+export * from './capture/slot.js';
+export * from './capture/capturer.js';

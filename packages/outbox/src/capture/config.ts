@@ -1,0 +1,531 @@
+/**
+ * Every setting of the WAL capturer, with its documented default, in one place (like
+ * Debezium's `EventRouterConfigDefinition`). The CLI reads a JSON file and environment
+ * variables into a {@link CaptureConfigInput}; {@link resolveCaptureConfig} fills in the
+ * defaults and validates the result once, so the rest of the capturer never checks again.
+ */
+import { resolveOutboxConfig, type OutboxConfig } from '../config.js';
+import { CaptureError } from './errors.js';
+
+/** What the router does with a row it cannot turn into a record (missing or invalid column). */
+export type UnroutablePolicy = 'warn' | 'error' | 'fatal';
+
+/** Outbox columns the router reads, by envelope field. */
+export interface OutboxColumnMapping {
+  /** Default `event_id`. Must hold a UUID. */
+  readonly eventId: string;
+  /** Default `aggregate_type`. */
+  readonly aggregateType: string;
+  /** Default `aggregate_id`. Becomes the record key. */
+  readonly aggregateId: string;
+  /** Default `aggregate_version`. */
+  readonly aggregateVersion: string;
+  /** Default `event_type`. */
+  readonly eventType: string;
+  /** Default `schema_version`. Missing column or null → 1. */
+  readonly schemaVersion: string;
+  /** Default `payload`. Becomes the record value (JSON text, as stored). */
+  readonly payload: string;
+  /** Default `metadata`. Missing column or null → `{}`. */
+  readonly metadata: string;
+  /** Default `occurred_at`. Missing column or null → the source commit time. */
+  readonly occurredAt: string;
+}
+
+/** How outbox rows become Kafka records (Debezium's outbox event router, for Tributary's envelope). */
+export interface RouterConfig {
+  /** Prefix of every event topic. Default `events`. */
+  readonly topicPrefix: string;
+  /**
+   * The topic name, where `${prefix}` is {@link topicPrefix} and `${routedByValue}` the value
+   * of {@link routeByColumn}. Default `${prefix}.${routedByValue}` (so `events.Account`).
+   */
+  readonly topicReplacement: string;
+  /** The column whose value names the topic. Default `aggregate_type`. */
+  readonly routeByColumn: string;
+  /** Column names per envelope field; defaults are the outbox table's own columns. */
+  readonly columns: OutboxColumnMapping;
+  /** Extra columns copied into headers, as `{ column: headerName }`. Default none. */
+  readonly additionalHeaders: Readonly<Record<string, string>>;
+  /**
+   * A row that cannot be routed: `warn` logs a warning and skips it, `error` logs an error
+   * and skips it, `fatal` halts the capturer (nothing after it is published). Default
+   * `fatal`, because skipping an event breaks every consumer's version sequence.
+   */
+  readonly onUnroutable: UnroutablePolicy;
+}
+
+/** Kafka connection. */
+export interface CaptureKafkaConfig {
+  /** Bootstrap brokers (`KAFKA_BROKERS`, comma-separated). Required. */
+  readonly brokers: readonly string[];
+  /** Client id. Default `tributary-capture-<name>`. */
+  readonly clientId: string;
+  /** Use TLS. Default `false` (`KAFKA_SSL=true`). */
+  readonly ssl: boolean;
+  /** The Kafka transaction timeout given to the broker. Default 60,000 ms. */
+  readonly transactionTimeoutMs: number;
+  /**
+   * Upper bound for producing and committing one batch. When it passes, the outcome is
+   * unknown: the pipeline restarts from the checkpoint with a fresh producer. Default 30,000 ms.
+   */
+  readonly commitTimeoutMs: number;
+  /**
+   * First retry delay of the producer. kafkajs retries a transaction's first send after the
+   * broker answers CONCURRENT_TRANSACTIONS (the previous commit's markers are still being
+   * written); its default of 300 ms would cap us at about 3 transactions per second.
+   * Default 5 ms.
+   */
+  readonly retryInitialMs: number;
+  /** Producer retries (kafkajs `retry.retries`) before a send counts as failed. Default 12. */
+  readonly retries: number;
+  /** Compression of produced batches: `none` or `gzip` (built into kafkajs). Default `none`. */
+  readonly compression: 'none' | 'gzip';
+}
+
+/** Topic creation and checks. */
+export interface CaptureTopicsConfig {
+  /** Create missing event topics (and the checkpoint topic). Default `true`. */
+  readonly create: boolean;
+  /** Partitions of created event topics. Default 3. */
+  readonly partitions: number;
+  /** Replication factor of created topics; -1 = the broker default. Default -1. */
+  readonly replicationFactor: number;
+  /** Compacted topic holding one checkpoint per capturer name. Default `tributary.capture.checkpoints`. */
+  readonly checkpointTopic: string;
+  /** Optional topic with one record per source transaction (xid, commit LSN, event count). Default none. */
+  readonly transactionTopic: string | null;
+}
+
+/** How source transactions are grouped into Kafka transactions. */
+export interface CaptureBatchConfig {
+  /** Events per Kafka transaction (a larger single source transaction still goes whole). Default 10,000. */
+  readonly maxEvents: number;
+  /** Record bytes (key + value + headers) per Kafka transaction. Default 16 MiB. */
+  readonly maxBytes: number;
+  /** How long the first source transaction of a batch waits for company. Default 5 ms. */
+  readonly lingerMs: number;
+  /**
+   * Bytes per produce request inside a transaction. Kafka rejects a partition batch over
+   * `max.message.bytes` (1 MiB by default) and kafkajs does not split requests, so a Kafka
+   * transaction is sent in chunks of at most this size. Default 900 KiB.
+   */
+  readonly maxRequestBytes: number;
+}
+
+/** Replication slot and publication. */
+export interface CaptureSlotConfig {
+  /** Logical replication slot (pgoutput). Default `tributary_<name>`. */
+  readonly name: string;
+  /** Create the slot when it does not exist and no checkpoint exists yet. Default `true`. */
+  readonly create: boolean;
+  /** Publication on the outbox table (inserts only). Default `tributary_<name>`. */
+  readonly publication: string;
+  /** Create the publication when it does not exist. Default `true`. */
+  readonly createPublication: boolean;
+}
+
+/** The capturer's complete, validated configuration. */
+export interface CaptureConfig {
+  /**
+   * Name of this capturer: the checkpoint key, part of the transactional id (which fences
+   * zombies) and of the default slot and publication names. Default `default`.
+   */
+  readonly name: string;
+  /** PostgreSQL URL (`DATABASE_URL`); the role needs REPLICATION. Required. */
+  readonly databaseUrl: string;
+  /** Schema and table of the outbox. Defaults: `tributary.events`. */
+  readonly outbox: OutboxConfig;
+  readonly slot: CaptureSlotConfig;
+  readonly kafka: CaptureKafkaConfig;
+  readonly topics: CaptureTopicsConfig;
+  readonly router: RouterConfig;
+  readonly batch: CaptureBatchConfig;
+  /**
+   * Interval of `pg_logical_emit_message` heartbeats. They let the slot's confirmed position
+   * advance while the outbox is idle and other tables fill the WAL. 0 disables. Default 10,000 ms.
+   */
+  readonly heartbeatIntervalMs: number;
+  /** Prefix of heartbeat messages. Default `tributary.heartbeat`. */
+  readonly heartbeatPrefix: string;
+  /** How often a standby checks whether the slot became free. Default 2,000 ms. */
+  readonly standbyRetryMs: number;
+  /** First delay before restarting a failed pipeline (doubles up to 30 s). Default 500 ms. */
+  readonly restartBackoffMs: number;
+  /** Interval of progress and lag log lines. 0 disables. Default 10,000 ms. */
+  readonly progressIntervalMs: number;
+  /**
+   * `wal_sender_timeout` for this capturer's replication connection: how soon PostgreSQL
+   * drops a walsender whose client stopped answering (so a standby can take over a hung
+   * instance's slot). `null` keeps the server setting (60 s by default). Default `null`.
+   */
+  readonly walSenderTimeoutMs: number | null;
+}
+
+/** A deep partial of {@link CaptureConfig}: what files, environment variables and flags provide. */
+export interface CaptureConfigInput {
+  readonly name?: string;
+  readonly databaseUrl?: string;
+  readonly outbox?: Partial<OutboxConfig>;
+  readonly slot?: Partial<CaptureSlotConfig>;
+  readonly kafka?: Partial<CaptureKafkaConfig>;
+  readonly topics?: Partial<CaptureTopicsConfig>;
+  readonly router?: Partial<Omit<RouterConfig, 'columns'>> & {
+    readonly columns?: Partial<OutboxColumnMapping>;
+  };
+  readonly batch?: Partial<CaptureBatchConfig>;
+  readonly heartbeatIntervalMs?: number;
+  readonly heartbeatPrefix?: string;
+  readonly standbyRetryMs?: number;
+  readonly restartBackoffMs?: number;
+  readonly progressIntervalMs?: number;
+  readonly walSenderTimeoutMs?: number | null;
+}
+
+/** The router defaults. */
+export const defaultRouterConfig: RouterConfig = {
+  topicPrefix: 'events',
+  topicReplacement: '${prefix}.${routedByValue}',
+  routeByColumn: 'aggregate_type',
+  columns: {
+    eventId: 'event_id',
+    aggregateType: 'aggregate_type',
+    aggregateId: 'aggregate_id',
+    aggregateVersion: 'aggregate_version',
+    eventType: 'event_type',
+    schemaVersion: 'schema_version',
+    payload: 'payload',
+    metadata: 'metadata',
+    occurredAt: 'occurred_at',
+  },
+  additionalHeaders: {},
+  onUnroutable: 'fatal',
+};
+
+/** Defaults that do not depend on the capturer's name. */
+export const captureDefaults = {
+  name: 'default',
+  kafka: {
+    ssl: false,
+    transactionTimeoutMs: 60_000,
+    commitTimeoutMs: 30_000,
+    retryInitialMs: 5,
+    retries: 12,
+    compression: 'none',
+  },
+  topics: {
+    create: true,
+    partitions: 3,
+    replicationFactor: -1,
+    checkpointTopic: 'tributary.capture.checkpoints',
+    transactionTopic: null,
+  },
+  batch: {
+    maxEvents: 10_000,
+    maxBytes: 16 * 1024 * 1024,
+    lingerMs: 5,
+    maxRequestBytes: 900 * 1024,
+  },
+  slot: { create: true, createPublication: true },
+  heartbeatIntervalMs: 10_000,
+  heartbeatPrefix: 'tributary.heartbeat',
+  standbyRetryMs: 2_000,
+  restartBackoffMs: 500,
+  progressIntervalMs: 10_000,
+  walSenderTimeoutMs: null,
+} as const;
+
+const CAPTURER_NAME = /^[a-z0-9_]{1,40}$/;
+const SLOT_NAME = /^[a-z0-9_]{1,63}$/;
+const TOPIC_NAME = /^[A-Za-z0-9._-]{1,249}$/;
+
+/**
+ * Fills in defaults and validates.
+ *
+ * @throws CaptureError `CAPTURE_CONFIG_INVALID` listing every problem found.
+ */
+export function resolveCaptureConfig(input: CaptureConfigInput): CaptureConfig {
+  const problems: string[] = [];
+  const name = input.name ?? captureDefaults.name;
+  if (!CAPTURER_NAME.test(name)) {
+    problems.push(`name ${JSON.stringify(name)} must match ${CAPTURER_NAME.source}`);
+  }
+  const databaseUrl = input.databaseUrl ?? '';
+  if (databaseUrl === '') problems.push('databaseUrl is required (DATABASE_URL)');
+
+  let outbox: OutboxConfig = resolveOutboxConfig();
+  try {
+    outbox = resolveOutboxConfig(input.outbox ?? {});
+  } catch (error) {
+    problems.push(error instanceof Error ? error.message : String(error));
+  }
+
+  const slot: CaptureSlotConfig = {
+    name: `tributary_${name}`,
+    publication: `tributary_${name}`,
+    ...captureDefaults.slot,
+    ...input.slot,
+  };
+  if (!SLOT_NAME.test(slot.name)) {
+    problems.push(`slot.name ${JSON.stringify(slot.name)} must match ${SLOT_NAME.source}`);
+  }
+  if (!SLOT_NAME.test(slot.publication)) {
+    problems.push(
+      `slot.publication ${JSON.stringify(slot.publication)} must match ${SLOT_NAME.source}`,
+    );
+  }
+
+  const kafka: CaptureKafkaConfig = {
+    clientId: `tributary-capture-${name}`,
+    brokers: [],
+    ...captureDefaults.kafka,
+    ...input.kafka,
+  };
+  if (kafka.brokers.length === 0) problems.push('kafka.brokers is required (KAFKA_BROKERS)');
+  if (kafka.compression !== 'none' && kafka.compression !== 'gzip') {
+    problems.push(`kafka.compression must be none or gzip, not ${String(kafka.compression)}`);
+  }
+
+  const topics: CaptureTopicsConfig = { ...captureDefaults.topics, ...input.topics };
+  for (const [field, topic] of [
+    ['topics.checkpointTopic', topics.checkpointTopic],
+    ['topics.transactionTopic', topics.transactionTopic],
+  ] as const) {
+    if (topic !== null && !TOPIC_NAME.test(topic)) {
+      problems.push(`${field} ${JSON.stringify(topic)} is not a valid Kafka topic name`);
+    }
+  }
+
+  const router: RouterConfig = {
+    ...defaultRouterConfig,
+    ...input.router,
+    columns: { ...defaultRouterConfig.columns, ...input.router?.columns },
+    additionalHeaders: { ...input.router?.additionalHeaders },
+  };
+  if (!['warn', 'error', 'fatal'].includes(router.onUnroutable)) {
+    problems.push(`router.onUnroutable must be warn, error or fatal, not ${router.onUnroutable}`);
+  }
+  if (!router.topicReplacement.includes('${routedByValue}')) {
+    problems.push('router.topicReplacement must contain ${routedByValue}');
+  }
+
+  const batch: CaptureBatchConfig = { ...captureDefaults.batch, ...input.batch };
+
+  const config: CaptureConfig = {
+    name,
+    databaseUrl,
+    outbox,
+    slot,
+    kafka,
+    topics,
+    router,
+    batch,
+    heartbeatIntervalMs: input.heartbeatIntervalMs ?? captureDefaults.heartbeatIntervalMs,
+    heartbeatPrefix: input.heartbeatPrefix ?? captureDefaults.heartbeatPrefix,
+    standbyRetryMs: input.standbyRetryMs ?? captureDefaults.standbyRetryMs,
+    restartBackoffMs: input.restartBackoffMs ?? captureDefaults.restartBackoffMs,
+    progressIntervalMs: input.progressIntervalMs ?? captureDefaults.progressIntervalMs,
+    walSenderTimeoutMs: input.walSenderTimeoutMs ?? captureDefaults.walSenderTimeoutMs,
+  };
+
+  const positive: [string, number][] = [
+    ['kafka.transactionTimeoutMs', kafka.transactionTimeoutMs],
+    ['kafka.commitTimeoutMs', kafka.commitTimeoutMs],
+    ['kafka.retries', kafka.retries],
+    ['topics.partitions', topics.partitions],
+    ['batch.maxEvents', batch.maxEvents],
+    ['batch.maxBytes', batch.maxBytes],
+    ['batch.maxRequestBytes', batch.maxRequestBytes],
+    ['standbyRetryMs', config.standbyRetryMs],
+    ['restartBackoffMs', config.restartBackoffMs],
+  ];
+  const nonNegative: [string, number][] = [
+    ['kafka.retryInitialMs', kafka.retryInitialMs],
+    ['batch.lingerMs', batch.lingerMs],
+    ['heartbeatIntervalMs', config.heartbeatIntervalMs],
+    ['progressIntervalMs', config.progressIntervalMs],
+  ];
+  for (const [field, value] of positive) {
+    if (!Number.isSafeInteger(value) || value < 1) {
+      problems.push(`${field} must be a positive integer, not ${String(value)}`);
+    }
+  }
+  for (const [field, value] of nonNegative) {
+    if (!Number.isSafeInteger(value) || value < 0) {
+      problems.push(`${field} must be a non-negative integer, not ${String(value)}`);
+    }
+  }
+  if (
+    config.walSenderTimeoutMs !== null &&
+    (!Number.isSafeInteger(config.walSenderTimeoutMs) || config.walSenderTimeoutMs < 1)
+  ) {
+    problems.push('walSenderTimeoutMs must be a positive integer or null');
+  }
+  if (!Number.isSafeInteger(topics.replicationFactor) || topics.replicationFactor === 0) {
+    problems.push('topics.replicationFactor must be -1 or a positive integer');
+  }
+
+  if (problems.length > 0) {
+    throw new CaptureError(
+      'CAPTURE_CONFIG_INVALID',
+      `Invalid capture configuration:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`,
+      { details: { problems } },
+    );
+  }
+  return config;
+}
+
+/**
+ * Environment variables read by {@link captureConfigFromEnvironment}, with the setting each
+ * one sets. Documented in docs/capture.md.
+ */
+export const CAPTURE_ENVIRONMENT = {
+  DATABASE_URL: 'databaseUrl',
+  KAFKA_BROKERS: 'kafka.brokers (comma-separated)',
+  KAFKA_CLIENT_ID: 'kafka.clientId',
+  KAFKA_SSL: 'kafka.ssl (true/false)',
+  TRIBUTARY_CAPTURE_NAME: 'name',
+  TRIBUTARY_SCHEMA: 'outbox.schema',
+  TRIBUTARY_EVENTS_TABLE: 'outbox.eventsTable',
+  TRIBUTARY_SLOT: 'slot.name',
+  TRIBUTARY_PUBLICATION: 'slot.publication',
+  TRIBUTARY_CREATE_SLOT: 'slot.create and slot.createPublication (true/false)',
+  TRIBUTARY_TOPIC_PREFIX: 'router.topicPrefix',
+  TRIBUTARY_TOPIC_PARTITIONS: 'topics.partitions',
+  TRIBUTARY_CHECKPOINT_TOPIC: 'topics.checkpointTopic',
+  TRIBUTARY_TRANSACTION_TOPIC: 'topics.transactionTopic',
+  TRIBUTARY_UNROUTABLE: 'router.onUnroutable (warn/error/fatal)',
+  TRIBUTARY_BATCH_MAX_EVENTS: 'batch.maxEvents',
+  TRIBUTARY_BATCH_MAX_BYTES: 'batch.maxBytes',
+  TRIBUTARY_BATCH_LINGER_MS: 'batch.lingerMs',
+  TRIBUTARY_HEARTBEAT_INTERVAL_MS: 'heartbeatIntervalMs',
+  TRIBUTARY_STANDBY_RETRY_MS: 'standbyRetryMs',
+  TRIBUTARY_PROGRESS_INTERVAL_MS: 'progressIntervalMs',
+  TRIBUTARY_WAL_SENDER_TIMEOUT_MS: 'walSenderTimeoutMs',
+} as const;
+
+type Environment = Readonly<Record<string, string | undefined>>;
+
+const integer = (env: Environment, key: string): number | undefined => {
+  const raw = env[key];
+  if (raw === undefined || raw === '') return undefined;
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value)) {
+    throw new CaptureError('CAPTURE_CONFIG_INVALID', `${key}=${raw} is not an integer`);
+  }
+  return value;
+};
+
+const boolean = (env: Environment, key: string): boolean | undefined => {
+  const raw = env[key]?.toLowerCase();
+  if (raw === undefined || raw === '') return undefined;
+  if (['true', '1', 'yes'].includes(raw)) return true;
+  if (['false', '0', 'no'].includes(raw)) return false;
+  throw new CaptureError('CAPTURE_CONFIG_INVALID', `${key}=${raw} is not true or false`);
+};
+
+const text = (env: Environment, key: string): string | undefined => {
+  const raw = env[key];
+  return raw === undefined || raw === '' ? undefined : raw;
+};
+
+/** Drops `undefined` members, so a partial built from optional sources stays exact. */
+function defined<T extends object>(value: T): { [K in keyof T]: Exclude<T[K], undefined> } {
+  return Object.fromEntries(Object.entries(value).filter(([, member]) => member !== undefined)) as {
+    [K in keyof T]: Exclude<T[K], undefined>;
+  };
+}
+
+/** Reads the variables of {@link CAPTURE_ENVIRONMENT}; unset ones leave the setting alone. */
+export function captureConfigFromEnvironment(env: Environment = process.env): CaptureConfigInput {
+  const brokers = text(env, 'KAFKA_BROKERS')
+    ?.split(',')
+    .map((broker) => broker.trim())
+    .filter((broker) => broker !== '');
+  const create = boolean(env, 'TRIBUTARY_CREATE_SLOT');
+  const transactionTopic = text(env, 'TRIBUTARY_TRANSACTION_TOPIC');
+  const unroutable = text(env, 'TRIBUTARY_UNROUTABLE') as UnroutablePolicy | undefined;
+  return defined({
+    name: text(env, 'TRIBUTARY_CAPTURE_NAME'),
+    databaseUrl: text(env, 'DATABASE_URL'),
+    outbox: nonEmpty(
+      defined({
+        schema: text(env, 'TRIBUTARY_SCHEMA'),
+        eventsTable: text(env, 'TRIBUTARY_EVENTS_TABLE'),
+      }),
+    ),
+    slot: nonEmpty(
+      defined({
+        name: text(env, 'TRIBUTARY_SLOT'),
+        publication: text(env, 'TRIBUTARY_PUBLICATION'),
+        create,
+        createPublication: create,
+      }),
+    ),
+    kafka: nonEmpty(
+      defined({
+        brokers,
+        clientId: text(env, 'KAFKA_CLIENT_ID'),
+        ssl: boolean(env, 'KAFKA_SSL'),
+      }),
+    ),
+    topics: nonEmpty(
+      defined({
+        partitions: integer(env, 'TRIBUTARY_TOPIC_PARTITIONS'),
+        checkpointTopic: text(env, 'TRIBUTARY_CHECKPOINT_TOPIC'),
+        transactionTopic,
+      }),
+    ),
+    router: nonEmpty(
+      defined({
+        topicPrefix: text(env, 'TRIBUTARY_TOPIC_PREFIX'),
+        onUnroutable: unroutable,
+      }),
+    ),
+    batch: nonEmpty(
+      defined({
+        maxEvents: integer(env, 'TRIBUTARY_BATCH_MAX_EVENTS'),
+        maxBytes: integer(env, 'TRIBUTARY_BATCH_MAX_BYTES'),
+        lingerMs: integer(env, 'TRIBUTARY_BATCH_LINGER_MS'),
+      }),
+    ),
+    heartbeatIntervalMs: integer(env, 'TRIBUTARY_HEARTBEAT_INTERVAL_MS'),
+    standbyRetryMs: integer(env, 'TRIBUTARY_STANDBY_RETRY_MS'),
+    progressIntervalMs: integer(env, 'TRIBUTARY_PROGRESS_INTERVAL_MS'),
+    walSenderTimeoutMs: integer(env, 'TRIBUTARY_WAL_SENDER_TIMEOUT_MS'),
+  });
+}
+
+function nonEmpty<T extends object>(value: T): T | undefined {
+  return Object.keys(value).length === 0 ? undefined : value;
+}
+
+/**
+ * Merges inputs, later ones winning, one level deep (so `{ kafka: { brokers } }` from the
+ * environment keeps `kafka.clientId` from the file). Router columns merge one level deeper.
+ */
+export function mergeCaptureConfigInputs(
+  ...inputs: readonly CaptureConfigInput[]
+): CaptureConfigInput {
+  const merged: Record<string, unknown> = {};
+  for (const input of inputs) {
+    for (const [key, value] of Object.entries(input)) {
+      if (value === undefined) continue;
+      const previous = merged[key];
+      if (isPlainObject(value) && isPlainObject(previous)) {
+        const next: Record<string, unknown> = { ...previous, ...value };
+        if (key === 'router' && isPlainObject(previous.columns) && isPlainObject(value.columns)) {
+          next.columns = { ...previous.columns, ...value.columns };
+        }
+        merged[key] = next;
+      } else {
+        merged[key] = value;
+      }
+    }
+  }
+  return merged;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

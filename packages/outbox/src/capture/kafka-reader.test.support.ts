@@ -1,0 +1,95 @@
+/**
+ * Test support: a read_committed reader of Kafka topics that keeps every record it sees,
+ * so tests can assert exactly-once delivery and per-partition order. Not part of the API.
+ */
+import { randomUUID } from 'node:crypto';
+import { Kafka, logLevel, type Consumer } from 'kafkajs';
+
+/** A record as the reader saw it. */
+export interface SeenRecord {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: bigint;
+  readonly key: string;
+  readonly value: string;
+  readonly headers: Record<string, string>;
+}
+
+/** A running reader. */
+export interface TopicReader {
+  readonly records: SeenRecord[];
+  /** Waits until `predicate(records)` holds; throws with `describe()` after `timeoutMs`. */
+  waitFor(
+    predicate: (records: readonly SeenRecord[]) => boolean,
+    timeoutMs: number,
+    describe?: () => string,
+  ): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Waits until all `topics` exist, then reads them from the beginning with read_committed. */
+export async function readTopics(
+  brokers: readonly string[],
+  topics: readonly string[],
+): Promise<TopicReader> {
+  const kafka = new Kafka({
+    clientId: 'test-reader',
+    brokers: [...brokers],
+    logLevel: logLevel.NOTHING,
+  });
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const existing = new Set(await admin.listTopics());
+      if (topics.every((topic) => existing.has(topic))) break;
+      if (Date.now() > deadline) throw new Error(`topics never appeared: ${topics.join(', ')}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  } finally {
+    await admin.disconnect();
+  }
+  const consumer: Consumer = kafka.consumer({
+    groupId: `test-reader-${randomUUID()}`,
+    readUncommitted: false,
+    maxWaitTimeInMs: 100,
+  });
+  await consumer.connect();
+  await consumer.subscribe({ topics: [...topics], fromBeginning: true });
+  const records: SeenRecord[] = [];
+  await consumer.run({
+    eachBatch: ({ batch }) => {
+      for (const message of batch.messages) {
+        const headers: Record<string, string> = {};
+        for (const [name, value] of Object.entries(message.headers ?? {})) {
+          if (value !== undefined) headers[name] = value.toString();
+        }
+        records.push({
+          topic: batch.topic,
+          partition: batch.partition,
+          offset: BigInt(message.offset),
+          key: message.key?.toString() ?? '',
+          value: message.value?.toString() ?? '',
+          headers,
+        });
+      }
+      return Promise.resolve();
+    },
+  });
+  return {
+    records,
+    async waitFor(predicate, timeoutMs, describe) {
+      const deadline = Date.now() + timeoutMs;
+      while (!predicate(records)) {
+        if (Date.now() > deadline) {
+          throw new Error(
+            `reader timed out after ${timeoutMs} ms: ${describe?.() ?? `${records.length} records`}`,
+          );
+        }
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    },
+    stop: () => consumer.disconnect(),
+  };
+}

@@ -1,0 +1,324 @@
+/**
+ * The change source over pg-logical-replication: pgoutput protocol v1, manual
+ * acknowledgements, flow control on, whole transactions in commit order.
+ *
+ * Library behaviours this relies on or works around (pg-logical-replication 2.5):
+ * - `acknowledge: { auto: false, timeoutSeconds: 0 }`: with a timeout, a timer would
+ *   acknowledge the last *received* LSN on its own — an early ack that loses events.
+ * - `flowControl: { enabled: true }`: the `data` handler is awaited and the socket paused
+ *   meanwhile; without it `data` fires as fast as bytes arrive and ignores back-pressure.
+ * - A handler that throws does not stop the library (it emits `error` and carries on), so
+ *   the handler never throws: it records the failure and stops the stream itself.
+ * - `acknowledge(lsn)` reports `lsn + 1` as flushed; {@link PgoutputSource.confirm} takes
+ *   the exact position and subtracts one.
+ * - LSNs arrive zero-padded from the parser and unpadded with `data`/keepalives: all are
+ *   parsed to 64-bit numbers.
+ */
+import { LogicalReplicationService, PgoutputPlugin, type Pgoutput } from 'pg-logical-replication';
+import { CaptureError } from './errors.js';
+import type { CaptureLogger } from './logger.js';
+import { formatLsn, parseLsn } from './lsn.js';
+import type { OutboxRow } from './router.js';
+import type { ChangeListener, ChangeSource, SourceTransaction } from './source.js';
+
+/** Options of {@link PgoutputSource}. */
+export interface PgoutputSourceOptions {
+  readonly databaseUrl: string;
+  readonly slot: string;
+  readonly publication: string;
+  /** The outbox table: inserts into other published tables are ignored. */
+  readonly schema: string;
+  readonly table: string;
+  /** Prefix of heartbeat messages (`pg_logical_emit_message`). */
+  readonly heartbeatPrefix: string;
+  /** `wal_sender_timeout` for this connection, or `null` for the server setting. */
+  readonly walSenderTimeoutMs: number | null;
+  /** The slot's confirmed position when streaming starts: never report less. */
+  readonly initialConfirmed: bigint;
+  readonly logger: CaptureLogger;
+}
+
+/** The slot is held by another walsender (SQLSTATE 55006): wait as a standby. */
+export class SlotBusyError extends CaptureError {
+  constructor(message: string, cause: unknown) {
+    super('CAPTURE_STREAM_ENDED', message, { retriable: true, cause });
+  }
+}
+
+const keepText = (text: string): string => text;
+
+/**
+ * pgoutput parser that leaves every column as text: the router needs the payload exactly as
+ * stored (no JSON.parse + JSON.stringify round trip per event), and counts messages as they
+ * are received so the source knows when everything received has also been handled.
+ */
+class TextPgoutputPlugin extends PgoutputPlugin {
+  received = 0;
+
+  override parse(buffer: Buffer): Pgoutput.Message {
+    this.received += 1;
+    const message = super.parse(buffer);
+    if (message.tag === 'relation') {
+      // The parser caches this relation object and decodes later inserts with these
+      // parsers, synchronously on receipt, so this must happen here and not in a handler.
+      for (const column of message.columns) column.parser = keepText;
+    }
+    return message;
+  }
+}
+
+interface OpenTransaction {
+  readonly xid: number;
+  readonly commitLsn: bigint;
+  readonly commitTimeMicros: bigint;
+  readonly rows: OutboxRow[];
+}
+
+/** Maps a pg error from START_REPLICATION or the stream to a capture error. */
+export function classifyReplicationError(error: unknown, slot: string): CaptureError {
+  const code = (error as { code?: unknown }).code;
+  const message = error instanceof Error ? error.message : String(error);
+  if (code === '55006') {
+    return new SlotBusyError(
+      `replication slot ${slot} is held by another process: ${message}`,
+      error,
+    );
+  }
+  if (code === '42704' || /does not exist/.test(message)) {
+    return new CaptureError('CAPTURE_SLOT_LOST', `Replication slot ${slot} is gone: ${message}`, {
+      cause: error,
+    });
+  }
+  if (/can no longer get changes|invalidated/i.test(message)) {
+    return new CaptureError(
+      'CAPTURE_SLOT_INVALIDATED',
+      `Replication slot ${slot} was invalidated: ${message}`,
+      { cause: error },
+    );
+  }
+  return new CaptureError('CAPTURE_STREAM_ENDED', `Replication stream failed: ${message}`, {
+    retriable: true,
+    cause: error,
+  });
+}
+
+/** A {@link ChangeSource} reading a pgoutput slot. One instance streams once. */
+export class PgoutputSource implements ChangeSource {
+  readonly #options: PgoutputSourceOptions;
+  readonly #service: LogicalReplicationService;
+  readonly #plugin: TextPgoutputPlugin;
+  #listener: ChangeListener | undefined;
+  #open: OpenTransaction | undefined;
+  #processed = 0;
+  #confirmed: bigint;
+  #stopping = false;
+  #failure: CaptureError | undefined;
+  #settle: { resolve: () => void; reject: (error: unknown) => void } | undefined;
+  readonly ended: Promise<void>;
+
+  constructor(options: PgoutputSourceOptions) {
+    this.#options = options;
+    this.#confirmed = options.initialConfirmed;
+    const settings = ['-c DateStyle=ISO', '-c TimeZone=UTC', '-c IntervalStyle=iso_8601'];
+    if (options.walSenderTimeoutMs !== null) {
+      settings.push(`-c wal_sender_timeout=${options.walSenderTimeoutMs}`);
+    }
+    this.#service = new LogicalReplicationService(
+      {
+        connectionString: options.databaseUrl,
+        // Text output of timestamps depends on the session: fix it so rows parse the same
+        // everywhere.
+        options: settings.join(' '),
+        application_name: `tributary-capture:${options.slot}`,
+      },
+      {
+        acknowledge: { auto: false, timeoutSeconds: 0 },
+        flowControl: { enabled: true },
+      },
+    );
+    this.#plugin = new TextPgoutputPlugin({
+      protoVersion: 1,
+      publicationNames: [options.publication],
+      // Heartbeats arrive as logical decoding messages.
+      messages: true,
+    });
+    this.ended = new Promise<void>((resolve, reject) => {
+      this.#settle = { resolve, reject };
+    });
+    this.ended.catch(() => undefined);
+  }
+
+  get confirmed(): bigint {
+    return this.#confirmed;
+  }
+
+  async start(listener: ChangeListener): Promise<void> {
+    this.#listener = listener;
+    const service = this.#service;
+    service.on('data', (lsn: string, message: Pgoutput.Message) => this.#onMessage(lsn, message));
+    service.on('heartbeat', (lsn: string, _time: number, shouldRespond: boolean) => {
+      this.#onKeepalive(lsn, shouldRespond);
+    });
+    service.on('error', (error: Error) => {
+      this.#end(classifyReplicationError(error, this.#options.slot));
+    });
+    const started = new Promise<void>((resolve) => {
+      service.once('start', () => resolve());
+    });
+    const streaming = service.subscribe(this.#plugin, this.#options.slot);
+    streaming.then(
+      () => this.#end(undefined),
+      (error: unknown) => this.#end(classifyReplicationError(error, this.#options.slot)),
+    );
+    await Promise.race([
+      started,
+      this.ended.then(() => {
+        throw new CaptureError(
+          'CAPTURE_STREAM_ENDED',
+          'replication stream ended before it started',
+          {
+            retriable: true,
+          },
+        );
+      }),
+    ]);
+  }
+
+  confirm(position: bigint): void {
+    // The library sends its argument + 1 as the flushed position; PostgreSQL then skips
+    // every transaction whose commit record starts before that position. Confirming the
+    // end of a commit record is exact; one byte more could skip a transaction whose commit
+    // record starts right there.
+    if (position <= 0n) return;
+    if (position > this.#confirmed) this.#confirmed = position;
+    if (this.#stopping && this.#failure !== undefined) return;
+    void this.#service.acknowledge(formatLsn(this.#confirmed - 1n));
+  }
+
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    try {
+      await this.#service.stop();
+    } finally {
+      this.#service.removeAllListeners();
+      this.#end(undefined);
+    }
+  }
+
+  /** Everything received was handled and no transaction is open. */
+  #idle(): boolean {
+    return this.#open === undefined && this.#processed === this.#plugin.received;
+  }
+
+  #onKeepalive(lsnText: string, shouldRespond: boolean): void {
+    if (this.#listener === undefined || this.#failure !== undefined) return;
+    // The keepalive's LSN is the walsender's position: every transaction that committed
+    // before it was sent before it. If all of those were handled, the pipeline may confirm
+    // up to it once they are durable, so an idle outbox does not pin WAL.
+    if (this.#idle()) this.#listener.quietPosition(parseLsn(lsnText));
+    // Answer requests with the durable position (never more), or the walsender hangs up
+    // after wal_sender_timeout.
+    if (shouldRespond && this.#confirmed > 0n) {
+      void this.#service.acknowledge(formatLsn(this.#confirmed - 1n));
+    }
+  }
+
+  async #onMessage(lsnText: string, message: Pgoutput.Message): Promise<void> {
+    try {
+      if (this.#failure !== undefined || this.#stopping) return;
+      await this.#handle(lsnText, message);
+    } catch (error) {
+      this.#end(
+        error instanceof CaptureError
+          ? error
+          : new CaptureError(
+              'CAPTURE_STREAM_ENDED',
+              `Handling WAL message failed: ${String(error)}`,
+              {
+                retriable: true,
+                cause: error,
+              },
+            ),
+      );
+    } finally {
+      this.#processed += 1;
+    }
+  }
+
+  async #handle(lsnText: string, message: Pgoutput.Message): Promise<void> {
+    const listener = this.#listener as ChangeListener;
+    switch (message.tag) {
+      case 'begin': {
+        if (this.#open !== undefined) throw new Error('BEGIN inside an open transaction');
+        this.#open = {
+          xid: message.xid,
+          commitLsn: parseLsn(message.commitLsn ?? '0/0'),
+          // The parser gives µs since the Unix epoch.
+          commitTimeMicros: BigInt(message.commitTime as bigint),
+          rows: [],
+        };
+        return;
+      }
+      case 'insert': {
+        const open = this.#open;
+        if (open === undefined) throw new Error('INSERT outside a transaction');
+        const { relation } = message;
+        if (relation.schema === this.#options.schema && relation.name === this.#options.table) {
+          open.rows.push(message.new as OutboxRow);
+        }
+        return;
+      }
+      case 'commit': {
+        const open = this.#open;
+        if (open === undefined) throw new Error('COMMIT outside a transaction');
+        this.#open = undefined;
+        const transaction: SourceTransaction = {
+          xid: open.xid,
+          commitLsn: open.commitLsn,
+          commitEndLsn: parseLsn(message.commitEndLsn ?? '0/0'),
+          commitTimeMicros: open.commitTimeMicros,
+          rows: open.rows,
+        };
+        // Awaited: flow control keeps the socket paused until the pipeline took it.
+        await listener.transaction(transaction);
+        return;
+      }
+      case 'message': {
+        if (
+          !message.transactional &&
+          message.prefix === this.#options.heartbeatPrefix &&
+          this.#open === undefined
+        ) {
+          listener.quietPosition(parseLsn(message.messageLsn ?? lsnText));
+        }
+        return;
+      }
+      case 'relation':
+      case 'type':
+      case 'origin':
+      case 'update':
+      case 'delete':
+      case 'truncate':
+        return;
+    }
+  }
+
+  #end(failure: CaptureError | undefined): void {
+    const settle = this.#settle;
+    if (settle === undefined) return;
+    this.#settle = undefined;
+    if (failure !== undefined && !this.#stopping) {
+      this.#failure = failure;
+      settle.reject(failure);
+      // Stop reading: nothing after a failure may reach the pipeline.
+      void this.#service.stop().catch(() => undefined);
+    } else if (this.#stopping) {
+      settle.resolve();
+    } else {
+      this.#failure = new CaptureError('CAPTURE_STREAM_ENDED', 'replication stream closed', {
+        retriable: true,
+      });
+      settle.reject(this.#failure);
+    }
+  }
+}

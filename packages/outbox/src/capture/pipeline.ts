@@ -1,0 +1,342 @@
+/**
+ * The relay between a change source and a transactional sink: skips what the checkpoint
+ * already covers, routes rows, groups whole source transactions into Kafka transactions
+ * (bounded by events, bytes and linger time), publishes one batch at a time while the next
+ * one fills, and confirms LSNs to PostgreSQL only after the Kafka commit.
+ */
+import type { Instrumentation } from '@tributary/core';
+import type { CaptureBatchConfig, UnroutablePolicy } from './config.js';
+import { noCrashPoints, type CrashPoints } from './crash-points.js';
+import { CaptureError } from './errors.js';
+import type { CaptureEvents } from './events.js';
+import type { CaptureLogger } from './logger.js';
+import { formatLsn, maxLsn } from './lsn.js';
+import type { CaptureRecord, OutboxRouter } from './router.js';
+import type { CaptureSink, PublishBatch, TransactionSummary } from './sink.js';
+import type { ChangeListener, ChangeSource, SourceTransaction } from './source.js';
+
+/** Collaborators and settings of a {@link CapturePipeline}. */
+export interface CapturePipelineOptions {
+  readonly sink: CaptureSink;
+  readonly router: OutboxRouter;
+  readonly batch: CaptureBatchConfig;
+  readonly onUnroutable: UnroutablePolicy;
+  readonly logger: CaptureLogger;
+  readonly instrumentation: Instrumentation<CaptureEvents>;
+  readonly crashPoints?: CrashPoints;
+}
+
+interface PendingBatch {
+  readonly records: CaptureRecord[];
+  readonly transactions: TransactionSummary[];
+  bytes: number;
+  checkpoint: bigint;
+  /** Highest position that may be confirmed once this batch is committed. */
+  position: bigint;
+  /** The linger time is over: publish as soon as the previous batch is done. */
+  due: boolean;
+  readonly commitTimesMicros: bigint[];
+}
+
+/**
+ * One run of the capture pipeline, from one checkpoint. It is not restartable: after a
+ * failure the capturer builds a new pipeline (fresh producer, fresh checkpoint), which is
+ * how every indeterminate error restarts from a known state instead of carrying on.
+ */
+export class CapturePipeline implements ChangeListener {
+  readonly #options: CapturePipelineOptions;
+  readonly #crash: CrashPoints;
+  #source: ChangeSource | undefined;
+  #checkpoint: bigint | undefined;
+  #ready: () => void = () => undefined;
+  readonly #readyPromise: Promise<void>;
+  #pending: PendingBatch | undefined;
+  #inFlight: Promise<void> | undefined;
+  /** A quiet position that arrived while a batch was in flight and nothing was pending. */
+  #followUp = 0n;
+  #lingerTimer: NodeJS.Timeout | undefined;
+  #failure: Error | undefined;
+  #fail: (error: unknown) => void = () => undefined;
+  #stopping = false;
+  /** Settles with the first failure; never resolves otherwise. */
+  readonly failed: Promise<never>;
+  /** Events published by this pipeline. */
+  publishedEvents = 0;
+  /** Source transactions published by this pipeline. */
+  publishedTransactions = 0;
+  /** Source transactions skipped because the checkpoint covered them. */
+  skippedTransactions = 0;
+  /** Commit time (µs) of the last source transaction published, for lag reports. */
+  lastCommitTimeMicros: bigint | undefined;
+
+  constructor(options: CapturePipelineOptions) {
+    this.#options = options;
+    this.#crash = options.crashPoints ?? noCrashPoints;
+    this.#readyPromise = new Promise((resolve) => {
+      this.#ready = resolve;
+    });
+    this.failed = new Promise<never>((_resolve, reject) => {
+      this.#fail = reject;
+    });
+    // The capturer observes `failed` through Promise.race; this keeps an unobserved
+    // rejection (after a graceful stop) from crashing the process.
+    this.failed.catch(() => undefined);
+  }
+
+  /** The checkpoint in force (commit LSN), once known. */
+  get checkpoint(): bigint | undefined {
+    return this.#checkpoint;
+  }
+
+  /**
+   * Starts processing: until this is called, deliveries wait (and the source, which waits
+   * for them, stops reading). The checkpoint must be read AFTER the producer fenced older
+   * instances, or a zombie could still commit past it.
+   */
+  begin(source: ChangeSource, checkpoint: bigint | undefined): void {
+    this.#source = source;
+    this.#checkpoint = checkpoint;
+    this.#ready();
+  }
+
+  async transaction(transaction: SourceTransaction): Promise<void> {
+    try {
+      await this.#accept(transaction);
+    } catch (error) {
+      this.#setFailure(error);
+      throw error;
+    }
+  }
+
+  async #accept(transaction: SourceTransaction): Promise<void> {
+    await this.#readyPromise;
+    this.#throwIfFailed();
+    // While stopping, new transactions are left alone: they are not confirmed, so the slot
+    // sends them again to whoever runs next.
+    if (this.#stopping) return;
+    const checkpoint = this.#checkpoint;
+    // Compare as 64-bit numbers: the transaction is in Kafka already when its commit LSN is
+    // at or below the checkpoint (a crash after the Kafka commit, before the LSN ack).
+    if (checkpoint !== undefined && transaction.commitLsn <= checkpoint) {
+      this.skippedTransactions += 1;
+      this.#options.instrumentation.emit('capture.transaction.skipped', () => ({
+        commitLsn: formatLsn(transaction.commitLsn),
+        rows: transaction.rows.length,
+      }));
+      this.quietPosition(transaction.commitEndLsn);
+      return;
+    }
+    const records = this.#route(transaction);
+    if (records.length === 0) {
+      this.quietPosition(transaction.commitEndLsn);
+      return;
+    }
+    let bytes = 0;
+    for (const record of records) bytes += record.sizeBytes;
+    const { maxEvents, maxBytes } = this.#options.batch;
+    for (;;) {
+      this.#throwIfFailed();
+      const pending = this.#pending;
+      if (pending === undefined) {
+        this.#pending = this.#newBatch();
+        this.#startLinger();
+        break;
+      }
+      // A source transaction is never split, so a batch may exceed the limits when one
+      // transaction alone does; otherwise a batch that cannot take it goes first.
+      if (
+        pending.records.length + records.length <= maxEvents &&
+        pending.bytes + bytes <= maxBytes
+      ) {
+        break;
+      }
+      if (this.#inFlight === undefined) {
+        this.#publishPending();
+        continue;
+      }
+      // Back-pressure: wait for the batch in flight before accepting more.
+      await this.#inFlight.catch(() => undefined);
+    }
+    const batch = this.#pending as PendingBatch;
+    for (const record of records) batch.records.push(record);
+    batch.bytes += bytes;
+    batch.transactions.push({
+      xid: transaction.xid,
+      commitLsn: transaction.commitLsn,
+      commitTimeMicros: transaction.commitTimeMicros,
+      eventCount: records.length,
+    });
+    batch.commitTimesMicros.push(transaction.commitTimeMicros);
+    batch.checkpoint = transaction.commitLsn;
+    batch.position = maxLsn(batch.position, transaction.commitEndLsn);
+    if (batch.records.length >= maxEvents || batch.bytes >= maxBytes) {
+      batch.due = true;
+      if (this.#inFlight === undefined) this.#publishPending();
+    }
+  }
+
+  quietPosition(position: bigint): void {
+    if (this.#failure !== undefined || this.#source === undefined) return;
+    if (this.#pending !== undefined) {
+      this.#pending.position = maxLsn(this.#pending.position, position);
+    } else if (this.#inFlight !== undefined) {
+      this.#followUp = maxLsn(this.#followUp, position);
+    } else {
+      // Nothing unpublished precedes this position: confirming it loses nothing.
+      this.#source.confirm(position);
+    }
+  }
+
+  /**
+   * Graceful end: takes no new transactions, publishes the pending batch, waits for the
+   * Kafka commit and its LSN confirmation.
+   */
+  async drain(): Promise<void> {
+    this.#stopping = true;
+    this.#ready();
+    for (;;) {
+      this.#throwIfFailed();
+      if (this.#inFlight !== undefined) {
+        await this.#inFlight.catch(() => undefined);
+        continue;
+      }
+      if (this.#pending !== undefined && this.#source !== undefined) {
+        this.#publishPending();
+        continue;
+      }
+      return;
+    }
+  }
+
+  /** Stops timers after a failure or a drain. */
+  dispose(): void {
+    clearTimeout(this.#lingerTimer);
+    this.#stopping = true;
+  }
+
+  #route(transaction: SourceTransaction): CaptureRecord[] {
+    const records: CaptureRecord[] = [];
+    const commitTime = new Date(Number(transaction.commitTimeMicros / 1000n)).toISOString();
+    const { router, onUnroutable, logger, instrumentation } = this.#options;
+    for (let index = 0; index < transaction.rows.length; index += 1) {
+      const row = transaction.rows[index] as SourceTransaction['rows'][number];
+      const result = router(row, {
+        commitLsn: transaction.commitLsn,
+        sequence: index,
+        commitTime,
+      });
+      if (result.routed) {
+        records.push(result.record);
+        continue;
+      }
+      const fields = {
+        eventId: result.eventId,
+        reason: result.reason,
+        commitLsn: formatLsn(transaction.commitLsn),
+        policy: onUnroutable,
+      };
+      instrumentation.emit('capture.unroutable', fields);
+      if (onUnroutable === 'fatal') {
+        throw new CaptureError(
+          'CAPTURE_UNROUTABLE_EVENT',
+          `Outbox row ${result.eventId ?? '(no event id)'} in transaction ${formatLsn(transaction.commitLsn)} cannot be routed: ${result.reason}`,
+          { details: fields },
+        );
+      }
+      if (onUnroutable === 'warn') logger.warn('skipping unroutable outbox row', fields);
+      else logger.error('skipping unroutable outbox row', fields);
+    }
+    return records;
+  }
+
+  #newBatch(): PendingBatch {
+    return {
+      records: [],
+      transactions: [],
+      bytes: 0,
+      checkpoint: 0n,
+      position: 0n,
+      due: false,
+      commitTimesMicros: [],
+    };
+  }
+
+  #startLinger(): void {
+    clearTimeout(this.#lingerTimer);
+    this.#lingerTimer = setTimeout(() => {
+      const pending = this.#pending;
+      if (pending === undefined) return;
+      pending.due = true;
+      if (this.#inFlight === undefined) this.#publishPending();
+    }, this.#options.batch.lingerMs);
+  }
+
+  #publishPending(): void {
+    const pending = this.#pending;
+    if (pending === undefined || this.#failure !== undefined) return;
+    this.#pending = undefined;
+    clearTimeout(this.#lingerTimer);
+    this.#inFlight = this.#publish(pending).then(
+      () => {
+        this.#inFlight = undefined;
+        const next = this.#pending;
+        if (next !== undefined && (next.due || this.#stopping)) this.#publishPending();
+      },
+      (error: unknown) => {
+        this.#inFlight = undefined;
+        this.#setFailure(error);
+      },
+    );
+  }
+
+  async #publish(pending: PendingBatch): Promise<void> {
+    const source = this.#source;
+    if (source === undefined) throw new Error('pipeline published before it began');
+    const started = performance.now();
+    const batch: PublishBatch = {
+      records: pending.records,
+      transactions: pending.transactions,
+      checkpoint: pending.checkpoint,
+    };
+    await this.#options.sink.publish(batch);
+    this.#crash('after-commit');
+    this.#checkpoint = pending.checkpoint;
+    const position = maxLsn(pending.position, this.#followUp);
+    this.#followUp = 0n;
+    // Only now, with the events and the checkpoint committed in Kafka, may PostgreSQL drop
+    // this WAL. A crash before this line makes the slot resend these transactions; the
+    // checkpoint (≥ their commit LSNs) makes the next run skip them.
+    source.confirm(position);
+    this.#crash('after-ack');
+    this.publishedEvents += pending.records.length;
+    this.publishedTransactions += pending.transactions.length;
+    this.lastCommitTimeMicros = pending.transactions.at(-1)?.commitTimeMicros;
+    const committedAtMs = Date.now();
+    this.#options.instrumentation.emit('capture.batch.committed', () => ({
+      events: pending.records.length,
+      transactions: pending.transactions.length,
+      bytes: pending.bytes,
+      checkpoint: formatLsn(pending.checkpoint),
+      durationMs: performance.now() - started,
+      committedAtMs,
+      commitTimesMicros: pending.commitTimesMicros,
+      eventsPerTransaction: pending.transactions.map((summary) => summary.eventCount),
+    }));
+  }
+
+  #setFailure(error: unknown): void {
+    if (this.#failure !== undefined) return;
+    this.#failure = error instanceof Error ? error : new Error('pipeline failed', { cause: error });
+    clearTimeout(this.#lingerTimer);
+    this.#fail(this.#failure);
+  }
+
+  #throwIfFailed(): void {
+    if (this.#failure !== undefined) throw this.#failure;
+  }
+
+  /** Records a failure raised outside the pipeline's own publishing (e.g. routing). */
+  fail(error: unknown): void {
+    this.#setFailure(error);
+  }
+}

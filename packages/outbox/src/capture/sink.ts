@@ -1,0 +1,33 @@
+import type { CaptureRecord } from './router.js';
+
+/** One source transaction's summary, for the optional transaction metadata topic. */
+export interface TransactionSummary {
+  readonly xid: number;
+  readonly commitLsn: bigint;
+  readonly commitTimeMicros: bigint;
+  readonly eventCount: number;
+}
+
+/** What goes into ONE Kafka transaction: whole source transactions plus the checkpoint. */
+export interface PublishBatch {
+  /** Records of one or more whole source transactions, in commit order. */
+  readonly records: readonly CaptureRecord[];
+  readonly transactions: readonly TransactionSummary[];
+  /** Commit LSN of the batch's last source transaction: the checkpoint written with it. */
+  readonly checkpoint: bigint;
+}
+
+/** The transactional destination of captured events (Kafka; an in-memory log in tests). */
+export interface CaptureSink {
+  /**
+   * Initialises the transactional producer. With a stable transactional id this fences any
+   * older instance: its open transaction is aborted and it can commit nothing any more.
+   */
+  connect(): Promise<void>;
+  /** The last committed checkpoint (commit LSN), read with read_committed; `undefined` if none. */
+  readCheckpoint(): Promise<bigint | undefined>;
+  /** Writes the batch and its checkpoint in one transaction and commits it; resolves once committed. */
+  publish(batch: PublishBatch): Promise<void>;
+  /** Releases connections. */
+  close(): Promise<void>;
+}
