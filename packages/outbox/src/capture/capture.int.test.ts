@@ -1,6 +1,6 @@
 import { envelopeFromHeaders, EventHeaders, type NewEvent } from '@tributary/core';
 import { useIntegrationEnv } from '@tributary/testing';
-import { ConfigResourceTypes, Kafka, logLevel } from 'kafkajs';
+import kafkajs, { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PostgresEventStore } from '../event-store/postgres-event-store.js';
@@ -16,6 +16,8 @@ import { CaptureError, isCaptureError } from './errors.js';
 import { readTopics } from './kafka-reader.test.support.js';
 import type { CaptureLogger } from './logger.js';
 import { parseLsn } from './lsn.js';
+
+const { ConfigResourceTypes } = kafkajs;
 
 const env = await useIntegrationEnv({ label: 'capture' });
 await migrateOutbox({ connectionString: env.databaseUrl });

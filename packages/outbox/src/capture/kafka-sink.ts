@@ -17,9 +17,8 @@
  *   `max.message.bytes`: one Kafka transaction is sent in chunks.
  */
 import { randomUUID } from 'node:crypto';
-import {
+import kafkajs, {
   CompressionTypes,
-  ConfigResourceTypes,
   Kafka,
   logLevel,
   Partitioners,
@@ -42,6 +41,9 @@ import {
   eventTopicHazards,
   eventTopicSettings,
 } from './topic-hazards.js';
+
+// Not among the named exports Node detects in kafkajs's CommonJS build.
+const { ConfigResourceTypes } = kafkajs;
 
 /** Options of {@link KafkaCaptureSink}. */
 export interface KafkaCaptureSinkOptions {

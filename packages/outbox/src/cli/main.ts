@@ -1,11 +1,23 @@
+import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { isTributaryError } from '@tributary/core';
+import { createCapturer } from '../capture/capturer.js';
+import {
+  captureConfigFromEnvironment,
+  mergeCaptureConfigInputs,
+  resolveCaptureConfig,
+  type CaptureConfigInput,
+} from '../capture/config.js';
+import { crashPointsFromEnvironment } from '../capture/crash-points.js';
+import { CaptureError } from '../capture/errors.js';
+import { createConsoleLogger, type LogLevel } from '../capture/logger.js';
 import { migrateOutbox } from '../migrations.js';
 
 const USAGE = `Usage: tributary <command> [options]
 
 Commands:
   migrate     Create or upgrade the outbox tables (idempotent).
+  capture     Stream the outbox to Kafka (WAL capture, exactly once) until SIGTERM.
 
 Options of migrate:
   --database-url <url>    PostgreSQL URL (default: env DATABASE_URL)
@@ -13,6 +25,16 @@ Options of migrate:
   --events-table <name>   Outbox table (default: events)
   --snapshots-table <name> Snapshot table (default: snapshots)
   -h, --help              Show this help
+
+Options of capture (precedence: flags > environment > config file > defaults):
+  --config <file>         JSON file with capture settings (see docs/capture.md)
+  --name <name>           Capturer name: checkpoint key, transactional id, slot (default: default)
+  --database-url <url>    PostgreSQL URL (default: env DATABASE_URL)
+  --brokers <list>        Kafka brokers, comma-separated (default: env KAFKA_BROKERS)
+  --log-format <fmt>      text or json (default: env TRIBUTARY_LOG_FORMAT or text)
+  --log-level <level>     debug, info, warn or error (default: env TRIBUTARY_LOG_LEVEL or info)
+  Environment: DATABASE_URL, KAFKA_BROKERS, TRIBUTARY_CAPTURE_NAME, TRIBUTARY_TOPIC_PREFIX,
+  TRIBUTARY_TOPIC_PARTITIONS, TRIBUTARY_SLOT, … (full list in docs/capture.md)
 `;
 
 /** Output streams of the CLI, replaceable in tests. */
@@ -43,6 +65,8 @@ export async function main(
     switch (commandName) {
       case 'migrate':
         return await migrateCommand(rest, output);
+      case 'capture':
+        return await captureCommand(rest, output);
       default:
         output.err(`tributary: unknown command "${commandName}"\n\n${USAGE}`);
         return 2;
@@ -91,4 +115,128 @@ async function migrateCommand(args: readonly string[], output: CliOutput): Promi
       : `tributary migrate: applied ${applied.join(', ')}`,
   );
   return 0;
+}
+
+/** Options of {@link captureCommand} that tests replace. */
+export interface CaptureCommandHooks {
+  /** Environment to read settings from. Default `process.env`. */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Resolves when the command should stop gracefully. Default: SIGTERM or SIGINT. */
+  readonly stopSignal?: Promise<unknown>;
+}
+
+/**
+ * `tributary capture`: runs the WAL capturer until SIGTERM/SIGINT (graceful: the Kafka
+ * transaction in flight is finished and confirmed, exit 0) or a fatal error (exit 1).
+ */
+export async function captureCommand(
+  args: readonly string[],
+  output: CliOutput,
+  hooks: CaptureCommandHooks = {},
+): Promise<number> {
+  const { values } = parseArgs({
+    args: [...args],
+    options: {
+      config: { type: 'string' },
+      name: { type: 'string' },
+      'database-url': { type: 'string' },
+      brokers: { type: 'string' },
+      'log-format': { type: 'string' },
+      'log-level': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+  });
+  if (values.help === true) {
+    output.out(USAGE);
+    return 0;
+  }
+  const env = hooks.env ?? process.env;
+  const fromFile: CaptureConfigInput =
+    values.config === undefined ? {} : await readConfigFile(values.config);
+  const fromFlags: CaptureConfigInput = {
+    ...(values.name === undefined ? {} : { name: values.name }),
+    ...(values['database-url'] === undefined ? {} : { databaseUrl: values['database-url'] }),
+    ...(values.brokers === undefined
+      ? {}
+      : { kafka: { brokers: values.brokers.split(',').map((broker) => broker.trim()) } }),
+  };
+  const config = resolveCaptureConfig(
+    mergeCaptureConfigInputs(fromFile, captureConfigFromEnvironment(env), fromFlags),
+  );
+  const format = values['log-format'] ?? env.TRIBUTARY_LOG_FORMAT ?? 'text';
+  const level = values['log-level'] ?? env.TRIBUTARY_LOG_LEVEL ?? 'info';
+  if (format !== 'text' && format !== 'json') {
+    output.err(`tributary capture: --log-format must be text or json, not ${format}`);
+    return 2;
+  }
+  if (!['debug', 'info', 'warn', 'error'].includes(level)) {
+    output.err(`tributary capture: --log-level must be debug, info, warn or error, not ${level}`);
+    return 2;
+  }
+  const logger = createConsoleLogger({ format, level: level as LogLevel, write: output.err });
+  const capturer = createCapturer({
+    config,
+    logger,
+    crashPoints: crashPointsFromEnvironment(env),
+  });
+  let stop: Promise<unknown> | undefined = hooks.stopSignal;
+  let removeHandlers = (): void => undefined;
+  if (stop === undefined) {
+    stop = new Promise<NodeJS.Signals>((resolve) => {
+      const onSignal = (signal: NodeJS.Signals): void => resolve(signal);
+      process.once('SIGTERM', onSignal);
+      process.once('SIGINT', onSignal);
+      removeHandlers = () => {
+        process.off('SIGTERM', onSignal);
+        process.off('SIGINT', onSignal);
+      };
+    });
+  }
+  logger.info('starting capture', {
+    name: config.name,
+    slot: config.slot.name,
+    publication: config.slot.publication,
+    table: `${config.outbox.schema}.${config.outbox.eventsTable}`,
+    topics: `${config.router.topicReplacement.replaceAll('${prefix}', config.router.topicPrefix)}`,
+    checkpointTopic: config.topics.checkpointTopic,
+    pid: process.pid,
+  });
+  const running = capturer.run();
+  void stop.then(async (signal) => {
+    logger.info('stopping: finishing the Kafka transaction in flight', {
+      signal: typeof signal === 'string' ? signal : 'stop',
+    });
+    await capturer.stop();
+  });
+  try {
+    await running;
+    return 0;
+  } finally {
+    removeHandlers();
+  }
+}
+
+async function readConfigFile(path: string): Promise<CaptureConfigInput> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    throw new CaptureError(
+      'CAPTURE_CONFIG_INVALID',
+      `Cannot read config file ${path}: ${String(error)}`,
+    );
+  }
+  try {
+    const parsed = JSON.parse(text) as unknown;
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+      throw new Error('not a JSON object');
+    }
+    return parsed;
+  } catch (error) {
+    throw new CaptureError(
+      'CAPTURE_CONFIG_INVALID',
+      `Config file ${path} is not a JSON object: ${error instanceof Error ? error.message : String(error)}`,
+    );
+  }
 }
