@@ -92,7 +92,7 @@ describe('the transfer process on the command bus', () => {
       expect(event?.metadata).toEqual({
         correlationId: 'request-tr-1',
         causationId: step.commandId,
-        triggeringEventId: step.trigger.eventId,
+        commandCausationId: step.trigger.eventId,
       });
       trigger = event;
     }

@@ -50,8 +50,9 @@ export interface TransferProcessManagerOptions {
  *
  * Every command carries the trigger's `correlationId`, so the whole transfer shares one id
  * with the request, and a fresh `commandId`, which the bus stores as the `causationId` of
- * the events it produces. The trigger's event id goes into the `triggeringEventId` metadata
- * field, so the chain event → command → event can be followed in the store alone.
+ * the events it produces. The trigger's event id is the command's `causationId`, which the
+ * bus keeps as `commandCausationId`, so the chain event → command → event can be followed in
+ * the store alone.
  *
  * It holds no state of its own: what it needs to know it loads from the Transfer aggregate.
  * Business refusals (a {@link DomainRuleViolation}) are part of the process and lead to
@@ -177,7 +178,6 @@ export class TransferProcessManager {
         commandId,
         correlationId: trigger.metadata.correlationId ?? trigger.eventId,
         causationId: trigger.eventId,
-        metadata: { triggeringEventId: trigger.eventId },
       });
       return { trigger, command: sent, commandId, outcome: { kind: 'handled', result } };
     } catch (error) {
