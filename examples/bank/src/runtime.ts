@@ -59,7 +59,16 @@ export interface InMemoryRuntimeOptions {
  * application would be, so each runtime has its own singletons.
  */
 export function createInMemoryRuntime(options: InMemoryRuntimeOptions = {}): Runtime {
-  const eventStore = new InMemoryEventStore();
+  return wireRuntime('in-memory', new InMemoryEventStore(), options, () => Promise.resolve());
+}
+
+/** Registers the bank on `eventStore` in a child container and resolves bus and service. */
+function wireRuntime(
+  kind: RuntimeKind,
+  eventStore: EventStore,
+  options: InMemoryRuntimeOptions,
+  close: () => Promise<void>,
+): Runtime {
   const container = rootContainer.createChildContainer();
   registerTributary(container, {
     eventStore,
@@ -68,11 +77,11 @@ export function createInMemoryRuntime(options: InMemoryRuntimeOptions = {}): Run
     ...(options.retry === undefined ? {} : { retry: options.retry }),
   });
   return {
-    kind: 'in-memory',
+    kind,
     eventStore,
     bus: container.resolve(CommandBus),
     bank: container.resolve(BankService),
-    close: () => Promise.resolve(),
+    close,
   };
 }
 
@@ -116,20 +125,7 @@ export async function createPostgresRuntime(
     `outbox schema "${schema}" ready (${applied.length} migrations applied) on ${redact(databaseUrl)}`,
   );
   const eventStore = new PostgresEventStore({ connectionString: databaseUrl, config });
-  const container = rootContainer.createChildContainer();
-  registerTributary(container, {
-    eventStore,
-    aggregates: bankAggregates,
-    upcasters: bankUpcasters,
-    ...(options.retry === undefined ? {} : { retry: options.retry }),
-  });
-  return {
-    kind: 'stack',
-    eventStore,
-    bus: container.resolve(CommandBus),
-    bank: container.resolve(BankService),
-    close: () => eventStore.close(),
-  };
+  return wireRuntime('stack', eventStore, options, () => eventStore.close());
 }
 
 function redact(url: string): string {

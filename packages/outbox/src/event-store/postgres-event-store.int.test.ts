@@ -1,11 +1,4 @@
-import { IsInt, IsString } from 'class-validator';
-import {
-  command,
-  CommandBus,
-  defineAggregate,
-  UpcasterChain,
-  type DomainEvent,
-} from '@tributary/core';
+import { UpcasterChain } from '@tributary/core';
 import { useIntegrationEnv } from '@tributary/testing';
 import {
   describeEventStoreContract,
@@ -30,7 +23,10 @@ describeEventStoreContract('PostgresEventStore', () =>
 );
 
 describeSnapshotStoreContract('PostgresSnapshotStore', () =>
-  Promise.resolve({ store: new PostgresSnapshotStore({ connection: pool }) }),
+  Promise.resolve({
+    store: new PostgresSnapshotStore({ connection: pool }),
+    eventStore: new PostgresEventStore({ connection: pool }),
+  }),
 );
 
 const stream = (aggregateId: string): { aggregateType: string; aggregateId: string } => ({
@@ -263,38 +259,5 @@ describe('PostgresEventStore appends', () => {
     });
     const [event] = (await upcasting.readStream(stream('up-1'))).events;
     expect(event).toMatchObject({ schemaVersion: 2, payload: { total: { cents: 500 } } });
-  });
-});
-
-type TallyEvent = DomainEvent<'Added', { n: number }>;
-class Add {
-  @IsString() id!: string;
-  @IsInt() n!: number;
-}
-const Tally = defineAggregate<{ total: number; count: number }, TallyEvent>({
-  type: 'Tally',
-  initialState: () => ({ total: 0, count: 0 }),
-  evolve: { Added: (state, { n }) => ({ total: state.total + n, count: state.count + 1 }) },
-  snapshot: { every: 10 },
-}).handles(Add, {
-  aggregateId: (cmd) => cmd.id,
-  decide: (cmd) => ({ type: 'Added', data: { n: cmd.n } }),
-});
-
-describe('snapshots on Postgres', () => {
-  it('load the same state through a snapshot as by full replay', async () => {
-    const eventStore = new PostgresEventStore({ connection: pool });
-    const snapshots = new PostgresSnapshotStore({ connection: pool });
-    const bus = new CommandBus({ eventStore, aggregates: [Tally], snapshots });
-    for (let n = 1; n <= 35; n += 1) await bus.execute(command(Add, { id: 'tally-1', n }));
-    const snapshot = await snapshots.load({ aggregateType: 'Tally', aggregateId: 'tally-1' });
-    expect(snapshot).toMatchObject({ aggregateVersion: 30, state: { total: 465, count: 30 } });
-    const throughSnapshot = await bus.load(Tally, 'tally-1');
-    const fullReplay = await new CommandBus({ eventStore, aggregates: [Tally] }).load(
-      Tally,
-      'tally-1',
-    );
-    expect(throughSnapshot).toEqual(fullReplay);
-    expect(fullReplay).toEqual({ state: { total: 630, count: 35 }, version: 35 });
   });
 });

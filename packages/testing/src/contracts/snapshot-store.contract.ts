@@ -1,11 +1,37 @@
-import type { SnapshotStore } from '@tributary/core';
+import { IsInt, IsString } from 'class-validator';
+import {
+  command,
+  CommandBus,
+  defineAggregate,
+  type DomainEvent,
+  type EventStore,
+  type SnapshotStore,
+} from '@tributary/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 /** What the snapshot contract suite needs from the store under test. */
 export interface SnapshotStoreFixture {
   readonly store: SnapshotStore;
+  /** The event store the snapshots go with, for the "snapshot load = full replay" test. */
+  readonly eventStore: EventStore;
   readonly teardown?: () => Promise<void>;
 }
+
+type TallyEvent = DomainEvent<'Added', { n: number }>;
+class Add {
+  @IsString() id!: string;
+  @IsInt() n!: number;
+}
+/** A tiny aggregate with a snapshot every 7 events. */
+const Tally = defineAggregate<{ total: number; count: number }, TallyEvent>({
+  type: 'Tally',
+  initialState: () => ({ total: 0, count: 0 }),
+  evolve: { Added: (state, { n }) => ({ total: state.total + n, count: state.count + 1 }) },
+  snapshot: { every: 7 },
+}).handles(Add, {
+  aggregateId: (cmd) => cmd.id,
+  decide: (cmd) => ({ type: 'Added', data: { n: cmd.n } }),
+});
 
 let counter = 0;
 const freshStream = (): { aggregateType: string; aggregateId: string } => {
@@ -42,6 +68,38 @@ export function describeSnapshotStoreContract(
       };
       await fixture.store.save(snapshot);
       expect(await fixture.store.load(stream)).toEqual(snapshot);
+    });
+
+    it('lets the command bus load the same state through a snapshot as by full replay, reading only the tail', async () => {
+      const { eventStore } = fixture;
+      const snapshots = fixture.store;
+      const id = freshStream().aggregateId;
+      const withSnapshots = new CommandBus({ eventStore, aggregates: [Tally], snapshots });
+      for (let n = 1; n <= 23; n += 1) await withSnapshots.execute(command(Add, { id, n }));
+      const snapshot = await snapshots.load({ aggregateType: 'Tally', aggregateId: id });
+      expect(snapshot).toMatchObject({ aggregateVersion: 21, state: { total: 231, count: 21 } });
+
+      const reads: (number | undefined)[] = [];
+      const recording: EventStore = {
+        readStream: (stream, options) => {
+          reads.push(options?.fromVersion);
+          return eventStore.readStream(stream, options);
+        },
+        appendToStream: (...args) => eventStore.appendToStream(...args),
+        appendMany: (appends) => eventStore.appendMany(appends),
+      };
+      const throughSnapshot = await new CommandBus({
+        eventStore: recording,
+        aggregates: [Tally],
+        snapshots,
+      }).load(Tally, id);
+      const fullReplay = await new CommandBus({ eventStore: recording, aggregates: [Tally] }).load(
+        Tally,
+        id,
+      );
+      expect(throughSnapshot).toEqual(fullReplay);
+      expect(fullReplay).toEqual({ state: { total: 276, count: 23 }, version: 23 });
+      expect(reads).toEqual([22, 1]);
     });
 
     it('keeps the newest snapshot when an older one is saved later', async () => {
