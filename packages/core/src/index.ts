@@ -22,3 +22,4 @@ export * from './snapshots.js';
 export * from './command-bus.js';
 export * from './di.js';
 export * from './record-format.js';
+export * from './schemas/index.js';

@@ -1,0 +1,183 @@
+/**
+ * Declaring event schemas. Each event type declares one schema per schema version; old
+ * versions stay declared so events already stored under them can still be encoded,
+ * validated and checked for compatibility. JSON Schema is the default language; Avro and
+ * Protobuf are declared as schema text and encoded by the codecs of @tributary/outbox.
+ */
+import { assertAggregateType, assertEventType, assertVersion } from '../identifiers.js';
+import { InvalidSchemaError, SchemaNotFoundError } from './errors.js';
+import type { RegistrySchema, SchemaFormat } from './registry.js';
+
+/** The schema of one (aggregate type, event type, schema version). */
+export interface EventSchemaDeclaration {
+  /** Aggregate type of the events: names their topic (`<prefix>.<AggregateType>`). */
+  readonly aggregateType: string;
+  readonly eventType: string;
+  /** The envelope's `schemaVersion` this schema describes. Default 1. */
+  readonly schemaVersion: number;
+  readonly format: SchemaFormat;
+  /** The schema text as registered (JSON text for JSON Schema and Avro, `.proto` source). */
+  readonly schema: string;
+  /**
+   * Name of the record for the `record` and `topic-record` naming strategies: the Avro full
+   * name, the Protobuf message, or the JSON Schema `title`; else the event type.
+   */
+  readonly recordName: string;
+}
+
+/** Input of {@link jsonSchema}, {@link avroSchema} and {@link protobufSchema}. */
+export interface SchemaDeclarationInput<Schema> {
+  readonly aggregateType: string;
+  readonly eventType: string;
+  /** Default 1. */
+  readonly schemaVersion?: number;
+  readonly schema: Schema;
+  /** Overrides the record name derived from the schema. */
+  readonly recordName?: string;
+}
+
+function base(
+  input: SchemaDeclarationInput<unknown>,
+): Pick<EventSchemaDeclaration, 'aggregateType' | 'eventType' | 'schemaVersion'> {
+  assertAggregateType(input.aggregateType);
+  assertEventType(input.eventType);
+  const schemaVersion = input.schemaVersion ?? 1;
+  assertVersion(`schema version of ${input.eventType}`, schemaVersion, 1);
+  return { aggregateType: input.aggregateType, eventType: input.eventType, schemaVersion };
+}
+
+function parseJsonText(text: string, what: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    throw new InvalidSchemaError(`${what} is not valid JSON`, error);
+  }
+}
+
+/**
+ * Declares a JSON Schema (the default language). Pass the schema as an object or as text.
+ * Declare `"additionalProperties": false` if you want to add optional properties later
+ * under BACKWARD compatibility: in an open content model, adding a property is a break
+ * (see docs/schemas.md).
+ */
+export function jsonSchema(input: SchemaDeclarationInput<object | string>): EventSchemaDeclaration {
+  const head = base(input);
+  const text = typeof input.schema === 'string' ? input.schema : JSON.stringify(input.schema);
+  const parsed = parseJsonText(text, `JSON Schema of ${input.eventType}`);
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new InvalidSchemaError(`JSON Schema of ${input.eventType} must be a JSON object`);
+  }
+  const title = (parsed as { title?: unknown }).title;
+  return {
+    ...head,
+    format: 'JSON',
+    schema: text,
+    recordName: input.recordName ?? (typeof title === 'string' ? title : input.eventType),
+  };
+}
+
+/** Declares an Avro schema (a record), as an object or as text. */
+export function avroSchema(input: SchemaDeclarationInput<object | string>): EventSchemaDeclaration {
+  const head = base(input);
+  const text = typeof input.schema === 'string' ? input.schema : JSON.stringify(input.schema);
+  const parsed = parseJsonText(text, `Avro schema of ${input.eventType}`) as {
+    type?: unknown;
+    name?: unknown;
+    namespace?: unknown;
+  } | null;
+  if (parsed === null || parsed.type !== 'record' || typeof parsed.name !== 'string') {
+    throw new InvalidSchemaError(`Avro schema of ${input.eventType} must be a named record`);
+  }
+  const fullName =
+    parsed.name.includes('.') || typeof parsed.namespace !== 'string'
+      ? parsed.name
+      : `${parsed.namespace}.${parsed.name}`;
+  return { ...head, format: 'AVRO', schema: text, recordName: input.recordName ?? fullName };
+}
+
+/**
+ * Declares a Protobuf schema (`.proto` source). The first message is the event's message
+ * (Confluent's message index 0), named by `recordName` unless given.
+ */
+export function protobufSchema(input: SchemaDeclarationInput<string>): EventSchemaDeclaration {
+  const head = base(input);
+  const packageName = /^\s*package\s+([\w.]+)\s*;/m.exec(input.schema)?.[1];
+  const message = /^\s*message\s+(\w+)/m.exec(input.schema)?.[1];
+  if (message === undefined) {
+    throw new InvalidSchemaError(`Protobuf schema of ${input.eventType} declares no message`);
+  }
+  return {
+    ...head,
+    format: 'PROTOBUF',
+    schema: input.schema,
+    recordName:
+      input.recordName ?? (packageName === undefined ? message : `${packageName}.${message}`),
+  };
+}
+
+/** The {@link RegistrySchema} of a declaration. */
+export function toRegistrySchema(declaration: EventSchemaDeclaration): RegistrySchema {
+  return { format: declaration.format, schema: declaration.schema };
+}
+
+const key = (aggregateType: string, eventType: string, schemaVersion: number): string =>
+  `${aggregateType}\u0000${eventType}\u0000${schemaVersion}`;
+
+/**
+ * The declared schemas of an application, indexed for lookups on the hot path (validation
+ * at append, encoding at capture).
+ */
+export class EventSchemaCatalog {
+  readonly #byKey = new Map<string, EventSchemaDeclaration>();
+  /** Every declaration, in declaration order. */
+  readonly declarations: readonly EventSchemaDeclaration[];
+
+  /**
+   * @throws InvalidSchemaError when one (aggregate type, event type, version) is declared
+   * twice: which schema applies would be ambiguous.
+   */
+  constructor(declarations: readonly EventSchemaDeclaration[]) {
+    for (const declaration of declarations) {
+      const k = key(declaration.aggregateType, declaration.eventType, declaration.schemaVersion);
+      if (this.#byKey.has(k)) {
+        throw new InvalidSchemaError(
+          `${declaration.aggregateType}/${declaration.eventType} v${declaration.schemaVersion} is declared twice`,
+        );
+      }
+      this.#byKey.set(k, declaration);
+    }
+    this.declarations = [...declarations];
+  }
+
+  /** The declaration of one event type version, or `undefined`. */
+  find(
+    aggregateType: string,
+    eventType: string,
+    schemaVersion: number,
+  ): EventSchemaDeclaration | undefined {
+    return this.#byKey.get(key(aggregateType, eventType, schemaVersion));
+  }
+
+  /**
+   * The declaration of one event type version.
+   *
+   * @throws SchemaNotFoundError when none is declared.
+   */
+  get(aggregateType: string, eventType: string, schemaVersion: number): EventSchemaDeclaration {
+    const found = this.find(aggregateType, eventType, schemaVersion);
+    if (found === undefined) {
+      throw new SchemaNotFoundError(
+        `No schema is declared for ${aggregateType}/${eventType} v${schemaVersion}`,
+        { aggregateType, eventType, schemaVersion },
+      );
+    }
+    return found;
+  }
+}
+
+/** Builds the {@link EventSchemaCatalog} of a list of declarations. */
+export function defineEventSchemas(
+  declarations: readonly EventSchemaDeclaration[],
+): EventSchemaCatalog {
+  return new EventSchemaCatalog(declarations);
+}
