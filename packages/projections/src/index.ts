@@ -1,1 +1,33 @@
-export const placeholder = 1;
+/**
+ * @packageDocumentation
+ * The projection runtime of Tributary: projections defined in code (typed handlers, knex
+ * read-model tables with migrations, tsyringe-injectable), applied from Kafka exactly once
+ * (batch + checkpoint in one database transaction), with an ordering guard, poison-event
+ * policies, parked events, rebuild by replay, lag status and the `tributary project |
+ * rebuild | status | parked` commands.
+ */
+export * from './config.js';
+export * from './errors.js';
+export * from './projection.js';
+export * from './instrumentation.js';
+export * from './logger.js';
+export {
+  decodeEvent,
+  headersAsStrings,
+  readEnvelope,
+  type SourceRecord,
+} from './internal/decode.js';
+export {
+  FaultInjector,
+  SimulatedCrash,
+  isSimulatedCrash,
+  faultPlansFromEnvironment,
+  type FaultAction,
+  type FaultPlan,
+  type FaultPoint,
+} from './internal/fault-injection.js';
+export * from './store/projection-store.js';
+export * from './runtime/projection-applier.js';
+export * from './runtime/dead-letter.js';
+export * from './runtime/parked.js';
+export * from './runtime/kafka-runtime.js';

@@ -15,3 +15,4 @@ export { InMemorySnapshotStore } from './event-store/in-memory-snapshot-store.js
 export * from './specification/aggregate-specification.js';
 export * from './log/index.js';
 export * from './stack/index.js';
+export * from './projections/index.js';

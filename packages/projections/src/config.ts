@@ -1,0 +1,163 @@
+import { InvalidIdentifierError, type RetryOptions } from '@tributary/core';
+
+/**
+ * What to do when an aggregate's versions are not contiguous (checked from the record
+ * headers, per projection):
+ * - `fail`: stop the runtime with an {@link OrderingViolationError}; nothing of the batch is applied.
+ * - `park`: park the aggregate; this event and all later ones wait in the parked table, in order.
+ * - `warn`: report it and carry on; a repeat (version already applied) is skipped, a gap is applied.
+ */
+export type OrderingPolicy = 'fail' | 'park' | 'warn';
+
+/**
+ * What to do with an event whose handler still fails after the retries:
+ * - `stop`: stop the runtime; the checkpoint stays before the event, so a fixed deployment resumes there.
+ * - `park`: park the aggregate; this event and all later ones of the same aggregate wait in the
+ *   parked table (in order) until replayed with `tributary parked replay`; others carry on.
+ * - `dead-letter`: publish the record to the dead-letter topic with context headers and carry on.
+ */
+export type PoisonPolicy = 'stop' | 'park' | 'dead-letter';
+
+/** Settings of the projection runtime. Every field has a documented default. */
+export interface ProjectionRuntimeConfig {
+  /** Schema of the runtime's own tables (checkpoints, parked events…). Default `tributary`. */
+  readonly schema: string;
+  /** Checkpoint per (projection, version, topic, partition). Default `projection_checkpoints`. */
+  readonly checkpointsTable: string;
+  /** Last applied version (and parked flag) per (projection, version, aggregate). Default `projection_aggregates`. */
+  readonly aggregatesTable: string;
+  /** Parked events, replayable from the CLI. Default `projection_parked`. */
+  readonly parkedTable: string;
+  /** Known projection versions and their status (building, active, retired). Default `projections`. */
+  readonly registryTable: string;
+  /** Applied read-model migrations per projection version. Default `projection_migrations`. */
+  readonly migrationsTable: string;
+  /** Schema of the read-model tables and of the views readers query. Default `public`. */
+  readonly readModelSchema: string;
+  /** Topics are `<topicPrefix>.<AggregateType>`, as the capturer publishes them. Default `events`. */
+  readonly topicPrefix: string;
+  /** Consumer group of a projection: `<groupIdPrefix>.<name>.v<version>`. Default `tributary.projection`. */
+  readonly groupIdPrefix: string;
+  /** Dead letters go to `<deadLetterTopicPrefix>.<projection name>`. Default `tributary.dlq`. */
+  readonly deadLetterTopicPrefix: string;
+  /** Default ordering policy; a projection may override it. Default `fail`. */
+  readonly ordering: OrderingPolicy;
+  /** Default poison-event policy; a projection may override it. Default `stop`. */
+  readonly poison: PoisonPolicy;
+  /**
+   * Retries of a failing batch before the poison policy applies. Default 3 retries, 100 ms
+   * doubling to at most 5 s: long enough to ride out a database failover blip, short enough
+   * that one poison event does not stall a partition for minutes.
+   */
+  readonly retry: RetryOptions;
+  /** Most records applied in one database transaction. Default 500. */
+  readonly maxBatchRecords: number;
+  /** Partitions processed in parallel per projection (each needs a connection). Default 4. */
+  readonly partitionsConsumedConcurrently: number;
+  /** Kafka consumer session timeout. Default 30,000 ms (kafkajs' default). */
+  readonly sessionTimeoutMs: number;
+  /** Kafka consumer heartbeat interval. Default 3,000 ms. */
+  readonly heartbeatIntervalMs: number;
+}
+
+/** The defaults of {@link ProjectionRuntimeConfig}. */
+export const defaultProjectionRuntimeConfig: ProjectionRuntimeConfig = {
+  schema: 'tributary',
+  checkpointsTable: 'projection_checkpoints',
+  aggregatesTable: 'projection_aggregates',
+  parkedTable: 'projection_parked',
+  registryTable: 'projections',
+  migrationsTable: 'projection_migrations',
+  readModelSchema: 'public',
+  topicPrefix: 'events',
+  groupIdPrefix: 'tributary.projection',
+  deadLetterTopicPrefix: 'tributary.dlq',
+  ordering: 'fail',
+  poison: 'stop',
+  retry: { retries: 3, initialDelayMs: 100, maxDelayMs: 5_000 },
+  maxBatchRecords: 500,
+  partitionsConsumedConcurrently: 4,
+  sessionTimeoutMs: 30_000,
+  heartbeatIntervalMs: 3_000,
+};
+
+/**
+ * SQL identifiers (schema, table and projection names) must match this pattern. They are
+ * validated, then always double-quoted, so configuration cannot inject SQL. Lower case only,
+ * so the quoted name equals the unquoted one in psql.
+ */
+export const SQL_IDENTIFIER_PATTERN = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/** @throws InvalidIdentifierError unless `value` matches {@link SQL_IDENTIFIER_PATTERN}. */
+export function assertSqlIdentifier(kind: string, value: unknown): asserts value is string {
+  if (typeof value !== 'string' || !SQL_IDENTIFIER_PATTERN.test(value)) {
+    throw new InvalidIdentifierError(kind, value, `must match ${SQL_IDENTIFIER_PATTERN.source}`);
+  }
+}
+
+/** Double-quotes a validated identifier. */
+export function quoteIdentifier(kind: string, value: string): string {
+  assertSqlIdentifier(kind, value);
+  return `"${value}"`;
+}
+
+/**
+ * Fills in defaults and validates every identifier.
+ *
+ * @throws InvalidIdentifierError for a bad schema or table name, or a non-positive size.
+ */
+export function resolveProjectionRuntimeConfig(
+  overrides: Partial<ProjectionRuntimeConfig> = {},
+): ProjectionRuntimeConfig {
+  const config: ProjectionRuntimeConfig = {
+    ...defaultProjectionRuntimeConfig,
+    ...overrides,
+    retry: { ...defaultProjectionRuntimeConfig.retry, ...overrides.retry },
+  };
+  for (const key of [
+    'schema',
+    'checkpointsTable',
+    'aggregatesTable',
+    'parkedTable',
+    'registryTable',
+    'migrationsTable',
+    'readModelSchema',
+  ] as const) {
+    assertSqlIdentifier(key, config[key]);
+  }
+  for (const key of [
+    'maxBatchRecords',
+    'partitionsConsumedConcurrently',
+    'sessionTimeoutMs',
+    'heartbeatIntervalMs',
+  ] as const) {
+    if (!Number.isSafeInteger(config[key]) || config[key] < 1) {
+      throw new InvalidIdentifierError(key, config[key], 'must be a positive integer');
+    }
+  }
+  return config;
+}
+
+/** The consumer group of one projection version. */
+export function groupIdFor(
+  config: Pick<ProjectionRuntimeConfig, 'groupIdPrefix'>,
+  projection: { readonly name: string; readonly version: number },
+): string {
+  return `${config.groupIdPrefix}.${projection.name}.v${projection.version}`;
+}
+
+/** The topic of an aggregate type: `<topicPrefix>.<AggregateType>`. */
+export function topicFor(
+  config: Pick<ProjectionRuntimeConfig, 'topicPrefix'>,
+  aggregateType: string,
+): string {
+  return `${config.topicPrefix}.${aggregateType}`;
+}
+
+/** The dead-letter topic of a projection. */
+export function deadLetterTopicFor(
+  config: Pick<ProjectionRuntimeConfig, 'deadLetterTopicPrefix'>,
+  projectionName: string,
+): string {
+  return `${config.deadLetterTopicPrefix}.${projectionName}`;
+}

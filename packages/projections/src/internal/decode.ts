@@ -1,0 +1,88 @@
+import {
+  EventHeaders,
+  envelopeFromHeaders,
+  headerValue,
+  InvalidEventError,
+  type EnvelopeWithoutPayload,
+  type RawHeaders,
+  type UpcasterChain,
+} from '@tributary/core';
+import type { ProjectedEvent } from '../projection.js';
+
+/**
+ * A consumed record, whatever the source (kafkajs or the in-memory log). Offsets are
+ * numbers: exact up to 2^53, which no partition reaches.
+ */
+export interface SourceRecord {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: number;
+  readonly key: string | null;
+  readonly value: Uint8Array | string | null;
+  readonly headers: RawHeaders;
+}
+
+const decoder = new TextDecoder();
+
+/** Header values as plain strings (first value of repeated headers), for parking and dead letters. */
+export function headersAsStrings(headers: RawHeaders): Record<string, string> {
+  const result: Record<string, string> = {};
+  for (const name of Object.keys(headers)) {
+    const value = headerValue(headers, name);
+    if (value !== undefined) result[name] = value;
+  }
+  return result;
+}
+
+/** The envelope from the headers, without touching the value. @throws InvalidEventError */
+export function readEnvelope(record: SourceRecord): EnvelopeWithoutPayload {
+  return envelopeFromHeaders(record.headers);
+}
+
+/**
+ * Decodes the JSON payload and upcasts it to the current schema version, giving what a
+ * handler receives.
+ *
+ * @throws InvalidEventError for a tombstone, non-JSON content or a payload that is not JSON;
+ * UpcastError when an upcaster fails. Both are deterministic: retrying cannot help.
+ */
+export function decodeEvent(
+  record: SourceRecord,
+  envelope: EnvelopeWithoutPayload,
+  upcasters: UpcasterChain,
+): ProjectedEvent {
+  const contentType = headerValue(record.headers, EventHeaders.contentType);
+  if (contentType !== undefined && contentType !== 'application/json') {
+    throw new InvalidEventError(
+      `Record content type "${contentType}" is not supported by the projection runtime (JSON only)`,
+      { contentType },
+    );
+  }
+  if (record.value === null) {
+    throw new InvalidEventError(
+      'Record has no value (tombstone) where an event payload was expected',
+    );
+  }
+  let payload: unknown;
+  try {
+    payload = JSON.parse(
+      typeof record.value === 'string' ? record.value : decoder.decode(record.value),
+    );
+  } catch (error) {
+    throw new InvalidEventError(
+      `Record value is not JSON: ${error instanceof Error ? error.message : String(error)}`,
+    );
+  }
+  const upcast = upcasters.upcast({ ...envelope, payload });
+  return {
+    ...upcast,
+    position: { topic: record.topic, partition: record.partition, offset: record.offset },
+    commitLsn: headerValue(record.headers, EventHeaders.commitLsn),
+  };
+}
+
+/** The record value as bytes (for parking). */
+export function valueBytes(value: Uint8Array | string | null): Uint8Array | null {
+  if (value === null) return null;
+  return typeof value === 'string' ? new TextEncoder().encode(value) : value;
+}

@@ -1,0 +1,282 @@
+import { createInstrumentation, UpcasterChain, type Instrumentation } from '@tributary/core';
+import {
+  Kafka,
+  logLevel,
+  type Consumer,
+  type EachBatchPayload,
+  type KafkaMessage,
+  type Producer,
+} from 'kafkajs';
+import type { Knex } from 'knex';
+import { groupIdFor, topicFor, type ProjectionRuntimeConfig } from '../config.js';
+import type { ProjectionInstrumentationEvents } from '../instrumentation.js';
+import type { SourceRecord } from '../internal/decode.js';
+import { FaultInjector, type FaultPlan } from '../internal/fault-injection.js';
+import { silentLogger, type ProjectionLogger } from '../logger.js';
+import { validateProjection, type AnyProjection } from '../projection.js';
+import { PostgresProjectionStore } from '../store/projection-store.js';
+import { kafkaDeadLetterPublisher } from './dead-letter.js';
+import { isFatalProjectionError, ProjectionApplier } from './projection-applier.js';
+
+/** Options of {@link createProjectionRuntime}. */
+export interface ProjectionRuntimeOptions {
+  /** A kafkajs client, or the brokers to build one from. */
+  readonly kafka: Kafka | { readonly brokers: readonly string[]; readonly clientId?: string };
+  /** The read-model database (a `pg` knex). The caller owns it and destroys it after `stop()`. */
+  readonly knex: Knex;
+  /** The projections to run, each in its own consumer group. */
+  readonly projections: readonly AnyProjection[];
+  readonly config?: Partial<ProjectionRuntimeConfig>;
+  /** Upcasters applied before handlers (the same chain the command side uses). */
+  readonly upcasters?: UpcasterChain;
+  readonly instrumentation?: Instrumentation<ProjectionInstrumentationEvents>;
+  readonly logger?: ProjectionLogger;
+  /** Crash-test fault plans (see `faultPlansFromEnvironment`). Default: none. */
+  readonly faults?: readonly FaultPlan[];
+}
+
+/** A running set of projections. */
+export interface ProjectionRuntime {
+  readonly store: PostgresProjectionStore;
+  readonly instrumentation: Instrumentation<ProjectionInstrumentationEvents>;
+  /** Prepares (migrates, registers) every projection and starts consuming. */
+  start(): Promise<void>;
+  /**
+   * Stops consuming: in-flight batches finish (their transactions commit or roll back),
+   * consumers leave their groups so partitions move to the other processes at once.
+   */
+  stop(): Promise<void>;
+  /** Settles when the runtime stopped: resolves after `stop()`, rejects on a fatal error. */
+  readonly stopped: Promise<void>;
+}
+
+const toSourceRecord = (topic: string, partition: number, message: KafkaMessage): SourceRecord => ({
+  topic,
+  partition,
+  offset: Number(message.offset),
+  key: message.key === null ? null : message.key.toString('utf8'),
+  value: message.value,
+  headers: message.headers ?? {},
+});
+
+/**
+ * The projection runtime on Kafka (kafkajs) and PostgreSQL (knex), exactly once:
+ *
+ * - one consumer group per projection name + version, reading `read_committed`;
+ * - each partition batch is applied in ONE database transaction that locks the checkpoint
+ *   row, skips records below it and moves it (see {@link ProjectionApplier});
+ * - on assignment, each partition seeks to its stored checkpoint (the database, not Kafka,
+ *   is the source of truth); Kafka offsets are committed afterwards only for lag tools;
+ * - several processes share the partitions through the consumer group; a zombie that lost
+ *   its partition is serialized by the checkpoint row lock and applies nothing twice.
+ */
+export function createProjectionRuntime(options: ProjectionRuntimeOptions): ProjectionRuntime {
+  const store = new PostgresProjectionStore(options.knex, options.config);
+  const config = store.config;
+  const logger = options.logger ?? silentLogger;
+  const instrumentation =
+    options.instrumentation ?? createInstrumentation<ProjectionInstrumentationEvents>();
+  const faults = new FaultInjector(options.faults ?? []);
+  const upcasters = options.upcasters ?? new UpcasterChain();
+  const kafka =
+    options.kafka instanceof Kafka
+      ? options.kafka
+      : new Kafka({
+          clientId: options.kafka.clientId ?? 'tributary-projections',
+          brokers: [...options.kafka.brokers],
+          logLevel: logLevel.NOTHING,
+        });
+  for (const projection of options.projections) validateProjection(projection);
+
+  let producer: Promise<Producer> | undefined;
+  const deadLetterProducer = (): Promise<Producer> => {
+    producer ??= (async () => {
+      const created = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+      await created.connect();
+      return created;
+    })();
+    return producer;
+  };
+
+  const consumers: Consumer[] = [];
+  let stopping = false;
+  let settle: { resolve: () => void; reject: (error: unknown) => void } | undefined;
+  const stopped = new Promise<void>((resolve, reject) => {
+    settle = { resolve, reject };
+  });
+  // Unobserved until someone awaits it; a fatal error must not become an unhandled rejection.
+  stopped.catch(() => undefined);
+
+  const stop = async (error?: unknown): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    // Disconnecting waits for in-flight batches, then leaves the groups (a prompt rebalance).
+    await Promise.allSettled(consumers.map((consumer) => consumer.disconnect()));
+    if (producer !== undefined) await (await producer).disconnect().catch(() => undefined);
+    if (error === undefined) settle?.resolve();
+    else settle?.reject(error);
+  };
+
+  const startOne = async (projection: AnyProjection): Promise<void> => {
+    const prepared = await store.prepare(projection);
+    const groupId = groupIdFor(config, projection);
+    logger.info('projection prepared', {
+      projection: projection.name,
+      version: projection.version,
+      status: prepared.status,
+      migrations: prepared.applied.length,
+      groupId,
+    });
+    const applier = new ProjectionApplier({
+      store,
+      projection,
+      upcasters,
+      instrumentation,
+      faults,
+      ...((projection.poison ?? config.poison) === 'dead-letter'
+        ? { deadLetter: kafkaDeadLetterPublisher(deadLetterProducer, config) }
+        : {}),
+    });
+    const consumer = kafka.consumer({
+      groupId,
+      sessionTimeout: config.sessionTimeoutMs,
+      heartbeatInterval: config.heartbeatIntervalMs,
+      readUncommitted: false,
+      allowAutoTopicCreation: false,
+    });
+    consumers.push(consumer);
+    const topics = projection.aggregateTypes.map((aggregateType) =>
+      topicFor(config, aggregateType),
+    );
+
+    consumer.on(consumer.events.GROUP_JOIN, (event) => {
+      // Seek every assigned partition to the checkpoint stored in the database. Kafka's
+      // committed offsets trail the database (they are committed after it), so until the
+      // seek lands, batches start too early and are skipped by the checkpoint check; a
+      // partition without a stored checkpoint starts from the earliest offset even if Kafka
+      // has an offset for it (the read model, not Kafka, says what was applied).
+      const assignment = event.payload.memberAssignment;
+      void (async () => {
+        try {
+          const stored = await store.checkpoints(projection.name, projection.version);
+          const earliest = new Map<string, number>();
+          const admin = kafka.admin();
+          await admin.connect();
+          try {
+            for (const topic of Object.keys(assignment)) {
+              for (const offsets of await admin.fetchTopicOffsets(topic)) {
+                earliest.set(`${topic}/${offsets.partition}`, Number(offsets.low));
+              }
+            }
+          } finally {
+            await admin.disconnect();
+          }
+          const partitions: { topic: string; partition: number; nextOffset: number | undefined }[] =
+            [];
+          for (const [topic, assigned] of Object.entries(assignment)) {
+            for (const partition of assigned) {
+              const found = stored.find(
+                (row) => row.topic === topic && row.partition === partition,
+              );
+              partitions.push({ topic, partition, nextOffset: found?.nextOffset });
+              const target = found?.nextOffset ?? earliest.get(`${topic}/${partition}`) ?? 0;
+              consumer.seek({ topic, partition, offset: String(target) });
+            }
+          }
+          instrumentation.emit('projection.partitions.assigned', () => ({
+            projection: projection.name,
+            version: projection.version,
+            partitions,
+          }));
+          logger.info('partitions assigned', {
+            projection: projection.name,
+            partitions: partitions
+              .map((p) => `${p.topic}/${p.partition}@${p.nextOffset ?? 'earliest'}`)
+              .join(','),
+          });
+        } catch (error) {
+          // Harmless for correctness (the checkpoint check still skips applied records).
+          logger.warn('could not seek to stored checkpoints', {
+            projection: projection.name,
+            error,
+          });
+        }
+      })();
+    });
+
+    const eachBatch = async (payload: EachBatchPayload): Promise<void> => {
+      const { batch } = payload;
+      const { topic, partition } = batch;
+      const messages = batch.messages;
+      for (let start = 0; start < messages.length; start += config.maxBatchRecords) {
+        // A seek (new assignment) or a stop makes the rest of this fetch obsolete.
+        if (!payload.isRunning() || payload.isStale() || stopping) return;
+        const chunk = messages
+          .slice(start, start + config.maxBatchRecords)
+          .map((message) => toSourceRecord(topic, partition, message));
+        const last = chunk[chunk.length - 1];
+        if (last === undefined) continue;
+        let nextOffset: number;
+        try {
+          nextOffset = (await applier.applyBatch(chunk)).nextOffset;
+        } catch (error) {
+          if (!isFatalProjectionError(error)) throw error;
+          logger.error('projection stopped', {
+            projection: projection.name,
+            topic,
+            partition,
+            error,
+          });
+          instrumentation.emit('projection.stopped', () => ({
+            projection: projection.name,
+            version: projection.version,
+            error,
+          }));
+          // Stop without resolving: the checkpoint stays before the failing record.
+          void stop(error);
+          return;
+        }
+        // Crash point for tests: committed in the database, not yet in Kafka.
+        faults.hit('after-commit');
+        payload.resolveOffset(String(last.offset));
+        try {
+          // Only so that lag tools (kafka-consumer-groups, Burrow) see progress; the database
+          // checkpoint is what the runtime trusts.
+          await consumer.commitOffsets([{ topic, partition, offset: String(nextOffset) }]);
+        } catch (error) {
+          logger.debug('Kafka offset commit failed (lag tooling only)', {
+            topic,
+            partition,
+            error,
+          });
+        }
+        await payload.heartbeat();
+      }
+    };
+
+    await consumer.connect();
+    await consumer.subscribe({ topics, fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: config.partitionsConsumedConcurrently,
+      eachBatch,
+    });
+  };
+
+  return {
+    store,
+    instrumentation,
+    stopped,
+    async start() {
+      await store.ensureSchema();
+      try {
+        for (const projection of options.projections) await startOne(projection);
+      } catch (error) {
+        await stop(error);
+        throw error;
+      }
+    },
+    stop: () => stop(),
+  };
+}
