@@ -16,3 +16,4 @@ export * from './specification/aggregate-specification.js';
 export * from './log/index.js';
 export * from './stack/index.js';
 export * from './projections/index.js';
+export * from './schema-registry/index.js';

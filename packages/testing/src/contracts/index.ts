@@ -8,3 +8,9 @@ export {
   describeSnapshotStoreContract,
   type SnapshotStoreFixture,
 } from './snapshot-store.contract.js';
+export {
+  describeSchemaRegistryContract,
+  compatibilityCases,
+  type SchemaRegistryFixture,
+  type CompatibilityCase,
+} from './schema-registry.contract.js';

@@ -1,0 +1,11 @@
+export {
+  InMemorySchemaRegistry,
+  compatibilityBreaks,
+  type InMemorySchemaRegistryOptions,
+} from './in-memory-schema-registry.js';
+export {
+  jsonSchemaDifferences,
+  jsonSchemaBackwardBreaks,
+  type SchemaDifference,
+} from './json-schema-compatibility.js';
+export { avroReadBreaks } from './avro-compatibility.js';
