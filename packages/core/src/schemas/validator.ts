@@ -3,6 +3,7 @@
  * their own checks and before writing, so a payload that does not match its declared
  * schema is refused with a typed error and nothing is written.
  */
+import type { StreamRef } from '../errors.js';
 import { SchemaCodecs } from './codec.js';
 import type { EventSchemaCatalog } from './declarations.js';
 import { toRegistrySchema } from './declarations.js';
@@ -86,4 +87,30 @@ export function createSchemaPayloadValidator(
       }
     },
   };
+}
+
+/**
+ * Runs `validator` (when given) over the prepared events of one stream append. Event stores
+ * call it after `prepareAppend` and before writing, so a mismatch writes nothing.
+ *
+ * @throws PayloadSchemaMismatchError or SchemaNotFoundError from the validator.
+ */
+export function validatePayloads(
+  validator: PayloadValidator | undefined,
+  stream: StreamRef,
+  events: readonly {
+    readonly eventType: string;
+    readonly schemaVersion: number;
+    readonly payload: unknown;
+  }[],
+): void {
+  if (validator === undefined) return;
+  for (const event of events) {
+    validator.validate({
+      aggregateType: stream.aggregateType,
+      eventType: event.eventType,
+      schemaVersion: event.schemaVersion,
+      payload: event.payload,
+    });
+  }
 }

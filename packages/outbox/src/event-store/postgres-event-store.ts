@@ -6,6 +6,8 @@ import {
   ConcurrencyError,
   DuplicateEventError,
   prepareAppend,
+  validatePayloads,
+  type PayloadValidator,
   isTributaryError,
   retry,
   systemClock,
@@ -44,6 +46,12 @@ export interface PostgresEventStoreOptions {
   readonly clock?: Clock;
   /** Internal retries of an `'any'` append that raced another writer. Default 25. */
   readonly anyVersionRetries?: number;
+  /**
+   * Checks every payload against its declared schema before anything is written (see
+   * `createSchemaPayloadValidator`); a mismatch fails the append with
+   * `PayloadSchemaMismatchError`. Default: none.
+   */
+  readonly payloadValidator?: PayloadValidator;
 }
 
 interface EventRow extends Record<string, unknown> {
@@ -201,12 +209,9 @@ export class PostgresEventStore implements EventStore {
     // Everything is validated before the first byte goes to the database.
     const plans: StreamPlan[] = appends.map((append, index) => {
       const expected = append.expectedVersion ?? 'any';
-      return {
-        index,
-        stream: append.stream,
-        expected,
-        events: prepareAppend(append.stream, append.events, expected, prepareOptions),
-      };
+      const events = prepareAppend(append.stream, append.events, expected, prepareOptions);
+      validatePayloads(this.#options.payloadValidator, append.stream, events);
+      return { index, stream: append.stream, expected, events };
     });
     // A concurrent writer may insert first. Re-running the statement is correct when the
     // caller asked for no version check ('any'), or when the clash was on an event id (the

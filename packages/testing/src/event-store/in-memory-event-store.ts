@@ -5,6 +5,8 @@ import {
   checkExpectedVersion,
   DuplicateEventError,
   prepareAppend,
+  validatePayloads,
+  type PayloadValidator,
   systemClock,
   toEnvelopes,
   uuidV7,
@@ -28,6 +30,8 @@ export interface InMemoryEventStoreOptions {
   readonly maxPayloadBytes?: number;
   readonly idGenerator?: IdGenerator;
   readonly clock?: Clock;
+  /** Checks payloads against their declared schemas before anything is stored. Default: none. */
+  readonly payloadValidator?: PayloadValidator;
 }
 
 /** An event in the store's global append order, as the in-memory outbox relays it. */
@@ -52,9 +56,11 @@ export class InMemoryEventStore implements EventStore {
   readonly #eventIndex = new Map<string, { streamKey: string; version: number }>();
   readonly #log: PositionedEnvelope[] = [];
   readonly #listeners = new Set<AppendListener>();
-  readonly #options: Required<InMemoryEventStoreOptions>;
+  readonly #options: Required<Omit<InMemoryEventStoreOptions, 'payloadValidator'>>;
+  readonly #payloadValidator: PayloadValidator | undefined;
 
   constructor(options: InMemoryEventStoreOptions = {}) {
+    this.#payloadValidator = options.payloadValidator;
     this.#options = {
       maxPayloadBytes: options.maxPayloadBytes ?? 1_048_576,
       idGenerator: options.idGenerator ?? uuidV7,
@@ -112,6 +118,7 @@ export class InMemoryEventStore implements EventStore {
     const plans = appends.map((append) => {
       const expected = append.expectedVersion ?? 'any';
       const prepared = prepareAppend(append.stream, append.events, expected, this.#options);
+      validatePayloads(this.#payloadValidator, append.stream, prepared);
       const key = streamKey(append.stream);
       const existing = this.#streams.get(key) ?? [];
       const duplicate = this.#findDuplicate(key, prepared);

@@ -225,9 +225,9 @@ class Loader {
 
   #ofType(type: string, node: JsonObject, path: string): SchemaNode {
     const num = (key: string): number | undefined =>
-      typeof node[key] === 'number' ? (node[key]) : undefined;
+      typeof node[key] === 'number' ? node[key] : undefined;
     const text = (key: string): string | undefined =>
-      typeof node[key] === 'string' ? (node[key]) : undefined;
+      typeof node[key] === 'string' ? node[key] : undefined;
     const optional = <T extends object>(entries: T): T =>
       Object.fromEntries(Object.entries(entries).filter(([, value]) => value !== undefined)) as T;
     switch (type) {

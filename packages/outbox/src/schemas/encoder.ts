@@ -1,0 +1,184 @@
+/**
+ * Encoding payloads for the capturer: the registry wire format with the schema id of the
+ * event's declared schema. Ids are resolved once per (subject, schema) and cached; when the
+ * registry is down the encoder throws the retriable `RegistryUnavailableError`, so capture
+ * pauses and retries instead of publishing an event without its schema.
+ */
+import {
+  encodeWireFormat,
+  JSON_CONTENT_TYPE,
+  PayloadSchemaMismatchError,
+  REGISTRY_CONTENT_TYPE,
+  SchemaNotFoundError,
+  toRegistrySchema,
+  topicRecordNameStrategy,
+  type EventEnvelope,
+  type EventSchemaCatalog,
+  type EventSchemaDeclaration,
+  type SchemaCodecs,
+  type SchemaRegistry,
+  type SubjectNameStrategy,
+} from '@tributary/core';
+import { createDefaultSchemaCodecs } from './codecs.js';
+
+/** How schema ids are obtained. */
+export type SchemaRegistration =
+  /** Register the declared schema on first use (the registry checks compatibility). */
+  | 'auto'
+  /** Only look schemas up; an unregistered schema halts capture (`SCHEMA_NOT_FOUND`). */
+  | 'pre-registered';
+
+/** Options of {@link createRegistryEncoder}. */
+export interface RegistryEncoderOptions {
+  readonly registry: SchemaRegistry;
+  readonly catalog: EventSchemaCatalog;
+  /** Default: JSON Schema, Avro and Protobuf. */
+  readonly codecs?: SchemaCodecs;
+  /** Default `<topic>-<EventType>`. */
+  readonly subjectNaming?: SubjectNameStrategy;
+  /** Default `auto`. */
+  readonly registration?: SchemaRegistration;
+  /**
+   * An event with no declared schema: `json` publishes its payload as plain JSON (records of
+   * both kinds can share a topic), `fail` refuses it. Default `fail`.
+   */
+  readonly undeclared?: 'json' | 'fail';
+  /** Validate payloads against their schema before encoding. Default `true`. */
+  readonly validate?: boolean;
+}
+
+/** An encoded record value. */
+export interface EncodedValue {
+  readonly value: Buffer;
+  /** For the `content-type` header. */
+  readonly contentType: string;
+  /** Absent for plain JSON. */
+  readonly schemaId?: number;
+  readonly subject?: string;
+}
+
+/** What the capturer calls for every event. */
+export interface RegistryEncoder {
+  /**
+   * Encodes `envelope.payload` for `topic`.
+   *
+   * @throws RegistryUnavailableError (retriable) when the registry cannot be reached.
+   * @throws SchemaNotFoundError, IncompatibleSchemaError, PayloadSchemaMismatchError (not
+   * retriable: capture must halt rather than skip the event).
+   */
+  encode(topic: string, envelope: EventEnvelope): Promise<EncodedValue>;
+  /** Like {@link encode} without awaiting; `undefined` when the schema id is not cached yet. */
+  encodeCached(topic: string, envelope: EventEnvelope): EncodedValue | undefined;
+}
+
+const jsonBytes = (payload: unknown): Buffer => Buffer.from(JSON.stringify(payload), 'utf8');
+
+/** Creates the capture-side encoder. */
+export function createRegistryEncoder(options: RegistryEncoderOptions): RegistryEncoder {
+  const codecs = options.codecs ?? createDefaultSchemaCodecs();
+  const naming = options.subjectNaming ?? topicRecordNameStrategy;
+  const registration = options.registration ?? 'auto';
+  const validate = options.validate ?? true;
+  const undeclared = options.undeclared ?? 'fail';
+  const ids = new Map<string, number>();
+  const pending = new Map<string, Promise<number>>();
+
+  const declarationOf = (envelope: EventEnvelope): EventSchemaDeclaration | undefined => {
+    const declaration = options.catalog.find(
+      envelope.aggregateType,
+      envelope.eventType,
+      envelope.schemaVersion,
+    );
+    if (declaration === undefined && undeclared === 'fail') {
+      throw new SchemaNotFoundError(
+        `No schema is declared for ${envelope.aggregateType}/${envelope.eventType} v${envelope.schemaVersion}; capture will not publish it without one`,
+        {
+          eventId: envelope.eventId,
+          eventType: envelope.eventType,
+          schemaVersion: envelope.schemaVersion,
+        },
+      );
+    }
+    return declaration;
+  };
+
+  const subjectOf = (topic: string, declaration: EventSchemaDeclaration): string =>
+    naming({ topic, eventType: declaration.eventType, recordName: declaration.recordName });
+
+  const encodeWith = (
+    id: number,
+    subject: string,
+    declaration: EventSchemaDeclaration,
+    envelope: EventEnvelope,
+  ): EncodedValue => {
+    const compiled = codecs.compile(toRegistrySchema(declaration));
+    if (validate) {
+      const issues = compiled.validate(envelope.payload);
+      if (issues.length > 0)
+        throw new PayloadSchemaMismatchError(envelope.eventType, envelope.schemaVersion, issues);
+    }
+    const bytes = encodeWireFormat(id, compiled.encode(envelope.payload));
+    return {
+      value: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength),
+      contentType: REGISTRY_CONTENT_TYPE,
+      schemaId: id,
+      subject,
+    };
+  };
+
+  const resolveId = (
+    subject: string,
+    declaration: EventSchemaDeclaration,
+    cacheKey: string,
+  ): Promise<number> => {
+    let promise = pending.get(cacheKey);
+    if (promise === undefined) {
+      const schema = toRegistrySchema(declaration);
+      promise = (async () => {
+        if (registration === 'auto') return (await options.registry.register(subject, schema)).id;
+        const found = await options.registry.lookup(subject, schema);
+        if (found === undefined) {
+          throw new SchemaNotFoundError(
+            `Schema of ${declaration.eventType} v${declaration.schemaVersion} is not registered under ${subject}; run \`tributary schemas register\` or use registration "auto"`,
+            { subject },
+          );
+        }
+        return found.id;
+      })().then(
+        (id) => {
+          ids.set(cacheKey, id);
+          pending.delete(cacheKey);
+          return id;
+        },
+        (error: unknown) => {
+          // Not cached: the next attempt (after capture's back-off) asks the registry again.
+          pending.delete(cacheKey);
+          throw error;
+        },
+      );
+      pending.set(cacheKey, promise);
+    }
+    return promise;
+  };
+
+  const encodeCached = (topic: string, envelope: EventEnvelope): EncodedValue | undefined => {
+    const declaration = declarationOf(envelope);
+    if (declaration === undefined)
+      return { value: jsonBytes(envelope.payload), contentType: JSON_CONTENT_TYPE };
+    const subject = subjectOf(topic, declaration);
+    const id = ids.get(`${subject}\u0000${declaration.schema}`);
+    return id === undefined ? undefined : encodeWith(id, subject, declaration, envelope);
+  };
+
+  return {
+    encodeCached,
+    async encode(topic: string, envelope: EventEnvelope): Promise<EncodedValue> {
+      const cached = encodeCached(topic, envelope);
+      if (cached !== undefined) return cached;
+      const declaration = declarationOf(envelope) as EventSchemaDeclaration;
+      const subject = subjectOf(topic, declaration);
+      const id = await resolveId(subject, declaration, `${subject}\u0000${declaration.schema}`);
+      return encodeWith(id, subject, declaration, envelope);
+    },
+  };
+}
