@@ -58,9 +58,15 @@ export async function readTopics(
   await consumer.connect();
   await consumer.subscribe({ topics: [...topics], fromBeginning: true });
   const records: SeenRecord[] = [];
+  // A rebalance may hand the reader the same offsets again; those are not duplicates made
+  // by the capturer (which would sit at other offsets), so they are dropped here.
+  const positions = new Set<string>();
   await consumer.run({
     eachBatch: ({ batch }) => {
       for (const message of batch.messages) {
+        const position = `${batch.topic}/${batch.partition}/${message.offset}`;
+        if (positions.has(position)) continue;
+        positions.add(position);
         const headers: Record<string, string> = {};
         for (const [name, value] of Object.entries(message.headers ?? {})) {
           if (value !== undefined) headers[name] = value.toString();

@@ -65,8 +65,10 @@ const FENCING_ERRORS = new Set([
 function kafkaErrorType(error: unknown): string | undefined {
   let current: unknown = error;
   for (let depth = 0; depth < 5 && typeof current === 'object' && current !== null; depth += 1) {
+    // Error code 90 (PRODUCER_FENCED) is newer than kafkajs 2.2.4, which reports it untyped.
+    if ((current as { code?: unknown }).code === 90) return 'PRODUCER_FENCED';
     const type = (current as { type?: unknown }).type;
-    if (typeof type === 'string') return type;
+    if (typeof type === 'string' && type !== 'UNKNOWN') return type;
     current =
       (current as { cause?: unknown; originalError?: unknown }).originalError ??
       (current as { cause?: unknown }).cause;
