@@ -37,3 +37,4 @@ export {
 } from './capture/kafka-sink.js';
 export * from './capture/slot.js';
 export * from './capture/capturer.js';
+export * from './schemas/index.js';

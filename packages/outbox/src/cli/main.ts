@@ -12,12 +12,14 @@ import { crashPointsFromEnvironment } from '../capture/crash-points.js';
 import { CaptureError } from '../capture/errors.js';
 import { createConsoleLogger, type LogLevel } from '../capture/logger.js';
 import { migrateOutbox } from '../migrations.js';
+import { schemasCommand } from '../schemas/cli.js';
 
 const USAGE = `Usage: tributary <command> [options]
 
 Commands:
   migrate     Create or upgrade the outbox tables (idempotent).
   capture     Stream the outbox to Kafka (WAL capture, exactly once) until SIGTERM.
+  schemas     check | register event schemas against the registry (tributary schemas --help).
 
 Options of migrate:
   --database-url <url>    PostgreSQL URL (default: env DATABASE_URL)
@@ -67,6 +69,8 @@ export async function main(
         return await migrateCommand(rest, output);
       case 'capture':
         return await captureCommand(rest, output);
+      case 'schemas':
+        return await schemasCommand(rest, output);
       default:
         output.err(`tributary: unknown command "${commandName}"\n\n${USAGE}`);
         return 2;

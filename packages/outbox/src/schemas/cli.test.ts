@@ -1,0 +1,110 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { InMemorySchemaRegistry } from '@tributary/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { schemasCommand } from './cli.js';
+
+let dir: string;
+const declaration = (schemaVersion: number, properties: object) => ({
+  aggregateType: 'Account',
+  eventType: 'Opened',
+  schemaVersion,
+  format: 'JSON',
+  recordName: 'Opened',
+  schema: JSON.stringify({ type: 'object', properties, additionalProperties: false }),
+});
+
+async function schemasModule(name: string, declarations: object[]): Promise<string> {
+  const path = join(dir, `${name}.mjs`);
+  await writeFile(path, `export default ${JSON.stringify(declarations)};\n`);
+  return path;
+}
+
+function capture() {
+  const out: string[] = [];
+  const err: string[] = [];
+  return {
+    out,
+    err,
+    output: { out: (line: string) => out.push(line), err: (line: string) => err.push(line) },
+  };
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'tributary-schemas-cli-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('tributary schemas', () => {
+  it('registers the declared versions in order and sets the subject mode', async () => {
+    const registry = new InMemorySchemaRegistry();
+    const module = await schemasModule('v2', [
+      declaration(2, { a: { type: 'string' }, b: { type: 'string' } }),
+      declaration(1, { a: { type: 'string' } }),
+    ]);
+    const { out, output } = capture();
+    expect(await schemasCommand(['register', '--schemas', module], output, { registry })).toBe(0);
+    expect(await registry.versions('events.Account-Opened')).toEqual([1, 2]);
+    expect(await registry.getCompatibility('events.Account-Opened')).toBe('BACKWARD');
+    expect(out.join('\n')).toContain('Account/Opened v2 (JSON) → version 2');
+  });
+
+  it('passes a compatible change and fails a breaking one with the reason and exit code 1', async () => {
+    const registry = new InMemorySchemaRegistry();
+    const v1 = await schemasModule('base', [declaration(1, { a: { type: 'string' } })]);
+    expect(
+      await schemasCommand(['register', '--schemas', v1], capture().output, { registry }),
+    ).toBe(0);
+
+    const compatible = await schemasModule('ok', [
+      declaration(1, { a: { type: 'string' } }),
+      declaration(2, { a: { type: 'string' }, c: { type: 'integer' } }),
+    ]);
+    const ok = capture();
+    expect(await schemasCommand(['check', '--schemas', compatible], ok.output, { registry })).toBe(
+      0,
+    );
+    expect(ok.out.join('\n')).toContain('is BACKWARD-compatible');
+
+    const breaking = await schemasModule('broken', [declaration(2, { a: { type: 'integer' } })]);
+    const broken = capture();
+    expect(
+      await schemasCommand(['check', '--schemas', breaking], broken.output, { registry }),
+    ).toBe(1);
+    expect(broken.err.join('\n')).toMatch(
+      /breaks BACKWARD compatibility[\s\S]*SUBSCHEMA_TYPE_CHANGED at \/properties\/a/,
+    );
+  });
+
+  it('fails when the registry enforces another mode than the one checked', async () => {
+    const registry = new InMemorySchemaRegistry();
+    const v1 = await schemasModule('mode', [declaration(1, { a: { type: 'string' } })]);
+    await schemasCommand(['register', '--schemas', v1, '--mode', 'NONE'], capture().output, {
+      registry,
+    });
+    const result = capture();
+    expect(await schemasCommand(['check', '--schemas', v1], result.output, { registry })).toBe(1);
+    expect(result.err.join('\n')).toContain(
+      'runs this subject under NONE, the check requires BACKWARD',
+    );
+  });
+
+  it('answers usage errors with exit code 2 and a module without declarations with 1', async () => {
+    const registry = new InMemorySchemaRegistry();
+    expect(await schemasCommand(['verify'], capture().output, { registry })).toBe(2);
+    expect(
+      await schemasCommand(['check', '--schemas', 'x', '--mode', 'SIDEWAYS'], capture().output, {
+        registry,
+      }),
+    ).toBe(2);
+    const empty = await schemasModule('empty', [{ nope: true }]);
+    const result = capture();
+    expect(await schemasCommand(['check', '--schemas', empty], result.output, { registry })).toBe(
+      1,
+    );
+    expect(result.err.join('\n')).toContain('must export');
+  });
+});
