@@ -4,7 +4,7 @@
  * records and registry-encoded records can share a topic while producers migrate.
  */
 import { SerializationError } from '../errors.js';
-import type { SchemaCodecs } from './codec.js';
+import type { CompiledSchema, SchemaCodecs } from './codec.js';
 import type { SchemaRegistry, SchemaFormat, RegistrySchema } from './registry.js';
 import { decodeWireFormat, WIRE_FORMAT_MAGIC_BYTE } from './wire-format.js';
 
@@ -86,14 +86,18 @@ export interface RecordValueDecoder {
  * changes the schema behind an id. Concurrent misses for one id share one request.
  */
 export function createRecordValueDecoder(options: RecordValueDecoderOptions): RecordValueDecoder {
-  const schemas = new Map<number, RegistrySchema>();
+  // Compiled per id: the hot path then hashes a number, not the schema text.
+  const schemas = new Map<
+    number,
+    { readonly format: SchemaFormat; readonly compiled: CompiledSchema }
+  >();
   const inFlight = new Map<number, Promise<RegistrySchema>>();
   const fetchSchema = (id: number): Promise<RegistrySchema> => {
     let pending = inFlight.get(id);
     if (pending === undefined) {
       pending = options.registry.getById(id).then(
         (schema) => {
-          schemas.set(id, schema);
+          schemas.set(id, { format: schema.format, compiled: options.codecs.compile(schema) });
           inFlight.delete(id);
           return schema;
         },
@@ -109,8 +113,14 @@ export function createRecordValueDecoder(options: RecordValueDecoderOptions): Re
   const decodeCached = (value: Uint8Array): DecodedValue | undefined => {
     if (value[0] !== WIRE_FORMAT_MAGIC_BYTE) return decodeJson(value);
     const { schemaId, payload } = decodeWireFormat(value);
-    const schema = schemas.get(schemaId);
-    return schema === undefined ? undefined : decodeWith(schema, schemaId, payload, options.codecs);
+    const known = schemas.get(schemaId);
+    if (known === undefined) return undefined;
+    return {
+      encoding: 'registry',
+      payload: known.compiled.decode(payload),
+      schemaId,
+      format: known.format,
+    };
   };
   return {
     decodeCached,

@@ -12,6 +12,7 @@ import {
   SchemaNotFoundError,
   toRegistrySchema,
   topicRecordNameStrategy,
+  type CompiledSchema,
   type EventEnvelope,
   type EventSchemaCatalog,
   type EventSchemaDeclaration,
@@ -80,7 +81,6 @@ export function createRegistryEncoder(options: RegistryEncoderOptions): Registry
   const registration = options.registration ?? 'auto';
   const validate = options.validate ?? true;
   const undeclared = options.undeclared ?? 'fail';
-  const ids = new Map<string, number>();
   const pending = new Map<string, Promise<number>>();
 
   const declarationOf = (envelope: EventEnvelope): EventSchemaDeclaration | undefined => {
@@ -105,17 +105,38 @@ export function createRegistryEncoder(options: RegistryEncoderOptions): Registry
   const subjectOf = (topic: string, declaration: EventSchemaDeclaration): string =>
     naming({ topic, eventType: declaration.eventType, recordName: declaration.recordName });
 
+  interface Prepared {
+    readonly compiled: CompiledSchema;
+    /** Subject and (once known) schema id per topic. */
+    readonly byTopic: Map<string, { readonly subject: string; id: number | undefined }>;
+  }
+  // Keyed by the declaration object, so the hot path never hashes schema text.
+  const prepared = new Map<EventSchemaDeclaration, Prepared>();
+  const prepare = (declaration: EventSchemaDeclaration, topic: string) => {
+    let entry = prepared.get(declaration);
+    if (entry === undefined) {
+      entry = { compiled: codecs.compile(toRegistrySchema(declaration)), byTopic: new Map() };
+      prepared.set(declaration, entry);
+    }
+    let target = entry.byTopic.get(topic);
+    if (target === undefined) {
+      target = { subject: subjectOf(topic, declaration), id: undefined };
+      entry.byTopic.set(topic, target);
+    }
+    return { compiled: entry.compiled, target };
+  };
+
   const encodeWith = (
+    compiled: CompiledSchema,
     id: number,
     subject: string,
-    declaration: EventSchemaDeclaration,
     envelope: EventEnvelope,
   ): EncodedValue => {
-    const compiled = codecs.compile(toRegistrySchema(declaration));
     if (validate) {
       const issues = compiled.validate(envelope.payload);
-      if (issues.length > 0)
+      if (issues.length > 0) {
         throw new PayloadSchemaMismatchError(envelope.eventType, envelope.schemaVersion, issues);
+      }
     }
     const bytes = encodeWireFormat(id, compiled.encode(envelope.payload));
     return {
@@ -126,11 +147,8 @@ export function createRegistryEncoder(options: RegistryEncoderOptions): Registry
     };
   };
 
-  const resolveId = (
-    subject: string,
-    declaration: EventSchemaDeclaration,
-    cacheKey: string,
-  ): Promise<number> => {
+  const resolveId = (subject: string, declaration: EventSchemaDeclaration): Promise<number> => {
+    const cacheKey = `${subject}\u0000${declaration.format}\u0000${declaration.schema}`;
     let promise = pending.get(cacheKey);
     if (promise === undefined) {
       const schema = toRegistrySchema(declaration);
@@ -144,18 +162,10 @@ export function createRegistryEncoder(options: RegistryEncoderOptions): Registry
           );
         }
         return found.id;
-      })().then(
-        (id) => {
-          ids.set(cacheKey, id);
-          pending.delete(cacheKey);
-          return id;
-        },
-        (error: unknown) => {
-          // Not cached: the next attempt (after capture's back-off) asks the registry again.
-          pending.delete(cacheKey);
-          throw error;
-        },
-      );
+      })().finally(() => {
+        // Failures are not cached: the next attempt (after capture's back-off) asks again.
+        pending.delete(cacheKey);
+      });
       pending.set(cacheKey, promise);
     }
     return promise;
@@ -163,11 +173,13 @@ export function createRegistryEncoder(options: RegistryEncoderOptions): Registry
 
   const encodeCached = (topic: string, envelope: EventEnvelope): EncodedValue | undefined => {
     const declaration = declarationOf(envelope);
-    if (declaration === undefined)
+    if (declaration === undefined) {
       return { value: jsonBytes(envelope.payload), contentType: JSON_CONTENT_TYPE };
-    const subject = subjectOf(topic, declaration);
-    const id = ids.get(`${subject}\u0000${declaration.schema}`);
-    return id === undefined ? undefined : encodeWith(id, subject, declaration, envelope);
+    }
+    const { compiled, target } = prepare(declaration, topic);
+    return target.id === undefined
+      ? undefined
+      : encodeWith(compiled, target.id, target.subject, envelope);
   };
 
   return {
@@ -176,9 +188,9 @@ export function createRegistryEncoder(options: RegistryEncoderOptions): Registry
       const cached = encodeCached(topic, envelope);
       if (cached !== undefined) return cached;
       const declaration = declarationOf(envelope) as EventSchemaDeclaration;
-      const subject = subjectOf(topic, declaration);
-      const id = await resolveId(subject, declaration, `${subject}\u0000${declaration.schema}`);
-      return encodeWith(id, subject, declaration, envelope);
+      const { compiled, target } = prepare(declaration, topic);
+      target.id = await resolveId(target.subject, declaration);
+      return encodeWith(compiled, target.id, target.subject, envelope);
     },
   };
 }
