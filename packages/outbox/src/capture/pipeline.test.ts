@@ -1,0 +1,360 @@
+import { createInstrumentation, EventHeaders } from '@tributary/core';
+import { InMemoryKafkaLog, type InMemoryProducer } from '@tributary/testing';
+import { describe, expect, it } from 'vitest';
+import { captureDefaults, defaultRouterConfig, type CaptureBatchConfig } from './config.js';
+import { decodeCheckpoint, encodeCheckpoint } from './checkpoint.js';
+import { isCaptureError } from './errors.js';
+import type { CaptureEvents } from './events.js';
+import { silentLogger, type CaptureLogger } from './logger.js';
+import { CapturePipeline } from './pipeline.js';
+import { createOutboxRouter, type OutboxRow } from './router.js';
+import type { CaptureSink, PublishBatch } from './sink.js';
+import type { ChangeSource, SourceTransaction } from './source.js';
+
+const CHECKPOINTS = 'checkpoints';
+
+/** A CaptureSink on the in-memory Kafka-like log, with a gate to hold commits. */
+class InMemoryLogSink implements CaptureSink {
+  readonly batches: PublishBatch[] = [];
+  #producer: InMemoryProducer | undefined;
+  #gate: Promise<void> | undefined;
+  #open: () => void = () => undefined;
+  failNext: Error | undefined;
+
+  constructor(readonly log: InMemoryKafkaLog) {}
+
+  hold(): void {
+    this.#gate = new Promise((resolve) => {
+      this.#open = resolve;
+    });
+  }
+
+  release(): void {
+    this.#gate = undefined;
+    this.#open();
+  }
+
+  async connect(): Promise<void> {
+    this.#producer = this.log.producer({ transactionalId: 'capture' });
+    await this.#producer.connect();
+  }
+
+  readCheckpoint(): Promise<bigint | undefined> {
+    const record = this.log.latestByKey(CHECKPOINTS).get('capture');
+    return Promise.resolve(
+      record === undefined ? undefined : decodeCheckpoint(String(record.value)),
+    );
+  }
+
+  async publish(batch: PublishBatch): Promise<void> {
+    const producer = this.#producer;
+    if (producer === undefined) throw new Error('not connected');
+    const transaction = await producer.transaction();
+    for (const record of batch.records) {
+      if (!this.log.listTopics().includes(record.topic)) {
+        this.log.createTopic(record.topic, { partitions: 2 });
+      }
+      await transaction.send({
+        topic: record.topic,
+        messages: [{ key: record.key, value: record.value, headers: record.headers }],
+      });
+    }
+    await transaction.send({
+      topic: CHECKPOINTS,
+      messages: [{ key: 'capture', value: encodeCheckpoint(batch.checkpoint, 'slot') }],
+    });
+    await this.#gate;
+    if (this.failNext !== undefined) {
+      const error = this.failNext;
+      this.failNext = undefined;
+      await transaction.abort();
+      throw error;
+    }
+    await transaction.commit();
+    this.batches.push(batch);
+  }
+
+  close(): Promise<void> {
+    return this.#producer?.disconnect() ?? Promise.resolve();
+  }
+
+  /** Event ids visible to read_committed readers, in offset order per topic. */
+  committedEventIds(): string[] {
+    const ids: string[] = [];
+    for (const topic of this.log.listTopics().filter((name) => name !== CHECKPOINTS)) {
+      for (const partition of this.log.partitionsFor(topic)) {
+        for (const record of this.log.fetch(topic, partition, 0).records) {
+          ids.push(record.headers[EventHeaders.eventId] ?? '');
+        }
+      }
+    }
+    return ids.sort();
+  }
+}
+
+class FakeSource implements ChangeSource {
+  readonly confirmations: bigint[] = [];
+  readonly ended = new Promise<void>(() => undefined);
+
+  get confirmed(): bigint {
+    return this.confirmations.at(-1) ?? 0n;
+  }
+
+  start(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  confirm(position: bigint): void {
+    this.confirmations.push(position);
+  }
+
+  stop(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+let counter = 0;
+const row = (aggregateId: string, version: number, aggregateType = 'Account'): OutboxRow => {
+  counter += 1;
+  return {
+    event_id: `00000000-0000-7000-8000-${String(counter).padStart(12, '0')}`,
+    aggregate_type: aggregateType,
+    aggregate_id: aggregateId,
+    aggregate_version: String(version),
+    event_type: 'Happened',
+    schema_version: '1',
+    payload: '{}',
+    metadata: '{}',
+    occurred_at: '2024-01-01 00:00:00+00',
+  };
+};
+
+/** A source transaction whose commit LSN is `lsn` and whose commit record ends at `lsn + 0x10`. */
+const tx = (lsn: number, rows: OutboxRow[]): SourceTransaction => ({
+  xid: lsn,
+  commitLsn: BigInt(lsn),
+  commitEndLsn: BigInt(lsn + 0x10),
+  commitTimeMicros: 1_700_000_000_000_000n,
+  rows,
+});
+
+function setup(
+  batch: Partial<CaptureBatchConfig> = {},
+  options: { onUnroutable?: 'warn' | 'error' | 'fatal'; logger?: CaptureLogger } = {},
+) {
+  const log = new InMemoryKafkaLog();
+  log.createTopic(CHECKPOINTS, { partitions: 1, cleanupPolicy: 'compact' });
+  const sink = new InMemoryLogSink(log);
+  const source = new FakeSource();
+  const instrumentation = createInstrumentation<CaptureEvents>();
+  const pipeline = new CapturePipeline({
+    sink,
+    router: createOutboxRouter(defaultRouterConfig),
+    batch: { ...captureDefaults.batch, lingerMs: 1, ...batch },
+    onUnroutable: options.onUnroutable ?? 'fatal',
+    logger: options.logger ?? silentLogger,
+    instrumentation,
+  });
+  return { log, sink, source, pipeline, instrumentation };
+}
+
+const until = async (condition: () => boolean): Promise<void> => {
+  for (let i = 0; i < 500 && !condition(); i += 1) {
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+  expect(condition()).toBe(true);
+};
+
+describe('the capture pipeline', () => {
+  it('confirms a batch position only after the Kafka commit', async () => {
+    const { sink, source, pipeline } = setup();
+    await sink.connect();
+    pipeline.begin(source, undefined);
+    sink.hold();
+    await pipeline.transaction(tx(0x100, [row('a', 1)]));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    // Linger is over and the records are sent, but the commit is held: nothing confirmed.
+    expect(source.confirmations).toEqual([]);
+    expect(sink.committedEventIds()).toEqual([]);
+    sink.release();
+    await until(() => source.confirmations.length === 1);
+    expect(source.confirmations).toEqual([0x110n]);
+    expect(sink.committedEventIds()).toHaveLength(1);
+  });
+
+  it('puts several whole source transactions into one Kafka transaction, bounded by maxEvents', async () => {
+    const { sink, source, pipeline } = setup({ maxEvents: 4, lingerMs: 50 });
+    await sink.connect();
+    pipeline.begin(source, undefined);
+    await pipeline.transaction(tx(0x100, [row('a', 1), row('a', 2)]));
+    await pipeline.transaction(tx(0x200, [row('b', 1), row('c', 1)]));
+    await pipeline.transaction(tx(0x300, [row('d', 1)]));
+    await pipeline.drain();
+    expect(sink.batches.map((batch) => batch.records.length)).toEqual([4, 1]);
+    expect(sink.batches.map((batch) => batch.checkpoint)).toEqual([0x200n, 0x300n]);
+    expect(source.confirmations).toEqual([0x210n, 0x310n]);
+  });
+
+  it('never splits a source transaction, even one larger than maxEvents', async () => {
+    const { sink, source, pipeline } = setup({ maxEvents: 2 });
+    await sink.connect();
+    pipeline.begin(source, undefined);
+    await pipeline.transaction(tx(0x100, [row('a', 1)]));
+    await pipeline.transaction(tx(0x200, [row('b', 1), row('b', 2), row('b', 3)]));
+    await pipeline.drain();
+    expect(sink.batches.map((batch) => batch.records.length)).toEqual([1, 3]);
+  });
+
+  it('bounds a batch by bytes', async () => {
+    const { sink, source, pipeline } = setup({ maxBytes: 900 });
+    await sink.connect();
+    pipeline.begin(source, undefined);
+    for (let index = 1; index <= 4; index += 1) {
+      await pipeline.transaction(tx(0x100 * index, [row('a', index)]));
+    }
+    await pipeline.drain();
+    expect(sink.batches.length).toBeGreaterThan(1);
+    for (const batch of sink.batches) {
+      const bytes = batch.records.reduce((sum, record) => sum + record.sizeBytes, 0);
+      expect(batch.records.length === 1 || bytes <= 900).toBe(true);
+    }
+  });
+
+  it('applies back-pressure: a transaction that does not fit waits for the batch in flight', async () => {
+    const { sink, source, pipeline } = setup({ maxEvents: 2 });
+    await sink.connect();
+    pipeline.begin(source, undefined);
+    sink.hold();
+    await pipeline.transaction(tx(0x100, [row('a', 1), row('a', 2)])); // full: publishing, held
+    await pipeline.transaction(tx(0x200, [row('b', 1), row('b', 2)])); // fills the next batch
+    let accepted = false;
+    const third = pipeline.transaction(tx(0x300, [row('c', 1)])).then(() => {
+      accepted = true;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(accepted).toBe(false);
+    sink.release();
+    await third;
+    expect(accepted).toBe(true);
+    await pipeline.drain();
+    expect(sink.batches.map((batch) => batch.checkpoint)).toEqual([0x100n, 0x200n, 0x300n]);
+  });
+
+  it('skips transactions at or below the checkpoint (as 64-bit numbers) and confirms their position', async () => {
+    const { sink, source, pipeline, instrumentation } = setup();
+    const skipped: string[] = [];
+    instrumentation.on('capture.transaction.skipped', ({ commitLsn }) => skipped.push(commitLsn));
+    await sink.connect();
+    // 0x1_0000_0000 > 0xFFFF_FFFF although '1/0' < 'F/...' is not how strings would order.
+    pipeline.begin(source, 0x1_0000_0000n);
+    await pipeline.transaction(tx(0xffff_fff0, [row('a', 1)]));
+    await pipeline.transaction(tx(0x1_0000_0000, [row('a', 2)]));
+    await pipeline.transaction(tx(0x1_0000_0100, [row('a', 3)]));
+    await pipeline.drain();
+    expect(skipped).toEqual(['0/FFFFFFF0', '1/0']);
+    expect(sink.batches.flatMap((batch) => batch.records.map((record) => record.key))).toEqual([
+      'a',
+    ]);
+    expect(source.confirmations).toEqual([0x1_0000_0000n, 0x1_0000_0010n, 0x1_0000_0110n]);
+  });
+
+  it('republishes nothing after a restart whose predecessor committed but never confirmed', async () => {
+    const first = setup();
+    await first.sink.connect();
+    first.pipeline.begin(first.source, undefined);
+    await first.pipeline.transaction(tx(0x100, [row('a', 1)]));
+    await first.pipeline.drain();
+    // The "crash": the confirmation never reached PostgreSQL, so the slot resends 0x100.
+    const sink = new InMemoryLogSink(first.log);
+    await sink.connect();
+    const source = new FakeSource();
+    const pipeline = new CapturePipeline({
+      sink,
+      router: createOutboxRouter(defaultRouterConfig),
+      batch: { ...captureDefaults.batch, lingerMs: 1 },
+      onUnroutable: 'fatal',
+      logger: silentLogger,
+      instrumentation: createInstrumentation<CaptureEvents>(),
+    });
+    pipeline.begin(source, await sink.readCheckpoint());
+    await pipeline.transaction(tx(0x100, [row('a', 1)]));
+    await pipeline.transaction(tx(0x200, [row('a', 2)]));
+    await pipeline.drain();
+    expect(sink.committedEventIds()).toHaveLength(2);
+    expect(await sink.readCheckpoint()).toBe(0x200n);
+  });
+
+  it('fails on a publish error, confirms nothing of it, and refuses further transactions', async () => {
+    const { sink, source, pipeline } = setup();
+    await sink.connect();
+    pipeline.begin(source, undefined);
+    sink.failNext = new Error('broker went away');
+    await pipeline.transaction(tx(0x100, [row('a', 1)]));
+    await expect(pipeline.failed).rejects.toThrow('broker went away');
+    expect(source.confirmations).toEqual([]);
+    await expect(pipeline.transaction(tx(0x200, [row('a', 2)]))).rejects.toThrow(
+      'broker went away',
+    );
+    expect(sink.committedEventIds()).toEqual([]);
+  });
+
+  it('confirms quiet positions at once when idle, and only after the batch in flight otherwise', async () => {
+    const { sink, source, pipeline } = setup();
+    await sink.connect();
+    pipeline.begin(source, undefined);
+    pipeline.quietPosition(0x50n);
+    expect(source.confirmations).toEqual([0x50n]);
+    sink.hold();
+    await pipeline.transaction(tx(0x100, [row('a', 1)]));
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    pipeline.quietPosition(0x500n); // arrives while 0x100 is in flight
+    expect(source.confirmations).toEqual([0x50n]);
+    sink.release();
+    await until(() => source.confirmations.length === 2);
+    expect(source.confirmations).toEqual([0x50n, 0x500n]);
+  });
+
+  it('halts on an unroutable row under the fatal policy and skips it under warn', async () => {
+    const fatal = setup();
+    await fatal.sink.connect();
+    fatal.pipeline.begin(fatal.source, undefined);
+    const bad = { ...row('x', 1), aggregate_type: 'no spaces allowed' };
+    const error: unknown = await fatal.pipeline
+      .transaction(tx(0x100, [bad]))
+      .catch((e: unknown) => e);
+    expect(isCaptureError(error, 'CAPTURE_UNROUTABLE_EVENT')).toBe(true);
+    expect(fatal.source.confirmations).toEqual([]);
+
+    const warnings: string[] = [];
+    const warn = setup(
+      {},
+      {
+        onUnroutable: 'warn',
+        logger: { ...silentLogger, warn: (message) => warnings.push(message) },
+      },
+    );
+    await warn.sink.connect();
+    warn.pipeline.begin(warn.source, undefined);
+    await warn.pipeline.transaction(tx(0x100, [bad, row('y', 1)]));
+    await warn.pipeline.drain();
+    expect(warnings).toEqual(['skipping unroutable outbox row']);
+    expect(warn.sink.batches.flatMap((batch) => batch.records.map((record) => record.key))).toEqual(
+      ['y'],
+    );
+  });
+
+  it('waits for begin() before handling deliveries', async () => {
+    const { sink, source, pipeline } = setup();
+    await sink.connect();
+    let handled = false;
+    const delivery = pipeline.transaction(tx(0x100, [row('a', 1)])).then(() => {
+      handled = true;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(handled).toBe(false);
+    pipeline.begin(source, undefined);
+    await delivery;
+    await pipeline.drain();
+    expect(sink.batches).toHaveLength(1);
+  });
+});
