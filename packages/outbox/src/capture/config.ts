@@ -81,6 +81,11 @@ export interface CaptureKafkaConfig {
   readonly retries: number;
   /** Compression of produced batches: `none` or `gzip` (built into kafkajs). Default `none`. */
   readonly compression: 'none' | 'gzip';
+  /**
+   * Replace kafkajs's record encoder with a byte-identical one that allocates once per
+   * record (2–2.5× the produce rate with Tributary's headers). Default `true`.
+   */
+  readonly fastRecordEncoder: boolean;
 }
 
 /** Topic creation and checks. */
@@ -212,6 +217,7 @@ export const captureDefaults = {
     retryInitialMs: 5,
     retries: 12,
     compression: 'none',
+    fastRecordEncoder: true,
   },
   topics: {
     create: true,

@@ -64,6 +64,16 @@ const POSTGRES_TIMESTAMP =
  * @throws TypeError for text that is not such a timestamp.
  */
 export function toIsoTimestamp(text: string): string {
+  // Rows of one transaction usually share their timestamp (now() is the transaction's start).
+  if (text === lastTimestamp.text) return lastTimestamp.iso;
+  const iso = parseIsoTimestamp(text);
+  lastTimestamp = { text, iso };
+  return iso;
+}
+
+let lastTimestamp = { text: '', iso: '' };
+
+function parseIsoTimestamp(text: string): string {
   const match = POSTGRES_TIMESTAMP.exec(text);
   if (match === null) throw new TypeError(`not an ISO timestamp: ${JSON.stringify(text)}`);
   const [, date, time, fraction = '', zone = 'Z'] = match;

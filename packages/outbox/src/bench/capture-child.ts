@@ -1,0 +1,48 @@
+/**
+ * The capturer process of `npm run bench:capture`: a capturer configured from the
+ * environment (like `tributary capture`) that reports each committed batch as a JSON line
+ * on stdout, so the benchmark can measure rates and commit-to-Kafka latency, and its own
+ * peak RSS when it stops (SIGTERM).
+ */
+import { createCapturer } from '../capture/capturer.js';
+import { captureConfigFromEnvironment, resolveCaptureConfig } from '../capture/config.js';
+import { createConsoleLogger } from '../capture/logger.js';
+
+const config = resolveCaptureConfig(captureConfigFromEnvironment());
+const capturer = createCapturer({
+  config,
+  logger: createConsoleLogger({ level: 'warn' }),
+});
+const print = (value: unknown): void => {
+  process.stdout.write(`${JSON.stringify(value)}\n`);
+};
+capturer.instrumentation.on('capture.checkpoint.loaded', () => {
+  print({ type: 'ready', at: Date.now() });
+});
+capturer.instrumentation.on('capture.batch.committed', (batch) => {
+  // Latency of each source transaction: Kafka commit (this clock) minus PostgreSQL commit
+  // (the server's clock; same machine).
+  const latencies = batch.commitTimesMicros.map(
+    (micros) => batch.committedAtMs - Number(micros / 1000n),
+  );
+  print({
+    type: 'batch',
+    at: batch.committedAtMs,
+    events: batch.events,
+    transactions: batch.transactions,
+    durationMs: batch.durationMs,
+    latencies,
+    eventsPerTransaction: batch.eventsPerTransaction,
+  });
+});
+process.once('SIGTERM', () => {
+  void capturer.stop();
+});
+try {
+  await capturer.run();
+  print({ type: 'stopped', maxRssKb: process.resourceUsage().maxRSS });
+  process.exit(0);
+} catch (error) {
+  process.stderr.write(`capturer failed: ${String(error)}\n`);
+  process.exit(1);
+}
