@@ -156,6 +156,14 @@ export function createProjectionRuntime(options: ProjectionRuntimeOptions): Proj
       // partition without a stored checkpoint starts from the earliest offset even if Kafka
       // has an offset for it (the read model, not Kafka, says what was applied).
       const assignment = event.payload.memberAssignment;
+      const assigned = Object.entries(assignment).map(([topic, partitions]) => ({
+        topic,
+        partitions,
+      }));
+      // Paused synchronously (the event is emitted before the first fetch of the new
+      // generation) and resumed once the seeks are in, so no batch starts at Kafka's
+      // trailing offsets.
+      consumer.pause(assigned);
       void (async () => {
         try {
           const stored = await store.checkpoints(projection.name, projection.version);
@@ -200,6 +208,8 @@ export function createProjectionRuntime(options: ProjectionRuntimeOptions): Proj
             projection: projection.name,
             error,
           });
+        } finally {
+          consumer.resume(assigned);
         }
       })();
     });
@@ -218,7 +228,13 @@ export function createProjectionRuntime(options: ProjectionRuntimeOptions): Proj
         if (last === undefined) continue;
         let nextOffset: number;
         try {
-          nextOffset = (await applier.applyBatch(chunk)).nextOffset;
+          const isLastChunk = start + config.maxBatchRecords >= messages.length;
+          nextOffset = (
+            await applier.applyBatch(
+              chunk,
+              isLastChunk ? { coveredThroughOffset: Number(batch.lastOffset()) } : {},
+            )
+          ).nextOffset;
         } catch (error) {
           if (!isFatalProjectionError(error)) throw error;
           logger.error('projection stopped', {

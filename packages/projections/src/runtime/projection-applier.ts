@@ -183,13 +183,17 @@ export class ProjectionApplier {
   }
 
   /**
-   * Applies one batch of ONE partition (records in offset order).
+   * Applies one batch of ONE partition (records in offset order). `coveredThroughOffset`
+   * may name the last offset the fetch covered beyond the records (transaction markers).
    *
    * @throws HandlerFailedError under the `stop` policy, OrderingViolationError under `fail`,
    * ProjectionRetiredError when a rebuild retired this version, or the last database error
    * when the retries are used up. Nothing of the batch is applied then.
    */
-  async applyBatch(records: readonly SourceRecord[]): Promise<BatchOutcome> {
+  async applyBatch(
+    records: readonly SourceRecord[],
+    options: { readonly coveredThroughOffset?: number } = {},
+  ): Promise<BatchOutcome> {
     const first = records[0];
     if (first === undefined) throw new Error('applyBatch needs at least one record');
     const started = performance.now();
@@ -199,7 +203,13 @@ export class ProjectionApplier {
     let failures = 0;
     for (let attempts = 1; ; attempts += 1) {
       try {
-        const outcome = await this.runTransaction(first.topic, first.partition, records, decisions);
+        const outcome = await this.runTransaction(
+          first.topic,
+          first.partition,
+          records,
+          decisions,
+          options.coveredThroughOffset,
+        );
         const result = { ...outcome, attempts };
         this.instrumentation?.emit('projection.batch.committed', () => ({
           projection: this.projection.name,
@@ -296,6 +306,7 @@ export class ProjectionApplier {
     partition: number,
     records: readonly SourceRecord[],
     decisions: ReadonlyMap<number, PoisonDecision>,
+    coveredThroughOffset: number | undefined,
   ): Promise<Omit<BatchOutcome, 'attempts'>> {
     const { knex, refs } = this.store;
     const key = {
@@ -395,7 +406,10 @@ export class ProjectionApplier {
       await this.saveAggregates(trx, aggregates);
       if (parkedRows.length > 0) await this.insertParked(trx, parkedRows);
       const last = fresh[fresh.length - 1];
-      const nextOffset = Math.max(storedNext, (last?.offset ?? storedNext - 1) + 1);
+      // Control records (transaction markers) and aborted records after the last record of
+      // the fetch carry no events; covering them keeps the lag at 0 when idle.
+      const through = Math.max(last?.offset ?? storedNext - 1, coveredThroughOffset ?? -1);
+      const nextOffset = Math.max(storedNext, through + 1);
       await trx(refs.checkpoints)
         .where(key)
         .update({ next_offset: nextOffset, updated_at: trx.fn.now() });

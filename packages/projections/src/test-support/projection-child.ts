@@ -1,0 +1,65 @@
+/**
+ * A projection runtime process for the crash tests: runs {@link applicationsProjection}
+ * with the configuration from the environment, honours `TRIBUTARY_CRASH_AT` /
+ * `TRIBUTARY_PAUSE_AT`, prints one JSON line per committed batch and stops on SIGTERM.
+ */
+import knexFactory from 'knex';
+import { createProjectionRuntime } from '../runtime/kafka-runtime.js';
+import { faultPlansFromEnvironment } from '../internal/fault-injection.js';
+import { applicationsProjection } from './counter-projection.js';
+
+const env = (name: string): string => {
+  const value = process.env[name];
+  if (value === undefined || value === '') throw new Error(`${name} is not set`);
+  return value;
+};
+
+const knex = knexFactory({
+  client: 'pg',
+  connection: env('DATABASE_URL'),
+  pool: { min: 0, max: 6 },
+});
+const runtime = createProjectionRuntime({
+  kafka: { brokers: env('KAFKA_BROKERS').split(','), clientId: `child-${process.pid}` },
+  knex,
+  projections: [applicationsProjection],
+  config: {
+    topicPrefix: env('TOPIC_PREFIX'),
+    groupIdPrefix: env('GROUP_PREFIX'),
+    schema: env('RUNTIME_SCHEMA'),
+    readModelSchema: env('READ_MODEL_SCHEMA'),
+    sessionTimeoutMs: Number(process.env['SESSION_TIMEOUT_MS'] ?? 6_000),
+    heartbeatIntervalMs: 500,
+    maxBatchRecords: Number(process.env['MAX_BATCH_RECORDS'] ?? 100),
+    partitionsConsumedConcurrently: Number(process.env['PARTITIONS_CONCURRENCY'] ?? 4),
+  },
+  faults: faultPlansFromEnvironment(),
+});
+const print = (line: object): void => {
+  process.stdout.write(`${JSON.stringify({ pid: process.pid, ...line })}\n`);
+};
+runtime.instrumentation.on('projection.batch.committed', (batch) => {
+  print({
+    event: 'committed',
+    partition: batch.partition,
+    applied: batch.applied,
+    skipped: batch.skipped,
+    nextOffset: batch.nextOffset,
+  });
+});
+runtime.instrumentation.on('projection.partitions.assigned', (assigned) => {
+  print({ event: 'assigned', partitions: assigned.partitions.map((p) => p.partition) });
+});
+process.once('SIGTERM', () => {
+  void runtime.stop().then(async () => {
+    await knex.destroy();
+    print({ event: 'stopped' });
+    process.exit(0);
+  });
+});
+await runtime.start();
+print({ event: 'started' });
+runtime.stopped.catch((error: unknown) => {
+  print({ event: 'failed', error: String(error) });
+  process.exit(1);
+});
