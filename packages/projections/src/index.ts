@@ -31,3 +31,6 @@ export * from './runtime/projection-applier.js';
 export * from './runtime/dead-letter.js';
 export * from './runtime/parked.js';
 export * from './runtime/kafka-runtime.js';
+export * from './rebuild.js';
+export * from './status.js';
+export * from './cli/commands.js';

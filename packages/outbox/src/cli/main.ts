@@ -20,6 +20,8 @@ Commands:
   migrate     Create or upgrade the outbox tables (idempotent).
   capture     Stream the outbox to Kafka (WAL capture, exactly once) until SIGTERM.
   schemas     check | register event schemas against the registry (tributary schemas --help).
+  project | status | rebuild | parked
+              Projection runtime commands, from @tributary/projections (tributary project --help).
 
 Options of migrate:
   --database-url <url>    PostgreSQL URL (default: env DATABASE_URL)
@@ -71,6 +73,11 @@ export async function main(
         return await captureCommand(rest, output);
       case 'schemas':
         return await schemasCommand(rest, output);
+      case 'project':
+      case 'status':
+      case 'rebuild':
+      case 'parked':
+        return await projectionsCommand(commandName, rest, output);
       default:
         output.err(`tributary: unknown command "${commandName}"\n\n${USAGE}`);
         return 2;
@@ -243,4 +250,35 @@ async function readConfigFile(path: string): Promise<CaptureConfigInput> {
       `Config file ${path} is not a JSON object: ${error instanceof Error ? error.message : String(error)}`,
     );
   }
+}
+
+/** The part of `@tributary/projections` the CLI uses (kept structural: no build-time dependency). */
+interface ProjectionsCli {
+  projectionCommand(
+    name: string,
+    args: readonly string[],
+    output: CliOutput & { readonly isTTY?: boolean },
+  ): Promise<number>;
+}
+
+/**
+ * Projection commands live in `@tributary/projections`, loaded on demand: the outbox must
+ * not depend on the read side, and a write-side-only install works without it.
+ */
+async function projectionsCommand(
+  name: string,
+  args: readonly string[],
+  output: CliOutput,
+): Promise<number> {
+  const specifier = '@tributary/projections';
+  let projections: ProjectionsCli;
+  try {
+    projections = (await import(specifier)) as ProjectionsCli;
+  } catch (error) {
+    output.err(
+      `tributary ${name}: needs the @tributary/projections package (npm install @tributary/projections): ${error instanceof Error ? error.message : String(error)}`,
+    );
+    return 2;
+  }
+  return projections.projectionCommand(name, args, { ...output, isTTY: process.stderr.isTTY });
 }
