@@ -314,6 +314,21 @@ describe('the capture pipeline', () => {
     expect(source.confirmations).toEqual([0x50n, 0x500n]);
   });
 
+  it('never confirms past a transaction it left unpublished while stopping', async () => {
+    const { sink, source, pipeline } = setup();
+    await sink.connect();
+    pipeline.begin(source, undefined);
+    await pipeline.transaction(tx(0x100, [row('a', 1)]));
+    const drained = pipeline.drain();
+    // Arrives after the stop began: not published, so nothing at or after it may be confirmed.
+    await pipeline.transaction(tx(0x200, [row('a', 2)]));
+    pipeline.quietPosition(0x300n);
+    await drained;
+    pipeline.quietPosition(0x400n);
+    expect(sink.batches.map((batch) => batch.checkpoint)).toEqual([0x100n]);
+    expect(source.confirmations).toEqual([0x110n]);
+  });
+
   it('halts on an unroutable row under the fatal policy and skips it under warn', async () => {
     const fatal = setup();
     await fatal.sink.connect();

@@ -176,7 +176,9 @@ export class CapturePipeline implements ChangeListener {
   }
 
   quietPosition(position: bigint): void {
-    if (this.#failure !== undefined || this.#source === undefined) return;
+    // While stopping, transactions are left unpublished (see `#accept`); a later quiet
+    // position would confirm past them and PostgreSQL would never send them again.
+    if (this.#failure !== undefined || this.#source === undefined || this.#stopping) return;
     if (this.#pending !== undefined) {
       this.#pending.position = maxLsn(this.#pending.position, position);
     } else if (this.#inFlight !== undefined) {
