@@ -24,7 +24,11 @@ export {
   crashPointsFromEnvironment,
   noCrashPoints,
 } from './capture/crash-points.js';
-export { CapturePipeline, type CapturePipelineOptions } from './capture/pipeline.js';
+export {
+  CapturePipeline,
+  type CapturePipelineOptions,
+  type PayloadEncoder,
+} from './capture/pipeline.js';
 export {
   PgoutputSource,
   type PgoutputSourceOptions,

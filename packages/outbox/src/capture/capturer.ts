@@ -30,7 +30,7 @@ import { KafkaCaptureSink } from './kafka-sink.js';
 import { silentLogger, type CaptureLogger } from './logger.js';
 import { formatLsn, parseLsn } from './lsn.js';
 import { PgoutputSource, SlotBusyError } from './pgoutput-source.js';
-import { CapturePipeline } from './pipeline.js';
+import { CapturePipeline, type PayloadEncoder } from './pipeline.js';
 import { createOutboxRouter } from './router.js';
 import type { CaptureSink } from './sink.js';
 import {
@@ -51,6 +51,11 @@ export interface CapturerOptions {
   readonly crashPoints?: CrashPoints;
   /** Instrumentation to emit into; default a new one (see {@link Capturer.instrumentation}). */
   readonly instrumentation?: Instrumentation<CaptureEvents>;
+  /**
+   * Encodes payloads, e.g. `createRegistryEncoder(...)` for the schema registry wire
+   * format. Default: the payload JSON as stored.
+   */
+  readonly payloadEncoder?: PayloadEncoder;
 }
 
 /** Where a capturer is in its life. */
@@ -103,6 +108,7 @@ class WalCapturer implements Capturer {
   readonly #config: CaptureConfig;
   readonly #logger: CaptureLogger;
   readonly #crash: CrashPoints;
+  readonly #payloadEncoder: PayloadEncoder | undefined;
   readonly #knownTopics = new Set<string>();
   #state: CapturerState = 'starting';
   #stopRequested = false;
@@ -116,6 +122,7 @@ class WalCapturer implements Capturer {
     this.#config = options.config;
     this.#logger = options.logger ?? silentLogger;
     this.#crash = options.crashPoints ?? noCrashPoints;
+    this.#payloadEncoder = options.payloadEncoder;
     this.instrumentation = options.instrumentation ?? createInstrumentation<CaptureEvents>();
     this.#stopSignal = new Promise((resolve) => {
       this.#requestStop = () => resolve('stop');
@@ -375,6 +382,7 @@ class WalCapturer implements Capturer {
       logger: this.#logger,
       instrumentation: this.instrumentation,
       crashPoints: this.#crash,
+      ...(this.#payloadEncoder === undefined ? {} : { payloadEncoder: this.#payloadEncoder }),
     });
   }
 

@@ -358,6 +358,56 @@ describe('the capture pipeline', () => {
     );
   });
 
+  it('encodes payloads with a payload encoder, and fails (publishing nothing) when it fails', async () => {
+    const log = new InMemoryKafkaLog();
+    log.createTopic(CHECKPOINTS, { partitions: 1, cleanupPolicy: 'compact' });
+    const sink = new InMemoryLogSink(log);
+    await sink.connect();
+    const source = new FakeSource();
+    const seen: string[] = [];
+    const pipeline = new CapturePipeline({
+      sink,
+      router: createOutboxRouter(defaultRouterConfig),
+      batch: { ...captureDefaults.batch, lingerMs: 1 },
+      onUnroutable: 'fatal',
+      logger: silentLogger,
+      instrumentation: createInstrumentation<CaptureEvents>(),
+      payloadEncoder: {
+        encode(topic, envelope) {
+          seen.push(`${topic}:${envelope.aggregateId}:${JSON.stringify(envelope.payload)}`);
+          return Promise.resolve({
+            value: Buffer.from([0, 0, 0, 0, 7]),
+            contentType: 'application/vnd.schemaregistry',
+          });
+        },
+      },
+    });
+    pipeline.begin(source, undefined);
+    await pipeline.transaction(tx(0x100, [{ ...row('a', 1), payload: '{"amount": 5}' }]));
+    await pipeline.drain().catch(() => undefined);
+    expect(seen).toEqual(['events.Account:a:{"amount":5}']);
+    const [record] = sink.batches[0]?.records ?? [];
+    expect([...(record?.value ?? [])]).toEqual([0, 0, 0, 0, 7]);
+    expect(record?.headers[EventHeaders.contentType]).toBe('application/vnd.schemaregistry');
+
+    const second = setup();
+    await second.sink.connect();
+    const failing = new CapturePipeline({
+      sink: second.sink,
+      router: createOutboxRouter(defaultRouterConfig),
+      batch: captureDefaults.batch,
+      onUnroutable: 'fatal',
+      logger: silentLogger,
+      instrumentation: createInstrumentation<CaptureEvents>(),
+      payloadEncoder: { encode: () => Promise.reject(new Error('registry down')) },
+    });
+    failing.begin(second.source, undefined);
+    await expect(failing.transaction(tx(0x200, [row('b', 1)]))).rejects.toThrow('registry down');
+    await expect(failing.failed).rejects.toThrow('registry down');
+    expect(second.source.confirmations).toEqual([]);
+    expect(second.sink.batches).toEqual([]);
+  });
+
   it('waits for begin() before handling deliveries', async () => {
     const { sink, source, pipeline } = setup();
     await sink.connect();

@@ -4,7 +4,12 @@
  * (bounded by events, bytes and linger time), publishes one batch at a time while the next
  * one fills, and confirms LSNs to PostgreSQL only after the Kafka commit.
  */
-import type { Instrumentation } from '@tributary/core';
+import {
+  envelopeFromHeaders,
+  EventHeaders,
+  type EventEnvelope,
+  type Instrumentation,
+} from '@tributary/core';
 import type { CaptureBatchConfig, UnroutablePolicy } from './config.js';
 import { noCrashPoints, type CrashPoints } from './crash-points.js';
 import { CaptureError } from './errors.js';
@@ -15,6 +20,23 @@ import type { CaptureRecord, OutboxRouter } from './router.js';
 import type { CaptureSink, PublishBatch, TransactionSummary } from './sink.js';
 import type { ChangeListener, ChangeSource, SourceTransaction } from './source.js';
 
+/**
+ * Turns an event's payload into the record value, e.g. the schema registry wire format
+ * (`createRegistryEncoder` of this package fits). Errors halt or restart capture according
+ * to their `retriable` flag; an event is never published without its encoding.
+ */
+export interface PayloadEncoder {
+  encode(
+    topic: string,
+    envelope: EventEnvelope,
+  ): Promise<{ readonly value: Buffer; readonly contentType: string }>;
+  /** A synchronous fast path when everything needed is cached; `undefined` otherwise. */
+  encodeCached?(
+    topic: string,
+    envelope: EventEnvelope,
+  ): { readonly value: Buffer; readonly contentType: string } | undefined;
+}
+
 /** Collaborators and settings of a {@link CapturePipeline}. */
 export interface CapturePipelineOptions {
   readonly sink: CaptureSink;
@@ -24,6 +46,8 @@ export interface CapturePipelineOptions {
   readonly logger: CaptureLogger;
   readonly instrumentation: Instrumentation<CaptureEvents>;
   readonly crashPoints?: CrashPoints;
+  /** Default: the payload JSON as stored. */
+  readonly payloadEncoder?: PayloadEncoder;
 }
 
 interface PendingBatch {
@@ -126,7 +150,11 @@ export class CapturePipeline implements ChangeListener {
       this.quietPosition(transaction.commitEndLsn);
       return;
     }
-    const records = this.#route(transaction);
+    const routed = this.#route(transaction);
+    const records =
+      this.#options.payloadEncoder === undefined
+        ? routed
+        : await this.#encodePayloads(routed, this.#options.payloadEncoder);
     if (records.length === 0) {
       this.quietPosition(transaction.commitEndLsn);
       return;
@@ -249,6 +277,29 @@ export class CapturePipeline implements ChangeListener {
       else logger.error('skipping unroutable outbox row', fields);
     }
     return records;
+  }
+
+  async #encodePayloads(
+    records: readonly CaptureRecord[],
+    encoder: PayloadEncoder,
+  ): Promise<CaptureRecord[]> {
+    const encoded: CaptureRecord[] = [];
+    for (const record of records) {
+      const envelope: EventEnvelope = {
+        ...envelopeFromHeaders(record.headers),
+        payload: JSON.parse(record.value.toString('utf8')) as unknown,
+      };
+      const result =
+        encoder.encodeCached?.(record.topic, envelope) ??
+        (await encoder.encode(record.topic, envelope));
+      encoded.push({
+        ...record,
+        value: result.value,
+        headers: { ...record.headers, [EventHeaders.contentType]: result.contentType },
+        sizeBytes: record.sizeBytes - record.value.length + result.value.length,
+      });
+    }
+    return encoded;
   }
 
   #newBatch(): PendingBatch {
