@@ -352,23 +352,28 @@ describe('capture under crashes', () => {
   it('gives a paused zombie not a single committed record after a standby took over, then makes it a standby', async () => {
     const name = env.name('zombie');
     await prepareSlot(name);
-    const load = new Load('zombie');
-    loads.push(load);
-    load.start(2, 2_000, 3_000);
-    await load.until(3_000);
-    await load.stop();
     // A pauses itself (SIGSTOP) in its 3rd Kafka transaction, after sending records and
     // before committing. Its walsender times out after 2 s without replies.
     const zombie = startCapturer('zombie-a', name, {
       TRIBUTARY_PAUSE_AT: 'produce:3',
       TRIBUTARY_WAL_SENDER_TIMEOUT_MS: '2000',
     });
-    const holding = Date.now() + 30_000;
-    while (!zombie.lines.some((line) => line.includes('acquired replication slot'))) {
-      if (Date.now() > holding) throw new Error(`zombie never took the slot; logs in ${LOG_DIR}`);
-      await sleep(50);
-    }
+    const waitForLine = async (child: Child, text: string): Promise<void> => {
+      const deadline = Date.now() + 30_000;
+      while (!child.lines.some((line) => line.includes(text))) {
+        if (Date.now() > deadline) throw new Error(`no "${text}" line; logs in ${LOG_DIR}`);
+        await sleep(50);
+      }
+    };
+    await waitForLine(zombie, 'acquired replication slot');
     const standby = startCapturer('zombie-b', name);
+    await waitForLine(standby, 'standby');
+    // Only now the load: A reaches its pause point while B is certainly waiting.
+    const load = new Load('zombie');
+    loads.push(load);
+    load.start(2, 2_000, 3_000);
+    await load.until(3_000);
+    await load.stop();
     const reader = await readTopics(env.kafkaBrokers, topicsOf(name));
     const ledger = new Ledger(reader);
     await ledger.expectAll(load.committed, load.rolledBack, 60_000);
