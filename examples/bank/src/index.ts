@@ -19,3 +19,5 @@ export * from './transfer/transfer.js';
 export * from './transfer/transfer-process.js';
 export * from './bank-service.js';
 export * from './runtime.js';
+export * from './read-models/projections.js';
+export * from './read-models/read-side.js';

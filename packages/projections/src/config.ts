@@ -58,6 +58,14 @@ export interface ProjectionRuntimeConfig {
   readonly sessionTimeoutMs: number;
   /** Kafka consumer heartbeat interval. Default 3,000 ms. */
   readonly heartbeatIntervalMs: number;
+  /**
+   * A consumed topic that does not exist yet (no event of that aggregate type was ever
+   * published): `wait` until the capturer creates it, or `create` it with
+   * {@link topicPartitions} partitions. Default `wait`.
+   */
+  readonly missingTopics: 'wait' | 'create';
+  /** Partitions of topics created under `missingTopics: 'create'`. Default 3 (the capturer's default). */
+  readonly topicPartitions: number;
 }
 
 /** The defaults of {@link ProjectionRuntimeConfig}. */
@@ -79,6 +87,8 @@ export const defaultProjectionRuntimeConfig: ProjectionRuntimeConfig = {
   partitionsConsumedConcurrently: 4,
   sessionTimeoutMs: 30_000,
   heartbeatIntervalMs: 3_000,
+  missingTopics: 'wait',
+  topicPartitions: 3,
 };
 
 /**
@@ -130,6 +140,7 @@ export function resolveProjectionRuntimeConfig(
     'partitionsConsumedConcurrently',
     'sessionTimeoutMs',
     'heartbeatIntervalMs',
+    'topicPartitions',
   ] as const) {
     if (!Number.isSafeInteger(config[key]) || config[key] < 1) {
       throw new InvalidIdentifierError(key, config[key], 'must be a positive integer');

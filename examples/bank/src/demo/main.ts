@@ -10,7 +10,10 @@ async function main(): Promise<number> {
   const kind = runtimeKindFrom(process.argv.slice(2), process.env);
   let runtime;
   try {
-    runtime = await createRuntime(kind, { log: (line) => process.stderr.write(`· ${line}\n`) });
+    runtime = await createRuntime(kind, {
+      readModels: true,
+      log: (line) => process.stderr.write(`· ${line}\n`),
+    });
   } catch (error) {
     if (error instanceof RuntimeUnavailableError) {
       process.stderr.write(`${error.message}\n`);

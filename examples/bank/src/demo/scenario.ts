@@ -21,6 +21,7 @@ import type { AccountOpenedV1Payload } from '../account/events.js';
 import { bankUpcasters } from '../account/upcasters.js';
 import { ibanOf } from '../iban.js';
 import { formatCents } from '../money.js';
+import type { ReadSide } from '../read-models/read-side.js';
 import type { Runtime } from '../runtime.js';
 import { RequestTransfer } from '../transfer/commands.js';
 import type { ProcessStep } from '../transfer/transfer-process.js';
@@ -369,5 +370,53 @@ export async function runBankScenario(
   write(
     `${counts.commands} commands (${counts.ruleViolations} refused by business rules, ${counts.validationErrors} invalid), ${counts.events} events stored.`,
   );
+  if (runtime.readSide !== undefined) await printReadModels(runtime.readSide, output, write);
   return { accounts, transfers, ...counts };
+}
+
+/**
+ * The query side: the same facts, read from the read models the projections built from the
+ * event stream (not from the aggregates), plus the exactly-once evidence.
+ */
+async function printReadModels(
+  readSide: ReadSide,
+  output: ScenarioOutput,
+  write: (line?: string) => void,
+): Promise<void> {
+  await readSide.catchUp();
+  write();
+  write(paint(output, 'bold', 'Read models (projected from the event stream)'));
+  const balances = await readSide.balances();
+  for (const line of formatTable(
+    ['account', 'owner', 'status', 'balance', 'version'],
+    balances.map((row) => [
+      row.accountId,
+      row.ownerName,
+      row.status,
+      formatCents(row.balanceCents, row.currency),
+      String(row.version),
+    ]),
+  )) {
+    write(`  ${line}`);
+  }
+  write();
+  const transfers = await readSide.transfers();
+  for (const line of formatTable(
+    ['transfer', 'from', 'to', 'amount', 'status', 'reason'],
+    transfers.map((row) => [
+      row.transferId,
+      row.sourceAccountId,
+      row.targetAccountId,
+      formatCents(row.amountCents, row.currency),
+      row.status,
+      row.failureReason ?? '',
+    ]),
+  )) {
+    write(`  ${line}`);
+  }
+  write();
+  const applications = await readSide.applications();
+  write(
+    `${applications.events} events projected: ${applications.appliedOnce} applied exactly once, ${applications.appliedMoreThanOnce} more than once.`,
+  );
 }

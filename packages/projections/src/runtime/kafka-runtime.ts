@@ -117,6 +117,31 @@ export function createProjectionRuntime(options: ProjectionRuntimeOptions): Proj
     else settle?.reject(error);
   };
 
+  /** Creates missing topics, or waits for them (polling), as configured. */
+  const ensureTopics = async (topics: readonly string[]): Promise<void> => {
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      for (let waited = 0; !stopping; waited += 1) {
+        const existing = new Set(await admin.listTopics());
+        const missing = topics.filter((topic) => !existing.has(topic));
+        if (missing.length === 0) return;
+        if (config.missingTopics === 'create') {
+          await admin.createTopics({
+            waitForLeaders: true,
+            topics: missing.map((topic) => ({ topic, numPartitions: config.topicPartitions })),
+          });
+          continue;
+        }
+        if (waited % 30 === 0)
+          logger.info('waiting for topics to be created', { topics: missing.join(',') });
+        await new Promise((resolve) => setTimeout(resolve, 1_000));
+      }
+    } finally {
+      await admin.disconnect();
+    }
+  };
+
   const startOne = async (projection: AnyProjection): Promise<void> => {
     const prepared = await store.prepare(projection);
     const groupId = groupIdFor(config, projection);
@@ -270,6 +295,8 @@ export function createProjectionRuntime(options: ProjectionRuntimeOptions): Proj
       }
     };
 
+    await ensureTopics(topics);
+    if (stopping) return;
     await consumer.connect();
     await consumer.subscribe({ topics, fromBeginning: true });
     await consumer.run({
