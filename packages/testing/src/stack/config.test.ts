@@ -107,3 +107,15 @@ describe('namespaceLabel', () => {
     expect(namespaceLabel('a'.repeat(40))).toHaveLength(24);
   });
 });
+
+describe('newClusterId', () => {
+  it('never starts with a dash, which the storage tool would read as an option', async () => {
+    const { newClusterId } = await import('./kafka.js');
+    // 0xf8 encodes to "-" as the first base64url character; the next draw does not.
+    const draws = [Buffer.alloc(16, 0xf8), Buffer.alloc(16, 0x10)];
+    const id = newClusterId(() => draws.shift() ?? Buffer.alloc(16, 0x20));
+    expect(id.startsWith('-')).toBe(false);
+    expect(id).toHaveLength(22);
+    expect(draws).toHaveLength(0);
+  });
+});

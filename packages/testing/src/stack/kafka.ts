@@ -41,7 +41,16 @@ const serverProperties = (
   ].join('\n');
 
 /** A KRaft cluster id: 16 random bytes, base64url without padding (what `random-uuid` prints). */
-const newClusterId = (): string => randomBytes(16).toString('base64url');
+/**
+ * A KRaft cluster id: 16 random bytes in base64url, like Kafka's own `Uuid.randomUuid()`,
+ * which also refuses ids starting with `-`: the storage tool would read one as an option.
+ */
+export function newClusterId(random: (size: number) => Buffer = randomBytes): string {
+  for (;;) {
+    const id = random(16).toString('base64url');
+    if (!id.startsWith('-')) return id;
+  }
+}
 
 const jvmFlags = ['-XX:+UseSerialGC', '-Djava.awt.headless=true'] as const;
 
