@@ -168,6 +168,7 @@ export function createProjectionRuntime(options: ProjectionRuntimeOptions): Proj
       heartbeatInterval: config.heartbeatIntervalMs,
       readUncommitted: false,
       allowAutoTopicCreation: false,
+      maxWaitTimeInMs: config.maxWaitTimeMs,
     });
     consumers.push(consumer);
     const topics = projection.aggregateTypes.map((aggregateType) =>
