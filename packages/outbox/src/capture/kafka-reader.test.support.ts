@@ -12,6 +12,8 @@ export interface SeenRecord {
   readonly offset: bigint;
   readonly key: string;
   readonly value: string;
+  /** The value as sent (binary formats such as Avro do not survive `value`'s UTF-8). */
+  readonly valueBytes: Buffer;
   readonly headers: Record<string, string>;
 }
 
@@ -77,6 +79,7 @@ export async function readTopics(
           offset: BigInt(message.offset),
           key: message.key?.toString() ?? '',
           value: message.value?.toString() ?? '',
+          valueBytes: message.value ?? Buffer.alloc(0),
           headers,
         });
       }
