@@ -13,6 +13,7 @@ export * from './instrumentation.js';
 export * from './logger.js';
 export {
   decodeEvent,
+  decodeEventWith,
   headersAsStrings,
   readEnvelope,
   type SourceRecord,

@@ -5,7 +5,7 @@ import { ProjectionError } from './errors.js';
 import type { ProjectionLogger } from './logger.js';
 import { versionedTableName, type AnyProjection } from './projection.js';
 import { createProjectionRuntime } from './runtime/kafka-runtime.js';
-import type { UpcasterChain } from '@tributary/core';
+import type { RecordValueDecoder, UpcasterChain } from '@tributary/core';
 
 /** Progress of a rebuild, reported about twice a second. */
 export interface RebuildProgress {
@@ -28,6 +28,8 @@ export interface RebuildOptions {
   readonly projection: AnyProjection;
   readonly config?: Partial<ProjectionRuntimeConfig>;
   readonly upcasters?: UpcasterChain;
+  /** Decodes schema-registry records (see `ProjectionRuntimeOptions.valueDecoder`). Default: JSON only. */
+  readonly valueDecoder?: RecordValueDecoder;
   readonly logger?: ProjectionLogger;
   readonly onProgress?: (progress: RebuildProgress) => void;
   /** Compare the new tables with the active version's before swapping (same table names). Default false. */
@@ -73,6 +75,7 @@ export async function rebuildProjection(options: RebuildOptions): Promise<Rebuil
     projections: [projection],
     ...(options.config === undefined ? {} : { config: options.config }),
     ...(options.upcasters === undefined ? {} : { upcasters: options.upcasters }),
+    ...(options.valueDecoder === undefined ? {} : { valueDecoder: options.valueDecoder }),
     ...(options.logger === undefined ? {} : { logger: options.logger }),
   });
   const { store } = runtime;

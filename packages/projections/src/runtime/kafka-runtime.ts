@@ -1,4 +1,9 @@
-import { createInstrumentation, UpcasterChain, type Instrumentation } from '@tributary/core';
+import {
+  createInstrumentation,
+  UpcasterChain,
+  type Instrumentation,
+  type RecordValueDecoder,
+} from '@tributary/core';
 import {
   Kafka,
   logLevel,
@@ -29,6 +34,11 @@ export interface ProjectionRuntimeOptions {
   readonly config?: Partial<ProjectionRuntimeConfig>;
   /** Upcasters applied before handlers (the same chain the command side uses). */
   readonly upcasters?: UpcasterChain;
+  /**
+   * Decodes record values by magic byte and schema id, so JSON and schema-registry records
+   * can share a topic (`createRecordValueDecoder` of `@tributary/core`). Default: JSON only.
+   */
+  readonly valueDecoder?: RecordValueDecoder;
   readonly instrumentation?: Instrumentation<ProjectionInstrumentationEvents>;
   readonly logger?: ProjectionLogger;
   /** Crash-test fault plans (see `faultPlansFromEnvironment`). Default: none. */
@@ -156,6 +166,7 @@ export function createProjectionRuntime(options: ProjectionRuntimeOptions): Proj
       store,
       projection,
       upcasters,
+      ...(options.valueDecoder === undefined ? {} : { valueDecoder: options.valueDecoder }),
       instrumentation,
       faults,
       ...((projection.poison ?? config.poison) === 'dead-letter'

@@ -1,9 +1,11 @@
 import {
   backoffDelay,
+  isRetriableError,
   isTributaryError,
   UpcasterChain,
   type EnvelopeWithoutPayload,
   type Instrumentation,
+  type RecordValueDecoder,
 } from '@tributary/core';
 import type { Knex } from 'knex';
 import { typedRow, typedRows } from '../internal/sql.js';
@@ -17,6 +19,7 @@ import {
 import type { ProjectionInstrumentationEvents } from '../instrumentation.js';
 import {
   decodeEvent,
+  decodeEventWith,
   headersAsStrings,
   readEnvelope,
   valueBytes,
@@ -48,6 +51,11 @@ export interface ProjectionApplierOptions {
   readonly projection: AnyProjection;
   /** Upcasters applied to every payload before the handler sees it. Default: none. */
   readonly upcasters?: UpcasterChain;
+  /**
+   * Decodes record values by magic byte and schema id (`createRecordValueDecoder` of
+   * `@tributary/core`), for topics with schema-registry-encoded records. Default: JSON only.
+   */
+  readonly valueDecoder?: RecordValueDecoder;
   readonly instrumentation?: Instrumentation<ProjectionInstrumentationEvents>;
   /** Required when the poison policy is `dead-letter`. */
   readonly deadLetter?: DeadLetterPublisher;
@@ -147,6 +155,7 @@ export class ProjectionApplier {
   readonly poison: PoisonPolicy;
   private readonly store: PostgresProjectionStore;
   private readonly upcasters: UpcasterChain;
+  private readonly valueDecoder: RecordValueDecoder | undefined;
   private readonly instrumentation: Instrumentation<ProjectionInstrumentationEvents> | undefined;
   private readonly deadLetter: DeadLetterPublisher | undefined;
   private readonly faults: FaultInjector;
@@ -167,6 +176,7 @@ export class ProjectionApplier {
       );
     }
     this.upcasters = options.upcasters ?? new UpcasterChain();
+    this.valueDecoder = options.valueDecoder;
     this.instrumentation = options.instrumentation;
     this.deadLetter = options.deadLetter;
     this.faults = options.faults ?? new FaultInjector([]);
@@ -429,9 +439,14 @@ export class ProjectionApplier {
     if (handler === undefined) return;
     let event: ProjectedEvent;
     try {
-      event = decodeEvent(record, envelope, this.upcasters);
+      event =
+        this.valueDecoder === undefined
+          ? decodeEvent(record, envelope, this.upcasters)
+          : await decodeEventWith(record, envelope, this.upcasters, this.valueDecoder);
     } catch (error) {
-      throw new RecordFailure(record, envelope, error, true);
+      // An unreachable schema registry heals by waiting (retried with backoff); a value that
+      // does not decode, an unknown schema id or a failing upcaster never will.
+      throw new RecordFailure(record, envelope, error, !isRetriableError(error));
     }
     try {
       await handler(event, context);
