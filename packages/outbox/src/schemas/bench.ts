@@ -1,9 +1,10 @@
 /**
  * `npm run bench:schemas`: encode and decode rates of event payloads as plain JSON, JSON
  * Schema, Avro and Protobuf in the registry wire format, in process with schema ids cached
- * (the steady state of the capturer and of a projection). Capture throughput with registry
- * encoding on and off needs the capturer to call the encoder; until then that part reports
- * itself as not available.
+ * (the steady state of the capturer and of a projection); then the WAL capturer's drain rate
+ * with registry encoding off and on (JSON Schema, Avro), measured in the same run on the
+ * local stack (see bench-capture.ts). BENCH_ITERATIONS (default 200000) sizes the in-process
+ * cases, BENCH_CAPTURE_EVENTS (default 50000; 0 skips) the capture backlog.
  */
 import {
   avroSchema,
@@ -16,6 +17,7 @@ import {
 } from '@tributary/core';
 import { InMemorySchemaRegistry } from '@tributary/testing';
 import { createDefaultSchemaCodecs } from './codecs.js';
+import { benchCaptureEncoding } from './bench-capture.js';
 import { createRegistryEncoder } from './encoder.js';
 
 const ITERATIONS = Number(process.env.BENCH_ITERATIONS ?? 200_000);
@@ -142,7 +144,18 @@ for (const [label, eventType] of formats) {
     `  ${label.padEnd(34)} ${(encoded.get(eventType) as Buffer).byteLength} bytes\n`,
   );
 }
-process.stdout.write(
-  '\ncapture throughput, registry encoding on vs off: not available yet — the WAL capturer (issue #5)\n' +
-    'does not call the registry encoder yet; see docs/schemas.md "Wiring into capture".\n',
-);
+const CAPTURE_EVENTS = Number(process.env.BENCH_CAPTURE_EVENTS ?? 50_000);
+if (CAPTURE_EVENTS > 0) {
+  process.stdout.write(
+    `\ncapture throughput, registry encoding on vs off (WAL capturer draining the same ${CAPTURE_EVENTS.toLocaleString('en-US')}-event backlog, transactions of 10, 5 topics × 3 partitions, real registry)\n`,
+  );
+  const drains = await benchCaptureEncoding(CAPTURE_EVENTS, (line) => {
+    process.stdout.write(`${line}\n`);
+  });
+  const off = drains[0]?.eventsPerSecond ?? Number.NaN;
+  for (const drain of drains) {
+    process.stdout.write(
+      `  ${drain.label.padEnd(40)} ${drain.eventsPerSecond.toLocaleString('en-US').padStart(9)} events/s  (${(drain.eventsPerSecond / off).toFixed(2)} × off; ${drain.seconds.toFixed(2)} s, ${drain.kafkaTransactions} Kafka transactions)\n`,
+    );
+  }
+}
