@@ -13,6 +13,7 @@
  * BENCH_WRITERS (default 4), BENCH_PROFILE (default 1).
  */
 import { spawn } from 'node:child_process';
+import { BACKLOG_EVENTS_PER_TRANSACTION, prefillBacklog, withDatabase } from './support.js';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -31,7 +32,7 @@ const EVENTS = Number(process.env.BENCH_EVENTS ?? 200_000);
 const SUSTAINED_MS = Number(process.env.BENCH_SUSTAINED_MS ?? 10_000);
 const WRITERS = Number(process.env.BENCH_WRITERS ?? 4);
 const PROFILE = (process.env.BENCH_PROFILE ?? '1') !== '0';
-const EVENTS_PER_TRANSACTION = 10;
+
 const TYPES = ['Account', 'Transfer', 'Order', 'Invoice', 'Shipment'];
 const CHILD = fileURLToPath(new URL('./capture-child.ts', import.meta.url));
 const RAW_PRODUCE = fileURLToPath(new URL('./raw-produce.ts', import.meta.url));
@@ -57,36 +58,6 @@ async function servers(): Promise<{ databaseUrl: string; brokers: string[] }> {
     throw new Error('the local stack has no database or Kafka');
   }
   return { databaseUrl: state.databaseUrl, brokers: [...state.kafkaBrokers] };
-}
-
-const withDatabase = (url: string, database: string): string => {
-  const parsed = new URL(url);
-  parsed.pathname = `/${database}`;
-  return parsed.toString();
-};
-
-/** The backlog: EVENTS events in transactions of 10, written server-side (fast). */
-async function prefill(client: pg.Client, events: number): Promise<void> {
-  const transactions = Math.ceil(events / EVENTS_PER_TRANSACTION);
-  await client.query(`
-    create or replace procedure bench_prefill(transactions int, per_tx int) language plpgsql as $$
-    begin
-      for t in 0 .. transactions - 1 loop
-        insert into tributary.events
-          (event_id, aggregate_type, aggregate_id, aggregate_version, event_type, schema_version, payload, metadata, occurred_at)
-        select gen_random_uuid(),
-               (array['Account','Transfer','Order','Invoice','Shipment'])[1 + ((t * per_tx + i) % 5)],
-               'agg-' || ((t * per_tx + i) % 1000),
-               1 + (t * per_tx + i) / 1000,
-               'LineAdded', 1,
-               jsonb_build_object('orderId', 'order-' || t, 'lines', jsonb_build_array(jsonb_build_object('sku', 'SKU-1', 'quantity', 2, 'priceCents', 1999)), 'note', 'benchmark event with a realistic small payload'),
-               jsonb_build_object('correlationId', gen_random_uuid()::text, 'causationId', gen_random_uuid()::text, 'userId', 'user-42'),
-               now()
-          from generate_series(0, per_tx - 1) i;
-        commit;
-      end loop;
-    end $$`);
-  await client.query('call bench_prefill($1, $2)', [transactions, EVENTS_PER_TRANSACTION]);
 }
 
 async function rawDecode(
@@ -306,10 +277,10 @@ async function main(): Promise<void> {
       await client.query(`select pg_create_logical_replication_slot($1, 'pgoutput')`, [slot]);
     }
     out(
-      `\nbench:capture — backlog ${EVENTS} events in transactions of ${EVENTS_PER_TRANSACTION}, ${TYPES.length} aggregate types × 3 partitions`,
+      `\nbench:capture — backlog ${EVENTS} events in transactions of ${BACKLOG_EVENTS_PER_TRANSACTION}, ${TYPES.length} aggregate types × 3 partitions`,
     );
     const prefillStart = performance.now();
-    await prefill(client, EVENTS);
+    await prefillBacklog(client, EVENTS);
     out(`  prefilled in ${((performance.now() - prefillStart) / 1000).toFixed(1)} s`);
 
     const decodeRate = await rawDecode(databaseUrl, slots.decode, publication, EVENTS);

@@ -12,6 +12,7 @@ import { upStack } from '@tributary/testing';
 import pg from 'pg';
 import { migrateOutbox } from '../migrations.js';
 import { PostgresEventStore } from '../event-store/postgres-event-store.js';
+import { withDatabase } from './support.js';
 
 const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 4_000);
 
@@ -27,12 +28,6 @@ async function serverUrl(): Promise<string> {
   const { state } = await upStack({ log: (line: string) => process.stdout.write(`  ${line}\n`) });
   if (state.databaseUrl === undefined) throw new Error('the local stack has no database URL');
   return state.databaseUrl;
-}
-
-function withDatabase(url: string, database: string): string {
-  const parsed = new URL(url);
-  parsed.pathname = `/${database}`;
-  return parsed.toString();
 }
 
 async function runFor(

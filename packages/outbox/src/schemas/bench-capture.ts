@@ -9,6 +9,7 @@
  * (started if needed). Not part of the package API.
  */
 import { randomBytes } from 'node:crypto';
+import { prefillBacklog, withDatabase } from '../bench/support.js';
 import { avroSchema, defineEventSchemas, jsonSchema } from '@tributary/core';
 import { upStack } from '@tributary/testing';
 import { Kafka, logLevel } from 'kafkajs';
@@ -20,7 +21,6 @@ import { migrateOutbox } from '../migrations.js';
 import { ConfluentSchemaRegistryClient } from './confluent-schema-registry-client.js';
 import { createRegistryEncoder } from './encoder.js';
 
-const EVENTS_PER_TRANSACTION = 10;
 const TYPES = ['Account', 'Transfer', 'Order', 'Invoice', 'Shipment'] as const;
 
 /** One drain's figures. */
@@ -61,12 +61,6 @@ async function servers(log: (line: string) => void): Promise<Servers> {
     registryUrl: state.schemaRegistryUrl,
   };
 }
-
-const withDatabase = (url: string, database: string): string => {
-  const parsed = new URL(url);
-  parsed.pathname = `/${database}`;
-  return parsed.toString();
-};
 
 /** The payload every backlog event carries (the same shape as bench:capture's). */
 const lineAddedJson = {
@@ -160,27 +154,7 @@ export async function benchCaptureEncoding(
         `tributary_bench_${id}_${run.key}`,
       ]);
     }
-    const transactions = Math.ceil(events / EVENTS_PER_TRANSACTION);
-    await client.query(`
-      create or replace procedure bench_prefill(transactions int, per_tx int) language plpgsql as $$
-      begin
-        for t in 0 .. transactions - 1 loop
-          insert into tributary.events
-            (event_id, aggregate_type, aggregate_id, aggregate_version, event_type, schema_version, payload, metadata, occurred_at)
-          select gen_random_uuid(),
-                 (array['Account','Transfer','Order','Invoice','Shipment'])[1 + ((t * per_tx + i) % 5)],
-                 'agg-' || ((t * per_tx + i) % 1000),
-                 1 + (t * per_tx + i) / 1000,
-                 'LineAdded', 1,
-                 jsonb_build_object('orderId', 'order-' || t, 'lines', jsonb_build_array(jsonb_build_object('sku', 'SKU-1', 'quantity', 2, 'priceCents', 1999)), 'note', 'benchmark event with a realistic small payload'),
-                 jsonb_build_object('correlationId', gen_random_uuid()::text, 'userId', 'user-42'),
-                 now()
-            from generate_series(0, per_tx - 1) i;
-          commit;
-        end loop;
-      end $$`);
-    await client.query('call bench_prefill($1, $2)', [transactions, EVENTS_PER_TRANSACTION]);
-    const total = transactions * EVENTS_PER_TRANSACTION;
+    const total = await prefillBacklog(client, events);
 
     const results: CaptureDrain[] = [];
     for (const run of runs) {
