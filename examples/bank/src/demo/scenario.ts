@@ -384,6 +384,22 @@ async function printReadModels(
   write: (line?: string) => void,
 ): Promise<void> {
   await readSide.catchUp();
+  if (readSide.transport !== undefined) {
+    write();
+    write(paint(output, 'bold', 'Kafka (the outbox, captured from the WAL)'));
+    const partitions = await readSide.transport();
+    for (const line of formatTable(
+      ['topic', 'partition', 'end offset', 'projected up to'],
+      partitions.map((row) => [
+        row.topic,
+        String(row.partition),
+        String(row.endOffset),
+        String(row.storedOffset ?? '-'),
+      ]),
+    )) {
+      write(`  ${line}`);
+    }
+  }
   write();
   write(paint(output, 'bold', 'Read models (projected from the event stream)'));
   const balances = await readSide.balances();

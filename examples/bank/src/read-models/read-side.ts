@@ -50,8 +50,20 @@ export interface ApplicationCounts {
   readonly appliedMoreThanOnce: number;
 }
 
+/** One Kafka partition the events travelled through, as the projections consumed it. */
+export interface TransportPartition {
+  readonly topic: string;
+  readonly partition: number;
+  /** End offset (high watermark): records plus transaction markers written to the partition. */
+  readonly endOffset: number;
+  /** The projection checkpoint: next offset to apply. */
+  readonly storedOffset: number | null;
+}
+
 /** The bank's read side: projections feeding read models, and the queries on them. */
 export interface ReadSide {
+  /** The Kafka partitions the events arrived in (real stack only). */
+  transport?(): Promise<TransportPartition[]>;
   /** Waits until every event stored so far is in the read models. */
   catchUp(timeoutMs?: number): Promise<void>;
   balances(): Promise<AccountBalanceRow[]>;
@@ -196,6 +208,25 @@ export async function createKafkaReadSide(options: KafkaReadSideOptions): Promis
   const read = queries(knex, readModelSchema);
   return {
     ...read,
+    async transport() {
+      // Every partition any bank projection consumes, once, with the lowest checkpoint on it.
+      const byPartition = new Map<string, TransportPartition>();
+      for (const status of await projectionStatus(runtime.store, kafka, bankProjections)) {
+        for (const { topic, partition, endOffset, storedOffset } of status.partitions) {
+          const key = `${topic}/${partition}`;
+          const seen = byPartition.get(key);
+          const lowest =
+            seen === undefined || (storedOffset ?? -1) < (seen.storedOffset ?? -1)
+              ? storedOffset
+              : seen.storedOffset;
+          if (endOffset > 0)
+            byPartition.set(key, { topic, partition, endOffset, storedOffset: lowest });
+        }
+      }
+      return [...byPartition.values()].sort(
+        (a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition,
+      );
+    },
     async catchUp(timeoutMs = 60_000) {
       const deadline = Date.now() + timeoutMs;
       const expected = await options.expectedEvents();
