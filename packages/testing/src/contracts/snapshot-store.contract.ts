@@ -102,6 +102,21 @@ export function describeSnapshotStoreContract(
       expect(reads).toEqual([22, 1]);
     });
 
+    it('lets the command bus ignore a snapshot of another state version and replay instead', async () => {
+      const { eventStore, store: snapshots } = fixture;
+      const id = freshStream().aggregateId;
+      const bus = new CommandBus({ eventStore, aggregates: [Tally], snapshots });
+      for (let n = 1; n <= 6; n += 1) await bus.execute(command(Add, { id, n }));
+      await snapshots.save({
+        stream: { aggregateType: 'Tally', aggregateId: id },
+        aggregateVersion: 6,
+        stateVersion: 99,
+        state: { total: -1, count: -1 },
+        takenAt: new Date().toISOString(),
+      });
+      expect((await bus.load(Tally, id)).state).toEqual({ total: 21, count: 6 });
+    });
+
     it('keeps the newest snapshot when an older one is saved later', async () => {
       const stream = freshStream();
       const at = (aggregateVersion: number) => ({
