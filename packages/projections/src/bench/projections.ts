@@ -8,6 +8,9 @@
  * 4. end-to-end latency from append commit (PostgreSQL outbox) → WAL capture → Kafka →
  *    projection commit, p50/p99, at a steady 2,000 events/s;
  * 5. peak RSS of this process.
+ *
+ * Tunables: BENCH_EVENTS (50,000), BENCH_RATE (2,000 events/s), BENCH_LATENCY_SECONDS (15),
+ * BENCH_LINGER_MS (capturer linger of the end-to-end runs; default: the capturer's).
  */
 import {
   createCapturer,
@@ -27,6 +30,9 @@ const EVENTS = Number(process.env['BENCH_EVENTS'] ?? 50_000);
 const RATE = Number(process.env['BENCH_RATE'] ?? 2_000);
 const LATENCY_SECONDS = Number(process.env['BENCH_LATENCY_SECONDS'] ?? 15);
 const PARTITIONS = 4;
+/** Capturer `batch.lingerMs` for the end-to-end runs (default: the capturer's own default). */
+const LINGER_MS =
+  process.env['BENCH_LINGER_MS'] === undefined ? undefined : Number(process.env['BENCH_LINGER_MS']);
 
 const log = (line: string): void => {
   process.stderr.write(`· ${line}\n`);
@@ -208,6 +214,7 @@ async function main(): Promise<void> {
           router: { topicPrefix: `${run}.e2e${rate}` },
           heartbeatIntervalMs: 0,
           progressIntervalMs: 0,
+          ...(LINGER_MS === undefined ? {} : { batch: { lingerMs: LINGER_MS } }),
         });
         const capturer = createCapturer({ config: capture });
         const capturing = capturer.run();
@@ -247,12 +254,18 @@ async function main(): Promise<void> {
           },
         });
         cleanups.push(async () => {
-          await knex.raw(`drop schema if exists ${run}_rt2 cascade`);
-          await knex.raw(`drop schema if exists ${run}_rm2 cascade`);
+          await knex.raw(`drop schema if exists ${run}_rt2_${rate} cascade`);
+          await knex.raw(`drop schema if exists ${run}_rm2_${rate} cascade`);
         });
         // Stamped right after the batch transaction committed (the event is emitted then).
+        let batches = 0;
+        let batchRecords = 0;
+        let batchMs = 0;
         runtime.instrumentation.on('projection.batch.committed', (batch) => {
           const now = performance.now();
+          batches += 1;
+          batchRecords += batch.records;
+          batchMs += batch.durationMs;
           for (const eventId of pending.get(batch.partition) ?? []) {
             const at = appendedAt.get(eventId);
             if (at !== undefined) latencies.push(now - at);
@@ -296,7 +309,7 @@ async function main(): Promise<void> {
         const sorted = [...latencies].sort((a, b) => a - b);
         results.push([
           `end-to-end append commit → projection commit (${Math.round(achieved).toLocaleString('en-US')} events/s offered, ${sent.toLocaleString('en-US')} events)`,
-          `p50 ${percentile(sorted, 50).toFixed(0)} ms, p99 ${percentile(sorted, 99).toFixed(0)} ms, max ${(sorted[sorted.length - 1] ?? Number.NaN).toFixed(0)} ms (${latencies.length} measured)`,
+          `p50 ${percentile(sorted, 50).toFixed(0)} ms, p99 ${percentile(sorted, 99).toFixed(0)} ms, max ${(sorted[sorted.length - 1] ?? Number.NaN).toFixed(0)} ms (${latencies.length} measured; ${batches} batches, ${(batchRecords / Math.max(1, batches)).toFixed(1)} records and ${(batchMs / Math.max(1, batches)).toFixed(1)} ms per batch)`,
         ]);
       }
     }

@@ -318,7 +318,7 @@ export class ProjectionApplier {
     decisions: ReadonlyMap<number, PoisonDecision>,
     coveredThroughOffset: number | undefined,
   ): Promise<Omit<BatchOutcome, 'attempts'>> {
-    const { knex, refs } = this.store;
+    const { knex } = this.store;
     const key = {
       projection: this.projection.name,
       version: this.projection.version,
@@ -413,16 +413,13 @@ export class ProjectionApplier {
         applied += 1;
       }
 
-      await this.saveAggregates(trx, aggregates);
       if (parkedRows.length > 0) await this.insertParked(trx, parkedRows);
       const last = fresh[fresh.length - 1];
       // Control records (transaction markers) and aborted records after the last record of
       // the fetch carry no events; covering them keeps the lag at 0 when idle.
       const through = Math.max(last?.offset ?? storedNext - 1, coveredThroughOffset ?? -1);
       const nextOffset = Math.max(storedNext, through + 1);
-      await trx(refs.checkpoints)
-        .where(key)
-        .update({ next_offset: nextOffset, updated_at: trx.fn.now() });
+      await this.saveAggregatesAndCheckpoint(trx, aggregates, key, nextOffset);
       // Crash point for tests: everything is written but not committed; a kill here must
       // leave no trace.
       this.faults.hit('after-handlers');
@@ -623,6 +620,48 @@ export class ProjectionApplier {
       .insert(rows)
       .onConflict(['projection', 'version', 'aggregate_type', 'aggregate_id'])
       .merge(['last_version', 'parked']);
+  }
+
+  /**
+   * Upserts the aggregate versions the batch changed and moves the checkpoint, in ONE
+   * statement (one round trip): a data-modifying CTE always runs to completion, whether or
+   * not the outer UPDATE reads its output. Both rows are already locked by this transaction.
+   */
+  private async saveAggregatesAndCheckpoint(
+    trx: Knex.Transaction,
+    states: ReadonlyMap<string, AggregateState>,
+    key: { projection: string; version: number; topic: string; partition: number },
+    nextOffset: number,
+  ): Promise<void> {
+    const rows: { t: string; i: string; v: number; p: boolean }[] = [];
+    for (const [k, state] of states) {
+      if (!state.dirty) continue;
+      const [aggregateType, aggregateId] = k.split('\u0000') as [string, string];
+      rows.push({ t: aggregateType, i: aggregateId, v: state.lastVersion, p: state.parked });
+    }
+    const { aggregates, checkpoints } = this.store.tables;
+    await trx.raw(
+      `with saved as (
+         insert into ${aggregates} as a
+           (projection, version, aggregate_type, aggregate_id, last_version, parked)
+         select ?, ?, r.t, r.i, r.v, r.p
+           from jsonb_to_recordset(?::jsonb) as r(t text, i text, v integer, p boolean)
+         on conflict (projection, version, aggregate_type, aggregate_id)
+         do update set last_version = excluded.last_version, parked = excluded.parked
+         returning 1)
+       update ${checkpoints} set next_offset = ?, updated_at = now()
+        where projection = ? and version = ? and topic = ? and partition = ?`,
+      [
+        this.projection.name,
+        this.projection.version,
+        JSON.stringify(rows),
+        nextOffset,
+        key.projection,
+        key.version,
+        key.topic,
+        key.partition,
+      ],
+    );
   }
 
   private async insertParked(trx: Knex.Transaction, rows: readonly ParkedInsert[]): Promise<void> {
