@@ -57,6 +57,15 @@ export type ProjectionHandler<Event, Tables extends string = string> = {
   handle(event: Event, context: ProjectionContext<Tables>): Promise<void> | void;
 }['handle'];
 
+/**
+ * Applies the events of one batch in one call, e.g. with one set-based statement. Gets, in
+ * log order, exactly the events the per-event handlers would get (types with a handler,
+ * past the ordering guard) and must have the same effect as calling them one by one.
+ */
+export type ProjectionBatchHandler<Event, Tables extends string = string> = {
+  handle(events: readonly Event[], context: ProjectionContext<Tables>): Promise<void> | void;
+}['handle'];
+
 /** Handlers by event type; event types without a handler are skipped (but still order-checked). */
 export type ProjectionHandlers<E extends DomainEvent, Tables extends string> = {
   readonly [Type in E['type']]?: ProjectionHandler<
@@ -111,6 +120,13 @@ export interface ProjectionDefinition<
   readonly migrations: readonly ReadModelMigration<Tables>[];
   /** Handlers by event type. */
   readonly handlers: ProjectionHandlers<E, Tables>;
+  /**
+   * Optional: applies a batch's events in ONE call instead of one handler call per event
+   * (same transaction, same exactly-once bookkeeping). If it throws, the batch is rolled
+   * back and run again through {@link handlers} one event at a time, so retries and the
+   * poison policy still name the failing record; parked replays always use `handlers`.
+   */
+  readonly batchHandler?: ProjectionBatchHandler<ProjectedEventOf<E>, Tables>;
   /** Overrides the runtime's ordering policy for this projection. */
   readonly ordering?: OrderingPolicy;
   /** Overrides the runtime's poison-event policy for this projection. */
@@ -186,6 +202,8 @@ export function validateProjection(projection: AnyProjection): void {
     if (typeof (projection.handlers as Record<string, unknown>)[eventType] !== 'function')
       fail(`handler of "${eventType}" is not a function`);
   }
+  if (projection.batchHandler !== undefined && typeof projection.batchHandler !== 'function')
+    fail('batchHandler is not a function');
   const migrations = new Set<string>();
   for (const migration of projection.migrations) {
     if (migrations.has(migration.name)) fail(`migration "${migration.name}" is listed twice`);

@@ -88,6 +88,13 @@ class RecordFailure extends Error {
   }
 }
 
+/** The projection's batch handler failed: the batch is run again one event at a time. */
+class BatchHandlerFailure extends Error {
+  constructor(readonly failure: unknown) {
+    super(failure instanceof Error ? failure.message : String(failure));
+  }
+}
+
 /** How earlier attempts decided to treat poison records, by offset. */
 type PoisonDecision = 'park' | 'dead-lettered';
 
@@ -211,6 +218,9 @@ export class ProjectionApplier {
     const retries = retry.retries ?? 3;
     const decisions = new Map<number, PoisonDecision>();
     let failures = 0;
+    // With a batch handler, the batch first goes through it in one call; if it fails, the
+    // batch is run again through the per-event handlers, which pinpoint the failing record.
+    let perEvent = this.projection.batchHandler === undefined;
     for (let attempts = 1; ; attempts += 1) {
       try {
         const outcome = await this.runTransaction(
@@ -219,6 +229,7 @@ export class ProjectionApplier {
           records,
           decisions,
           options.coveredThroughOffset,
+          perEvent,
         );
         const result = { ...outcome, attempts };
         this.instrumentation?.emit('projection.batch.committed', () => ({
@@ -238,6 +249,19 @@ export class ProjectionApplier {
           isSimulatedCrash(error)
         )
           throw error;
+        if (error instanceof BatchHandlerFailure) {
+          // Rolled back; the per-event run retries with backoff and applies the poison policy.
+          perEvent = true;
+          this.instrumentation?.emit('projection.batch.retry', () => ({
+            projection: this.projection.name,
+            topic: first.topic,
+            partition: first.partition,
+            attempt: attempts,
+            delayMs: 0,
+            error: error.failure,
+          }));
+          continue;
+        }
         const recordFailure = error instanceof RecordFailure ? error : undefined;
         failures += 1;
         // Deterministic failures (undecodable records, failing upcasters) cannot heal by
@@ -317,8 +341,10 @@ export class ProjectionApplier {
     records: readonly SourceRecord[],
     decisions: ReadonlyMap<number, PoisonDecision>,
     coveredThroughOffset: number | undefined,
+    perEvent: boolean,
   ): Promise<Omit<BatchOutcome, 'attempts'>> {
     const { knex } = this.store;
+    const batchHandler = perEvent ? undefined : this.projection.batchHandler;
     const key = {
       projection: this.projection.name,
       version: this.projection.version,
@@ -349,6 +375,7 @@ export class ProjectionApplier {
       let applied = 0;
       let deadLettered = 0;
       const context: ProjectionContext = { ...this.context, trx };
+      const batchEvents: ProjectedEvent[] = [];
 
       for (const record of fresh) {
         const envelope = envelopes.get(record.offset);
@@ -407,10 +434,20 @@ export class ProjectionApplier {
           // A repeat was applied already: applying it again would double its effects.
           if (envelope.aggregateVersion < expected) continue;
         }
-        await this.applyOne(record, envelope, context);
+        if (batchHandler === undefined) await this.applyOne(record, envelope, context);
+        else if (this.handlers[envelope.eventType] !== undefined)
+          batchEvents.push(await this.decode(record, envelope));
         state.lastVersion = envelope.aggregateVersion;
         state.dirty = true;
         applied += 1;
+      }
+      if (batchHandler !== undefined && batchEvents.length > 0) {
+        try {
+          await batchHandler(batchEvents, context);
+        } catch (error) {
+          if (isSimulatedCrash(error)) throw error;
+          throw new BatchHandlerFailure(error);
+        }
       }
 
       if (parkedRows.length > 0) await this.insertParked(trx, parkedRows);
@@ -434,21 +471,26 @@ export class ProjectionApplier {
   ): Promise<void> {
     const handler = this.handlers[envelope.eventType];
     if (handler === undefined) return;
-    let event: ProjectedEvent;
-    try {
-      event =
-        this.valueDecoder === undefined
-          ? decodeEvent(record, envelope, this.upcasters)
-          : await decodeEventWith(record, envelope, this.upcasters, this.valueDecoder);
-    } catch (error) {
-      // An unreachable schema registry heals by waiting (retried with backoff); a value that
-      // does not decode, an unknown schema id or a failing upcaster never will.
-      throw new RecordFailure(record, envelope, error, !isRetriableError(error));
-    }
+    const event = await this.decode(record, envelope);
     try {
       await handler(event, context);
     } catch (error) {
       throw new RecordFailure(record, envelope, error, false);
+    }
+  }
+
+  private async decode(
+    record: SourceRecord,
+    envelope: EnvelopeWithoutPayload,
+  ): Promise<ProjectedEvent> {
+    try {
+      return this.valueDecoder === undefined
+        ? decodeEvent(record, envelope, this.upcasters)
+        : await decodeEventWith(record, envelope, this.upcasters, this.valueDecoder);
+    } catch (error) {
+      // An unreachable schema registry heals by waiting (retried with backoff); a value that
+      // does not decode, an unknown schema id or a failing upcaster never will.
+      throw new RecordFailure(record, envelope, error, !isRetriableError(error));
     }
   }
 

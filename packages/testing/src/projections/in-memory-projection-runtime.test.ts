@@ -153,6 +153,60 @@ describe('InMemoryProjectionRuntime', () => {
     await runtime.stop();
   });
 
+  it('a batch handler applies whole batches in one call, exactly once and in order, like the per-event handlers', async () => {
+    const s = setup();
+    await appendMany(s.append, 5, 4);
+    await s.append('c0', {}, 'Reset');
+    await s.append('c0', { by: 7 });
+    const batchSizes: number[] = [];
+    const runtime = s.runtime([applicationsProjection(1, { batchSizes })]);
+    await runtime.start();
+    runtime.crashAt('after-handlers');
+    const summary = await runtime.runUntilIdle();
+    expect(summary.crashes).toBe(1);
+    expect(summary.applied).toBe(22);
+    // Fewer calls than events: the batches went through the batch handler, not event by event.
+    expect(Math.max(...batchSizes)).toBeGreaterThan(1);
+    expect(batchSizes.length).toBeLessThan(22);
+    const rows = await s.applications();
+    expect(rows).toHaveLength(21);
+    expect(rows.filter((row) => row.applied !== 1)).toEqual([]);
+    const versionsOf = (counter: string) =>
+      rows
+        .filter((row) => row.counter_id === counter)
+        .sort((a, b) => Number(a.seq) - Number(b.seq))
+        .map((row) => row.aggregate_version);
+    // c0's version 5 is the Reset, which writes no application row.
+    expect(versionsOf('c0')).toEqual([1, 2, 3, 4, 6]);
+    for (const counter of ['c1', 'c2', 'c3', 'c4'])
+      expect(versionsOf(counter)).toEqual([1, 2, 3, 4]);
+    // The Reset ran between the increments before it and the one after it.
+    expect(await s.totals()).toEqual({ c0: 7, c1: 4, c2: 4, c3: 4, c4: 4 });
+    await runtime.stop();
+  });
+
+  it('a failing batch handler rolls back and the batch reruns per event, so the park policy parks only the poison aggregate', async () => {
+    const s = setup(1);
+    await s.append('c1', { by: 1 });
+    await s.append('c1', { by: 10, poison: true });
+    await s.append('c2', { by: 1 });
+    await s.append('c1', { by: 100 });
+    const batchSizes: number[] = [];
+    const runtime = s.runtime([applicationsProjection(1, { poison: 'park', batchSizes })]);
+    await runtime.start();
+    poisonSwitch.on = true;
+    await runtime.runUntilIdle();
+    expect(batchSizes[0]).toBe(4);
+    expect(await s.totals()).toEqual({ c1: 1, c2: 1 });
+    const parked = await runtime.store.parkedEvents({ projection: 'applications' });
+    expect(parked.map((row) => [row.aggregateId, row.aggregateVersion, row.reason])).toEqual([
+      ['c1', 2, 'handler-failed'],
+      ['c1', 3, 'aggregate-parked'],
+    ]);
+    expectExactlyOnceInOrder(await s.applications(), 2);
+    await runtime.stop();
+  });
+
   it('a crash after handlers but before COMMIT leaves no trace; the batch is applied once after restart', async () => {
     const s = setup();
     await appendMany(s.append, 4, 5);

@@ -15,8 +15,14 @@ export const poisonSwitch = { on: true };
  */
 export function applicationsProjection(
   version = 1,
-  options: { ordering?: 'fail' | 'park' | 'warn'; poison?: 'stop' | 'park' | 'dead-letter' } = {},
+  options: {
+    ordering?: 'fail' | 'park' | 'warn';
+    poison?: 'stop' | 'park' | 'dead-letter';
+    /** Adds a set-based batch handler that records the size of every batch it gets here. */
+    batchSizes?: number[];
+  } = {},
 ) {
+  const batchSizes = options.batchSizes;
   return defineProjection<CounterEvent, 'applications' | 'totals'>({
     name: 'applications',
     version,
@@ -42,6 +48,55 @@ export function applicationsProjection(
         },
       },
     ],
+    ...(batchSizes === undefined
+      ? {}
+      : {
+          // Two statements per run of increments, whatever its length; a Reset ends a run.
+          async batchHandler(events, { trx, tables }) {
+            batchSizes.push(events.length);
+            let run: { id: string; counter: string; version: number; by: number }[] = [];
+            const flush = async () => {
+              if (run.length === 0) return;
+              const rows = JSON.stringify(run);
+              run = [];
+              await trx.raw(
+                `insert into ?? as a (event_id, counter_id, aggregate_version, applied)
+                 select r.id, r.counter, r.version, 1
+                   from jsonb_to_recordset(?::jsonb) with ordinality
+                     as r(id text, counter text, version integer, by integer, n bigint)
+                  order by r.n
+                 on conflict (event_id) do update set applied = a.applied + 1`,
+                [tables.applications, rows],
+              );
+              await trx.raw(
+                `insert into ?? as t (counter_id, total)
+                 select r.counter, sum(r.by)
+                   from jsonb_to_recordset(?::jsonb) as r(counter text, by integer)
+                  group by r.counter
+                 on conflict (counter_id) do update set total = t.total + excluded.total`,
+                [tables.totals, rows],
+              );
+            };
+            for (const event of events) {
+              if (event.eventType === 'Incremented') {
+                if (event.payload.poison === true && poisonSwitch.on)
+                  throw new Error('poison event');
+                run.push({
+                  id: event.eventId,
+                  counter: event.aggregateId,
+                  version: event.aggregateVersion,
+                  by: event.payload.by,
+                });
+              } else {
+                await flush();
+                await trx(tables.totals)
+                  .where({ counter_id: event.aggregateId })
+                  .update({ total: 0 });
+              }
+            }
+            await flush();
+          },
+        }),
     handlers: {
       async Incremented(event, { trx, tables }) {
         if (event.payload.poison === true && poisonSwitch.on) throw new Error('poison event');
