@@ -1,6 +1,6 @@
 import type { EventEnvelope, EventMetadata, NewEvent } from './envelope.js';
 import type { StreamRef } from './errors.js';
-import { ConcurrencyError, InvalidEventError } from './errors.js';
+import { ConcurrencyError, DuplicateEventError, InvalidEventError } from './errors.js';
 import type { Clock, IdGenerator } from './ids.js';
 import {
   assertAggregateId,
@@ -222,4 +222,44 @@ export function assertDistinctStreams(appends: readonly StreamAppend[]): void {
     }
     keys.add(key);
   }
+}
+
+/** Where an already-stored event id lives. */
+export interface StoredEventLocation {
+  readonly aggregateType: string;
+  readonly aggregateId: string;
+  readonly aggregateVersion: number;
+}
+
+/**
+ * The idempotency rule of every store, in one place: given where each of an append's event
+ * ids is already stored (if anywhere), returns `undefined` when none is stored (a new
+ * append), or the stored versions in append order when all are stored in `stream` (an
+ * idempotent retry: write nothing, report `'duplicate'`).
+ *
+ * @throws DuplicateEventError when only some ids are stored, or one is stored in another
+ * stream: that is a bug in the caller, not a retry.
+ */
+export function storedVersionsOfRetry(
+  stream: StreamRef,
+  events: readonly PreparedEvent[],
+  locate: (eventId: string) => StoredEventLocation | undefined,
+): number[] | undefined {
+  const found = events.map((event) => locate(event.eventId));
+  const stored = found.filter((location) => location !== undefined);
+  if (stored.length === 0) return undefined;
+  const ids = events.filter((_, index) => found[index] !== undefined).map((event) => event.eventId);
+  if (
+    stored.some(
+      (location) =>
+        location.aggregateType !== stream.aggregateType ||
+        location.aggregateId !== stream.aggregateId,
+    )
+  ) {
+    throw new DuplicateEventError(ids, 'stored in another stream');
+  }
+  if (stored.length !== events.length) {
+    throw new DuplicateEventError(ids, 'part of this append was stored before; resend all or none');
+  }
+  return stored.map((location) => location.aggregateVersion);
 }

@@ -13,7 +13,12 @@
  * BENCH_WRITERS (default 4), BENCH_PROFILE (default 1).
  */
 import { spawn } from 'node:child_process';
-import { BACKLOG_EVENTS_PER_TRANSACTION, prefillBacklog, withDatabase } from './support.js';
+import {
+  BACKLOG_EVENTS_PER_TRANSACTION,
+  prefillBacklog,
+  dropBenchDatabase,
+  withDatabase,
+} from './support.js';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -403,19 +408,7 @@ async function main(): Promise<void> {
       )
       .catch(() => undefined);
     await kafkaAdmin.disconnect().catch(() => undefined);
-    await admin.query(
-      `select pg_terminate_backend(active_pid) from pg_replication_slots where database = $1 and active_pid is not null`,
-      [database],
-    );
-    await sleep(500);
-    await admin
-      .query(
-        `select pg_drop_replication_slot(slot_name) from pg_replication_slots where database = $1`,
-        [database],
-      )
-      .catch(() => undefined);
-    await admin.query(`drop database if exists "${database}" with (force)`).catch(() => undefined);
-    await admin.end();
+    await dropBenchDatabase(admin, database);
   }
 }
 

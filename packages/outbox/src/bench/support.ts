@@ -39,3 +39,24 @@ export async function prefillBacklog(client: pg.Client, events: number): Promise
   await client.query('call bench_prefill($1, $2)', [transactions, BACKLOG_EVENTS_PER_TRANSACTION]);
   return transactions * BACKLOG_EVENTS_PER_TRANSACTION;
 }
+
+/**
+ * Removes a benchmark database: stops its walsenders, drops its replication slots (a slot
+ * left behind would pin WAL on the server forever), drops the database and closes `admin`.
+ */
+export async function dropBenchDatabase(admin: pg.Client, database: string): Promise<void> {
+  await admin.query(
+    `select pg_terminate_backend(active_pid) from pg_replication_slots where database = $1 and active_pid is not null`,
+    [database],
+  );
+  // The terminated walsenders release their slots asynchronously.
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  await admin
+    .query(
+      `select pg_drop_replication_slot(slot_name) from pg_replication_slots where database = $1`,
+      [database],
+    )
+    .catch(() => undefined);
+  await admin.query(`drop database if exists "${database}" with (force)`).catch(() => undefined);
+  await admin.end();
+}

@@ -4,7 +4,7 @@ import {
   assertReadOptions,
   assertStreamRef,
   ConcurrencyError,
-  DuplicateEventError,
+  storedVersionsOfRetry,
   prepareAppend,
   validatePayloads,
   type PayloadValidator,
@@ -274,26 +274,18 @@ export class PostgresEventStore implements EventStore {
     const byId = new Map(known.map((event) => [event.event_id, event]));
     const duplicates = new Map<number, AppendResult>();
     for (const plan of plans) {
-      const found = plan.events.map((event) => byId.get(event.eventId));
-      const stored = found.filter((event) => event !== undefined);
-      if (stored.length === 0) continue;
-      const ids = stored.map((event) => event.event_id);
-      if (
-        stored.some(
-          (event) =>
-            event.aggregate_type !== plan.stream.aggregateType ||
-            event.aggregate_id !== plan.stream.aggregateId,
-        )
-      ) {
-        throw new DuplicateEventError(ids, 'stored in another stream');
-      }
-      if (stored.length !== plan.events.length) {
-        throw new DuplicateEventError(
-          ids,
-          'part of this append was stored before; resend all or none',
-        );
-      }
-      const versionsStored = stored.map((event) => event.aggregate_version);
+      const versionsStored = storedVersionsOfRetry(plan.stream, plan.events, (eventId) => {
+        const event = byId.get(eventId);
+        return event === undefined
+          ? undefined
+          : {
+              aggregateType: event.aggregate_type,
+              aggregateId: event.aggregate_id,
+              aggregateVersion: event.aggregate_version,
+            };
+      });
+      if (versionsStored === undefined) continue;
+      const ids = plan.events.map((event) => event.eventId);
       const { events } = await this.readStream(plan.stream, {
         fromVersion: Math.min(...versionsStored),
       });

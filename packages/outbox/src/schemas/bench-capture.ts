@@ -9,7 +9,7 @@
  * (started if needed). Not part of the package API.
  */
 import { randomBytes } from 'node:crypto';
-import { prefillBacklog, withDatabase } from '../bench/support.js';
+import { prefillBacklog, dropBenchDatabase, withDatabase } from '../bench/support.js';
 import { avroSchema, defineEventSchemas, jsonSchema } from '@tributary/core';
 import { upStack } from '@tributary/testing';
 import { Kafka, logLevel } from 'kafkajs';
@@ -227,18 +227,6 @@ export async function benchCaptureEncoding(
       .catch(() => undefined);
     await kafkaAdmin.disconnect().catch(() => undefined);
     for (const subject of subjects) await registry.deleteSubject(subject).catch(() => undefined);
-    await admin.query(
-      `select pg_terminate_backend(active_pid) from pg_replication_slots where database = $1 and active_pid is not null`,
-      [database],
-    );
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    await admin
-      .query(
-        `select pg_drop_replication_slot(slot_name) from pg_replication_slots where database = $1`,
-        [database],
-      )
-      .catch(() => undefined);
-    await admin.query(`drop database if exists "${database}" with (force)`).catch(() => undefined);
-    await admin.end();
+    await dropBenchDatabase(admin, database);
   }
 }

@@ -3,7 +3,8 @@ import {
   assertReadOptions,
   assertStreamRef,
   checkExpectedVersion,
-  DuplicateEventError,
+  storedVersionsOfRetry,
+  type StoredEventLocation,
   prepareAppend,
   validatePayloads,
   type PayloadValidator,
@@ -53,7 +54,7 @@ export type AppendListener = (events: readonly PositionedEnvelope[]) => void;
  */
 export class InMemoryEventStore implements EventStore {
   readonly #streams = new Map<string, EventEnvelope[]>();
-  readonly #eventIndex = new Map<string, { streamKey: string; version: number }>();
+  readonly #eventIndex = new Map<string, StoredEventLocation>();
   readonly #log: PositionedEnvelope[] = [];
   readonly #listeners = new Set<AppendListener>();
   readonly #options: Required<Omit<InMemoryEventStoreOptions, 'payloadValidator'>>;
@@ -121,7 +122,7 @@ export class InMemoryEventStore implements EventStore {
       validatePayloads(this.#payloadValidator, append.stream, prepared);
       const key = streamKey(append.stream);
       const existing = this.#streams.get(key) ?? [];
-      const duplicate = this.#findDuplicate(key, prepared);
+      const duplicate = this.#findDuplicate(append.stream, prepared);
       if (duplicate !== undefined) return { append, key, prepared, duplicate };
       checkExpectedVersion(append.stream, expected, existing.length);
       return { append, key, prepared, duplicate: undefined };
@@ -146,8 +147,9 @@ export class InMemoryEventStore implements EventStore {
       for (const envelope of envelopes) {
         existing.push(envelope);
         this.#eventIndex.set(envelope.eventId, {
-          streamKey: key,
-          version: envelope.aggregateVersion,
+          aggregateType: envelope.aggregateType,
+          aggregateId: envelope.aggregateId,
+          aggregateVersion: envelope.aggregateVersion,
         });
         const positioned = { position: this.#log.length + 1, envelope };
         this.#log.push(positioned);
@@ -165,29 +167,17 @@ export class InMemoryEventStore implements EventStore {
     return results;
   }
 
-  /**
-   * Returns the stored envelopes when every event id of the append is already in this
-   * stream (an idempotent retry), undefined when none is stored, and throws when only some
-   * are, or when one belongs to another stream: that is a bug, not a retry.
-   */
-  #findDuplicate(key: string, prepared: readonly PreparedEvent[]): EventEnvelope[] | undefined {
-    const found = prepared.map((event) => this.#eventIndex.get(event.eventId));
-    const known = found.filter((entry) => entry !== undefined);
-    if (known.length === 0) return undefined;
-    const ids = prepared
-      .filter((_, index) => found[index] !== undefined)
-      .map((event) => event.eventId);
-    if (known.some((entry) => entry.streamKey !== key)) {
-      throw new DuplicateEventError(ids, 'stored in another stream');
-    }
-    if (known.length !== prepared.length) {
-      throw new DuplicateEventError(
-        ids,
-        'part of this append was stored before; resend all or none',
-      );
-    }
-    const stream = this.#streams.get(key) ?? [];
-    return known.map((entry) => stream[entry.version - 1] as EventEnvelope);
+  /** The stored envelopes when the append repeats stored events (see `storedVersionsOfRetry`). */
+  #findDuplicate(
+    stream: StreamRef,
+    prepared: readonly PreparedEvent[],
+  ): EventEnvelope[] | undefined {
+    const versions = storedVersionsOfRetry(stream, prepared, (eventId) =>
+      this.#eventIndex.get(eventId),
+    );
+    if (versions === undefined) return undefined;
+    const events = this.#streams.get(streamKey(stream)) ?? [];
+    return versions.map((version) => events[version - 1] as EventEnvelope);
   }
 }
 
