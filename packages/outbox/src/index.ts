@@ -16,8 +16,8 @@ export * from './capture/router.js';
 export * from './capture/source.js';
 export * from './capture/sink.js';
 export * from './capture/logger.js';
-export * from './capture/checkpoint.js';
-export * from './capture/topic-hazards.js';
+export * from './capture/kafka/checkpoint.js';
+export * from './capture/kafka/topic-hazards.js';
 export {
   type CrashPoint,
   type CrashPoints,
@@ -33,12 +33,12 @@ export {
   PgoutputSource,
   type PgoutputSourceOptions,
   classifyReplicationError,
-} from './capture/pgoutput-source.js';
+} from './capture/postgres/pgoutput-source.js';
 export {
   KafkaCaptureSink,
   type KafkaCaptureSinkOptions,
   transactionalIdFor,
-} from './capture/kafka-sink.js';
-export * from './capture/slot.js';
+} from './capture/kafka/kafka-sink.js';
+export * from './capture/postgres/slot.js';
 export * from './capture/capturer.js';
 export * from './schemas/index.js';

@@ -13,7 +13,7 @@ import {
   type CaptureConfigInput,
 } from './config.js';
 import { CaptureError, isCaptureError } from './errors.js';
-import { readTopics } from './kafka-reader.test.support.js';
+import { readTopics } from './kafka/kafka-reader.test.support.js';
 import type { CaptureLogger } from './logger.js';
 import { parseLsn } from './lsn.js';
 

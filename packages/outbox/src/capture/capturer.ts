@@ -26,10 +26,10 @@ import type { CaptureConfig } from './config.js';
 import { noCrashPoints, type CrashPoints } from './crash-points.js';
 import { CaptureError } from './errors.js';
 import type { CaptureEvents } from './events.js';
-import { KafkaCaptureSink } from './kafka-sink.js';
+import { KafkaCaptureSink } from './kafka/kafka-sink.js';
 import { silentLogger, type CaptureLogger } from './logger.js';
 import { formatLsn, parseLsn } from './lsn.js';
-import { PgoutputSource, SlotBusyError } from './pgoutput-source.js';
+import { PgoutputSource, SlotBusyError } from './postgres/pgoutput-source.js';
 import { CapturePipeline, type PayloadEncoder } from './pipeline.js';
 import { createOutboxRouter } from './router.js';
 import type { CaptureSink } from './sink.js';
@@ -39,7 +39,7 @@ import {
   ensurePublication,
   ensureSlot,
   inspectSlot,
-} from './slot.js';
+} from './postgres/slot.js';
 
 /** Options of {@link createCapturer}. */
 export interface CapturerOptions {

@@ -18,7 +18,7 @@ import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PostgresEventStore } from '../event-store/postgres-event-store.js';
 import { migrateOutbox } from '../migrations.js';
-import { readTopics, type SeenRecord, type TopicReader } from './kafka-reader.test.support.js';
+import { readTopics, type SeenRecord, type TopicReader } from './kafka/kafka-reader.test.support.js';
 
 const env = await useIntegrationEnv({ label: 'crash' });
 await migrateOutbox({ connectionString: env.databaseUrl });

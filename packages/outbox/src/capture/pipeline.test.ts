@@ -2,7 +2,7 @@ import { createInstrumentation, EventHeaders } from '@tributary/core';
 import { InMemoryKafkaLog, type InMemoryProducer } from '@tributary/testing';
 import { describe, expect, it } from 'vitest';
 import { captureDefaults, defaultRouterConfig, type CaptureBatchConfig } from './config.js';
-import { decodeCheckpoint, encodeCheckpoint } from './checkpoint.js';
+import { decodeCheckpoint, encodeCheckpoint } from './kafka/checkpoint.js';
 import { isCaptureError } from './errors.js';
 import type { CaptureEvents } from './events.js';
 import { silentLogger, type CaptureLogger } from './logger.js';

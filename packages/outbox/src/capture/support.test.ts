@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { crashPointsFromEnvironment, noCrashPoints } from './crash-points.js';
 import { isCaptureError } from './errors.js';
-import { chunk, transactionalIdFor } from './kafka-sink.js';
+import { chunk, transactionalIdFor } from './kafka/kafka-sink.js';
 import { createConsoleLogger } from './logger.js';
-import { classifyReplicationError, SlotBusyError } from './pgoutput-source.js';
+import { classifyReplicationError, SlotBusyError } from './postgres/pgoutput-source.js';
 import type { CaptureRecord } from './router.js';
 
 const record = (sizeBytes: number): CaptureRecord => ({

@@ -23,7 +23,7 @@ import { useIntegrationEnv } from '@tributary/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createCapturer } from '../capture/capturer.js';
 import { mergeCaptureConfigInputs, resolveCaptureConfig } from '../capture/config.js';
-import { readTopics, type SeenRecord } from '../capture/kafka-reader.test.support.js';
+import { readTopics, type SeenRecord } from '../capture/kafka/kafka-reader.test.support.js';
 import { parseLsn } from '../capture/lsn.js';
 import { PostgresEventStore } from '../event-store/postgres-event-store.js';
 import { migrateOutbox } from '../migrations.js';

@@ -17,7 +17,7 @@
  *   `max.message.bytes`: one Kafka transaction is sent in chunks.
  * - kafkajs's record encoder allocates per header and per varint; with Tributary's envelope
  *   headers it limits a core to ~11,000 records/s. A byte-identical encoder is installed
- *   (see internal/kafkajs-record-encoder.ts) unless `kafka.fastRecordEncoder` is false.
+ *   (see kafka/internal/kafkajs-record-encoder.ts) unless `kafka.fastRecordEncoder` is false.
  */
 import { randomUUID } from 'node:crypto';
 import kafkajs, {
@@ -30,15 +30,15 @@ import kafkajs, {
   type Producer,
   type TopicMessages,
 } from 'kafkajs';
-import type { CaptureConfig } from './config.js';
+import type { CaptureConfig } from '../config.js';
 import { installFastRecordEncoder } from './internal/kafkajs-record-encoder.js';
 import { decodeCheckpoint, encodeCheckpoint } from './checkpoint.js';
-import { noCrashPoints, type CrashPoints } from './crash-points.js';
-import { CaptureError } from './errors.js';
-import type { CaptureLogger } from './logger.js';
-import { formatLsn } from './lsn.js';
-import type { CaptureRecord } from './router.js';
-import type { CaptureSink, PublishBatch } from './sink.js';
+import { noCrashPoints, type CrashPoints } from '../crash-points.js';
+import { CaptureError } from '../errors.js';
+import type { CaptureLogger } from '../logger.js';
+import { formatLsn } from '../lsn.js';
+import type { CaptureRecord } from '../router.js';
+import type { CaptureSink, PublishBatch } from '../sink.js';
 import {
   checkpointTopicHazards,
   checkpointTopicSettings,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { decodeCheckpoint, encodeCheckpoint } from './checkpoint.js';
-import { isCaptureError } from './errors.js';
+import { isCaptureError } from '../errors.js';
 import {
   checkpointTopicHazards,
   checkpointTopicSettings,

@@ -15,11 +15,11 @@
  *   parsed to 64-bit numbers.
  */
 import { LogicalReplicationService, PgoutputPlugin, type Pgoutput } from 'pg-logical-replication';
-import { CaptureError } from './errors.js';
-import type { CaptureLogger } from './logger.js';
-import { formatLsn, parseLsn } from './lsn.js';
-import type { OutboxRow } from './router.js';
-import type { ChangeListener, ChangeSource, SourceTransaction } from './source.js';
+import { CaptureError } from '../errors.js';
+import type { CaptureLogger } from '../logger.js';
+import { formatLsn, parseLsn } from '../lsn.js';
+import type { OutboxRow } from '../router.js';
+import type { ChangeListener, ChangeSource, SourceTransaction } from '../source.js';
 
 /** Options of {@link PgoutputSource}. */
 export interface PgoutputSourceOptions {

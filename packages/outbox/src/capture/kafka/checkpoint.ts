@@ -1,5 +1,5 @@
-import { CaptureError } from './errors.js';
-import { formatLsn, parseLsn } from './lsn.js';
+import { CaptureError } from '../errors.js';
+import { formatLsn, parseLsn } from '../lsn.js';
 
 /** The value of a checkpoint record, keyed by capturer name on the compacted checkpoint topic. */
 export interface CheckpointValue {

@@ -5,11 +5,11 @@
  * committed in between would be lost without a trace.
  */
 import type pg from 'pg';
-import { quoteIdentifier, type OutboxConfig } from '../config.js';
-import type { CaptureSlotConfig } from './config.js';
-import { CaptureError } from './errors.js';
-import type { CaptureLogger } from './logger.js';
-import { formatLsn, parseLsn } from './lsn.js';
+import { quoteIdentifier, type OutboxConfig } from '../../config.js';
+import type { CaptureSlotConfig } from '../config.js';
+import { CaptureError } from '../errors.js';
+import type { CaptureLogger } from '../logger.js';
+import { formatLsn, parseLsn } from '../lsn.js';
 
 /** A replication slot as `pg_replication_slots` shows it. */
 export interface SlotState {

@@ -7,10 +7,10 @@
 import { useIntegrationEnv } from '@tributary/testing';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
-import { PostgresEventStore } from '../event-store/postgres-event-store.js';
-import { migrateOutbox } from '../migrations.js';
-import { createCapturer } from './capturer.js';
-import { resolveCaptureConfig } from './config.js';
+import { PostgresEventStore } from '../../event-store/postgres-event-store.js';
+import { migrateOutbox } from '../../migrations.js';
+import { createCapturer } from '../capturer.js';
+import { resolveCaptureConfig } from '../config.js';
 
 const env = await useIntegrationEnv({ label: 'wal bound' });
 await migrateOutbox({ connectionString: env.databaseUrl });
