@@ -68,3 +68,23 @@ export function assertVersion(kind: string, value: unknown, min: number): assert
     throw new InvalidVersionError(kind, value, `must be a safe integer ≥ ${min}`);
   }
 }
+
+/**
+ * SQL identifiers (schema, table and projection names) must match this pattern. They are
+ * validated, then always double-quoted, so configuration cannot inject SQL. Lower case only,
+ * so the quoted name equals the unquoted one in psql.
+ */
+export const SQL_IDENTIFIER_PATTERN = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/** @throws InvalidIdentifierError unless `value` matches {@link SQL_IDENTIFIER_PATTERN}. */
+export function assertSqlIdentifier(kind: string, value: unknown): asserts value is string {
+  if (typeof value !== 'string' || !SQL_IDENTIFIER_PATTERN.test(value)) {
+    throw new InvalidIdentifierError(kind, value, `must match ${SQL_IDENTIFIER_PATTERN.source}`);
+  }
+}
+
+/** Double-quotes a validated SQL identifier. */
+export function quoteIdentifier(kind: string, value: string): string {
+  assertSqlIdentifier(kind, value);
+  return `"${value}"`;
+}

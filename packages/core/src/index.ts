@@ -9,6 +9,8 @@ import 'reflect-metadata';
 export * from './errors.js';
 export * from './envelope.js';
 export * from './identifiers.js';
+export * from './logger.js';
+export * from './topics.js';
 export * from './ids.js';
 export * from './retry.js';
 export * from './instrumentation.js';

@@ -1,11 +1,12 @@
-import { DEFAULT_MAX_PAYLOAD_BYTES, InvalidIdentifierError } from '@tributary/core';
+import {
+  assertSqlIdentifier,
+  DEFAULT_MAX_PAYLOAD_BYTES,
+  InvalidIdentifierError,
+  quoteIdentifier,
+} from '@tributary/core';
 
-/**
- * SQL identifiers (schema and table names) must match this pattern. They are validated
- * here and then always double-quoted, never interpolated raw, so configuration cannot
- * inject SQL. Lower case only, so the quoted name equals the unquoted one in psql.
- */
-export const SQL_IDENTIFIER_PATTERN = /^[a-z_][a-z0-9_]{0,62}$/;
+// Schema and table names are validated and double-quoted by core's SQL identifier helpers
+// (one rule for every package), never interpolated raw, so configuration cannot inject SQL.
 
 /** Where the outbox lives and what it accepts. Every field has a documented default. */
 export interface OutboxConfig {
@@ -33,7 +34,7 @@ export const defaultOutboxConfig: OutboxConfig = {
 /**
  * Fills in defaults and validates every identifier.
  *
- * @throws InvalidIdentifierError for a schema or table name outside {@link SQL_IDENTIFIER_PATTERN}.
+ * @throws InvalidIdentifierError for a schema or table name outside core's `SQL_IDENTIFIER_PATTERN`.
  */
 export function resolveOutboxConfig(overrides: Partial<OutboxConfig> = {}): OutboxConfig {
   const config = { ...defaultOutboxConfig, ...overrides };
@@ -48,19 +49,6 @@ export function resolveOutboxConfig(overrides: Partial<OutboxConfig> = {}): Outb
     );
   }
   return config;
-}
-
-/** @throws InvalidIdentifierError unless `value` matches {@link SQL_IDENTIFIER_PATTERN}. */
-export function assertSqlIdentifier(kind: string, value: unknown): asserts value is string {
-  if (typeof value !== 'string' || !SQL_IDENTIFIER_PATTERN.test(value)) {
-    throw new InvalidIdentifierError(kind, value, `must match ${SQL_IDENTIFIER_PATTERN.source}`);
-  }
-}
-
-/** Double-quotes a validated identifier. */
-export function quoteIdentifier(kind: string, value: string): string {
-  assertSqlIdentifier(kind, value);
-  return `"${value}"`;
 }
 
 /** `"schema"."table"`, both validated. */

@@ -1,10 +1,6 @@
+import { quoteIdentifier } from '@tributary/core';
 import knexFactory, { type Knex } from 'knex';
-import {
-  qualifiedTable,
-  quoteIdentifier,
-  resolveOutboxConfig,
-  type OutboxConfig,
-} from './config.js';
+import { qualifiedTable, resolveOutboxConfig, type OutboxConfig } from './config.js';
 
 /** One knex migration of the outbox schema. */
 export interface OutboxMigration {

@@ -5,7 +5,8 @@
  * committed in between would be lost without a trace.
  */
 import type pg from 'pg';
-import { quoteIdentifier, type OutboxConfig } from '../../config.js';
+import { quoteIdentifier } from '@tributary/core';
+import type { OutboxConfig } from '../../config.js';
 import type { CaptureSlotConfig } from '../config.js';
 import { CaptureError } from '../errors.js';
 import type { CaptureLogger } from '../logger.js';

@@ -1,0 +1,44 @@
+import { describe, expect, it } from 'vitest';
+import { createConsoleLogger, isLogLevel, silentLogger } from './logger.js';
+
+describe('console logger', () => {
+  const now = () => new Date('2024-01-01T00:00:00.000Z');
+
+  it('writes text or JSON lines at or above its level', () => {
+    const lines: string[] = [];
+    const text = createConsoleLogger({ level: 'info', write: (line) => lines.push(line), now });
+    text.debug('hidden');
+    text.info('capture progress', { events: 5, lsn: '0/1', note: 'a b' });
+    const json = createConsoleLogger({ format: 'json', write: (line) => lines.push(line), now });
+    json.warn('standby', { pid: 7n });
+    expect(lines).toEqual([
+      '2024-01-01T00:00:00.000Z INFO  capture progress events=5 lsn=0/1 note="a b"',
+      '{"time":"2024-01-01T00:00:00.000Z","level":"warn","message":"standby","pid":"7"}',
+    ]);
+  });
+
+  it('renders bigints nested in fields, errors by message, and drops undefined fields', () => {
+    const lines: string[] = [];
+    const logger = createConsoleLogger({ level: 'debug', write: (line) => lines.push(line), now });
+    logger.debug('batch committed', {
+      offsets: { first: 1n, last: 2n },
+      cause: new Error('boom'),
+      skipped: undefined,
+    });
+    expect(lines).toEqual([
+      '2024-01-01T00:00:00.000Z DEBUG batch committed offsets={"first":"1","last":"2"} cause="boom"',
+    ]);
+  });
+});
+
+describe('log levels', () => {
+  it('recognises exactly the four levels', () => {
+    expect(['debug', 'info', 'warn', 'error'].every(isLogLevel)).toBe(true);
+    expect(isLogLevel('trace')).toBe(false);
+    expect(isLogLevel('toString')).toBe(false);
+  });
+
+  it('the silent logger accepts every level and writes nothing', () => {
+    expect(silentLogger.error('x', { a: 1 })).toBeUndefined();
+  });
+});
