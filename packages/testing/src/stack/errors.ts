@@ -1,3 +1,5 @@
+import { TributaryError } from '@tributary/core';
+
 /** Machine-readable reasons the local stack can fail. */
 export type StackErrorCode =
   /** A binary the stack needs (java, mvn, initdb, pg_ctl) is missing. */
@@ -19,16 +21,11 @@ export type StackErrorCode =
  * `retriable` says whether running the same command again may succeed without a change
  * on the machine (e.g. a lock timeout), as opposed to a missing prerequisite.
  */
-export class StackError extends Error {
-  override readonly name = 'StackError';
+export class StackError extends TributaryError {
+  declare readonly code: StackErrorCode;
 
-  constructor(
-    readonly code: StackErrorCode,
-    message: string,
-    readonly retriable = false,
-    options?: ErrorOptions,
-  ) {
-    super(message, options);
+  constructor(code: StackErrorCode, message: string, retriable = false, options?: ErrorOptions) {
+    super(code, message, { retriable, cause: options?.cause });
   }
 }
 
