@@ -4,6 +4,7 @@
  * must stay compatible with each other.
  */
 import { InvalidIdentifierError } from '../errors.js';
+import { DEFAULT_TOPIC_PREFIX, topicFor } from '../topics.js';
 
 /** What a strategy may name a subject after. */
 export interface SubjectNameContext {
@@ -59,6 +60,6 @@ export function subjectNameStrategy(name: string): SubjectNameStrategy {
 }
 
 /** Topic of an aggregate type under the default routing: `<prefix>.<AggregateType>`. */
-export function defaultTopicFor(aggregateType: string, prefix = 'events'): string {
-  return `${prefix}.${aggregateType}`;
+export function defaultTopicFor(aggregateType: string, prefix = DEFAULT_TOPIC_PREFIX): string {
+  return topicFor({ topicPrefix: prefix }, aggregateType);
 }
