@@ -14,3 +14,13 @@ export {
   type SchemaRegistryFixture,
   type CompatibilityCase,
 } from './schema-registry.contract.js';
+export {
+  describeProjectionStoreContract,
+  type ProjectionStoreFixture,
+} from './projection-store.contract.js';
+export {
+  contractProjection,
+  counterRecord,
+  type ContractProjection,
+  type ContractProjectionOverrides,
+} from './projection-store-support.js';
