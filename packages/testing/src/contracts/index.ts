@@ -18,9 +18,3 @@ export {
   describeProjectionStoreContract,
   type ProjectionStoreFixture,
 } from './projection-store.contract.js';
-export {
-  contractProjection,
-  counterRecord,
-  type ContractProjection,
-  type ContractProjectionOverrides,
-} from './projection-store-support.js';
