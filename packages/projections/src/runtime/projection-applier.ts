@@ -176,6 +176,7 @@ export class ProjectionApplier<Context = unknown> {
     for (let attempts = 1; ; attempts += 1) {
       try {
         const useBatchHandler = !perEvent;
+        // The store's unit of work rolls back whatever the guard or a handler throws.
         const outcome = await this.store.transaction(this.projection, (transaction) =>
           this.guard.apply(
             transaction,
