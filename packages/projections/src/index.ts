@@ -11,23 +11,18 @@ export * from './errors.js';
 export * from './projection.js';
 export * from './instrumentation.js';
 export * from './logger.js';
-export {
-  decodeEvent,
-  decodeEventWith,
-  headersAsStrings,
-  readEnvelope,
-  type SourceRecord,
-} from './internal/decode.js';
-export {
-  FaultInjector,
-  SimulatedCrash,
-  isSimulatedCrash,
-  faultPlansFromEnvironment,
-  type FaultAction,
-  type FaultPlan,
-  type FaultPoint,
-} from './internal/fault-injection.js';
+export * from './source-record.js';
+export * from './fault-injection.js';
 export * from './store/projection-store.js';
+export { PostgresProjectionStore } from './store/postgres/postgres-projection-store.js';
+export {
+  runtimeTableRefs,
+  runtimeTables,
+  type PostgresProjectionStoreConfig,
+  type RuntimeTableRefs,
+  type RuntimeTables,
+} from './store/postgres/tables.js';
+export type { AppliedProjection } from './runtime/handlers.js';
 export * from './runtime/projection-applier.js';
 export * from './runtime/dead-letter.js';
 export * from './runtime/parked.js';

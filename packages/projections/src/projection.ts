@@ -34,7 +34,10 @@ export type ProjectedEventOf<E extends DomainEvent> =
  */
 export type TableNames<Tables extends string> = { readonly [Table in Tables]: string };
 
-/** What a handler works with besides the event. */
+/**
+ * What a handler works with besides the event: the context the PostgreSQL projection store
+ * (`PostgresProjectionStore`) hands out for each unit of work.
+ */
 export interface ProjectionContext<Tables extends string = string> {
   /**
    * The transaction of the whole batch; the checkpoint moves in it too. Use it for every

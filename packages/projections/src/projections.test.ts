@@ -7,8 +7,9 @@ import {
 import { describe, expect, it } from 'vitest';
 import { formatProgress } from './cli/commands.js';
 import { groupIdFor, resolveProjectionRuntimeConfig, topicFor } from './config.js';
-import { decodeEvent, readEnvelope, type SourceRecord } from './internal/decode.js';
-import { faultPlansFromEnvironment, FaultInjector } from './internal/fault-injection.js';
+import { decodeEvent, readEnvelope } from './internal/decode.js';
+import type { SourceRecord } from './source-record.js';
+import { faultPlansFromEnvironment, FaultInjector } from './fault-injection.js';
 import {
   defineProjection,
   tableNamesFor,

@@ -1,7 +1,8 @@
 import type { Kafka } from 'kafkajs';
 import { topicFor } from './config.js';
 import type { AnyProjection } from './projection.js';
-import type { PostgresProjectionStore, ProjectionVersionStatus } from './store/projection-store.js';
+import type { PostgresProjectionStore } from './store/postgres/postgres-projection-store.js';
+import type { ProjectionVersionStatus } from './store/projection-store.js';
 
 /** One partition of one projection version, as `tributary status` shows it. */
 export interface PartitionStatus {

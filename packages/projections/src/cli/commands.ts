@@ -4,15 +4,15 @@ import { parseArgs } from 'node:util';
 import { isTributaryError, type UpcasterChain } from '@tributary/core';
 import { Kafka, logLevel } from 'kafkajs';
 import knexFactory, { type Knex } from 'knex';
-import type { ProjectionRuntimeConfig } from '../config.js';
+import { resolveProjectionRuntimeConfig, type ProjectionRuntimeConfig } from '../config.js';
 import { createConsoleLogger } from '../logger.js';
 import { validateProjection, type AnyProjection } from '../projection.js';
 import { rebuildProjection, type RebuildProgress } from '../rebuild.js';
 import { createProjectionRuntime } from '../runtime/kafka-runtime.js';
-import { faultPlansFromEnvironment } from '../internal/fault-injection.js';
+import { faultPlansFromEnvironment } from '../fault-injection.js';
 import { replayParkedEvents } from '../runtime/parked.js';
 import { projectionStatus } from '../status.js';
-import { PostgresProjectionStore } from '../store/projection-store.js';
+import { PostgresProjectionStore } from '../store/postgres/postgres-projection-store.js';
 
 /** Output streams of the CLI, replaceable in tests (same shape as the `tributary` CLI's). */
 export interface ProjectionCliOutput {
@@ -70,15 +70,15 @@ function parse(args: readonly string[]) {
 
 class UsageError extends Error {}
 
-function runtimeConfig(values: Values): Partial<ProjectionRuntimeConfig> {
-  return {
+function runtimeConfig(values: Values): ProjectionRuntimeConfig {
+  return resolveProjectionRuntimeConfig({
     ...(values['topic-prefix'] === undefined ? {} : { topicPrefix: values['topic-prefix'] }),
     ...(values.schema === undefined ? {} : { schema: values.schema }),
     ...(values['read-model-schema'] === undefined
       ? {}
       : { readModelSchema: values['read-model-schema'] }),
     ...(values['group-prefix'] === undefined ? {} : { groupIdPrefix: values['group-prefix'] }),
-  };
+  });
 }
 
 interface LoadedModule {

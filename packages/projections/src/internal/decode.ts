@@ -6,36 +6,13 @@ import {
   JSON_CONTENT_TYPE,
   REGISTRY_CONTENT_TYPE,
   type EnvelopeWithoutPayload,
-  type RawHeaders,
   type RecordValueDecoder,
   type UpcasterChain,
 } from '@tributary/core';
 import type { ProjectedEvent } from '../projection.js';
-
-/**
- * A consumed record, whatever the source (kafkajs or the in-memory log). Offsets are
- * numbers: exact up to 2^53, which no partition reaches.
- */
-export interface SourceRecord {
-  readonly topic: string;
-  readonly partition: number;
-  readonly offset: number;
-  readonly key: string | null;
-  readonly value: Uint8Array | string | null;
-  readonly headers: RawHeaders;
-}
+import { valueBytes, type SourceRecord } from '../source-record.js';
 
 const decoder = new TextDecoder();
-
-/** Header values as plain strings (first value of repeated headers), for parking and dead letters. */
-export function headersAsStrings(headers: RawHeaders): Record<string, string> {
-  const result: Record<string, string> = {};
-  for (const name of Object.keys(headers)) {
-    const value = headerValue(headers, name);
-    if (value !== undefined) result[name] = value;
-  }
-  return result;
-}
 
 /** The envelope from the headers, without touching the value. @throws InvalidEventError */
 export function readEnvelope(record: SourceRecord): EnvelopeWithoutPayload {
@@ -126,10 +103,4 @@ export async function decodeEventWith(
     position: { topic: record.topic, partition: record.partition, offset: record.offset },
     commitLsn: headerValue(record.headers, EventHeaders.commitLsn),
   };
-}
-
-/** The record value as bytes (for parking). */
-export function valueBytes(value: Uint8Array | string | null): Uint8Array | null {
-  if (value === null) return null;
-  return typeof value === 'string' ? new TextEncoder().encode(value) : value;
 }

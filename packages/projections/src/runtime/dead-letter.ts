@@ -1,6 +1,6 @@
 import type { Producer } from 'kafkajs';
 import { deadLetterTopicFor, type ProjectionRuntimeConfig } from '../config.js';
-import { headersAsStrings } from '../internal/decode.js';
+import { headersAsStrings } from '../source-record.js';
 import type { DeadLetterPublisher } from './projection-applier.js';
 
 /** Headers added to a dead letter, beside the original record's headers. */

@@ -13,13 +13,18 @@ import {
   type Producer,
 } from 'kafkajs';
 import type { Knex } from 'knex';
-import { groupIdFor, topicFor, type ProjectionRuntimeConfig } from '../config.js';
+import {
+  groupIdFor,
+  resolveProjectionRuntimeConfig,
+  topicFor,
+  type ProjectionRuntimeConfig,
+} from '../config.js';
 import type { ProjectionInstrumentationEvents } from '../instrumentation.js';
-import type { SourceRecord } from '../internal/decode.js';
-import { FaultInjector, type FaultPlan } from '../internal/fault-injection.js';
+import type { SourceRecord } from '../source-record.js';
+import { FaultInjector, type FaultPlan } from '../fault-injection.js';
 import { silentLogger, type ProjectionLogger } from '../logger.js';
 import { validateProjection, type AnyProjection } from '../projection.js';
-import { PostgresProjectionStore } from '../store/projection-store.js';
+import { PostgresProjectionStore } from '../store/postgres/postgres-projection-store.js';
 import { kafkaDeadLetterPublisher } from './dead-letter.js';
 import { isFatalProjectionError, ProjectionApplier } from './projection-applier.js';
 
@@ -81,8 +86,8 @@ const toSourceRecord = (topic: string, partition: number, message: KafkaMessage)
  *   its partition is serialized by the checkpoint row lock and applies nothing twice.
  */
 export function createProjectionRuntime(options: ProjectionRuntimeOptions): ProjectionRuntime {
-  const store = new PostgresProjectionStore(options.knex, options.config);
-  const config = store.config;
+  const config = resolveProjectionRuntimeConfig(options.config);
+  const store = new PostgresProjectionStore(options.knex, config);
   const logger = options.logger ?? silentLogger;
   const instrumentation =
     options.instrumentation ?? createInstrumentation<ProjectionInstrumentationEvents>();
@@ -165,6 +170,7 @@ export function createProjectionRuntime(options: ProjectionRuntimeOptions): Proj
     const applier = new ProjectionApplier({
       store,
       projection,
+      config,
       upcasters,
       ...(options.valueDecoder === undefined ? {} : { valueDecoder: options.valueDecoder }),
       instrumentation,

@@ -1,12 +1,13 @@
 import type { UpcasterChain } from '@tributary/core';
-import type { AnyProjection } from '../projection.js';
-import type { PostgresProjectionStore } from '../store/projection-store.js';
+import { defaultProjectionRuntimeConfig } from '../config.js';
+import type { ProjectionStore } from '../store/projection-store.js';
+import type { AppliedProjection } from './handlers.js';
 import { ProjectionApplier, type ReplayOutcome } from './projection-applier.js';
 
 /** Options of {@link replayParkedEvents}. */
-export interface ReplayParkedOptions {
-  readonly store: PostgresProjectionStore;
-  readonly projection: AnyProjection;
+export interface ReplayParkedOptions<Context> {
+  readonly store: ProjectionStore<Context>;
+  readonly projection: AppliedProjection<Context>;
   readonly upcasters?: UpcasterChain;
   /** Only this aggregate; default every parked aggregate of the projection version. */
   readonly aggregate?: { readonly aggregateType: string; readonly aggregateId: string };
@@ -17,11 +18,16 @@ export interface ReplayParkedOptions {
  * transaction each, then unparks the aggregate so its next events flow again. Safe while the
  * runtime runs: both lock the aggregate's row before touching it.
  */
-export async function replayParkedEvents(options: ReplayParkedOptions): Promise<ReplayOutcome[]> {
+export async function replayParkedEvents<Context>(
+  options: ReplayParkedOptions<Context>,
+): Promise<ReplayOutcome[]> {
   const { store, projection } = options;
   const applier = new ProjectionApplier({
     store,
     projection,
+    // A replay neither retries nor checks ordering: only the poison policy's need for a
+    // dead-letter publisher is consulted, so the defaults do.
+    config: defaultProjectionRuntimeConfig,
     ...(options.upcasters === undefined ? {} : { upcasters: options.upcasters }),
     // Replays never dead-letter (a failing replay leaves the aggregate parked), but the
     // applier insists on a publisher when the policy names one.

@@ -1,12 +1,6 @@
-import type { Knex } from 'knex';
-import { typedRows } from '../internal/sql.js';
-import {
-  quoteIdentifier,
-  resolveProjectionRuntimeConfig,
-  type ProjectionRuntimeConfig,
-} from '../config.js';
-import { ProjectionRetiredError } from '../errors.js';
-import { migrationContext, versionedTableName, type AnyProjection } from '../projection.js';
+import type { EnvelopeWithoutPayload } from '@tributary/core';
+import type { AnyProjection } from '../projection.js';
+import type { SourceRecord } from '../source-record.js';
 
 /** Lifecycle of one projection version. */
 export type ProjectionVersionStatus = 'building' | 'active' | 'retired';
@@ -29,6 +23,15 @@ export interface StoredCheckpoint {
   readonly updatedAt: Date;
 }
 
+/** Why an event was parked. */
+export type ParkReason =
+  /** Its handler still failed after the retries (poison policy `park`). */
+  | 'handler-failed'
+  /** Its version was not the next one of its aggregate (ordering policy `park`). */
+  | 'ordering'
+  /** An earlier event of its aggregate is parked: it waits behind it, order kept. */
+  | 'aggregate-parked';
+
 /** A parked event, as listed by `tributary parked list`. */
 export interface ParkedEventRow {
   readonly id: number;
@@ -42,395 +45,131 @@ export interface ParkedEventRow {
   readonly topic: string;
   readonly partition: number;
   readonly offset: number;
-  /** `handler-failed`, `ordering` or `aggregate-parked` (waiting behind an earlier parked event). */
+  /** A {@link ParkReason}, as stored. */
   readonly reason: string;
   readonly error: string | null;
   readonly parkedAt: Date;
 }
 
-/** The result of {@link PostgresProjectionStore.prepare}. */
+/** The result of {@link ProjectionStore.prepare}. */
 export interface PrepareResult {
   readonly status: ProjectionVersionStatus;
   /** Migrations applied by this call. */
   readonly applied: readonly string[];
 }
 
-/** Fully quoted names of the runtime tables, computed once. */
-export interface RuntimeTables {
-  readonly schema: string;
-  readonly checkpoints: string;
-  readonly aggregates: string;
-  readonly parked: string;
-  readonly registry: string;
-  readonly migrations: string;
+/** A projection version as the store knows it: identity plus the logical tables it writes. */
+export interface StoredProjection {
+  readonly name: string;
+  readonly version: number;
+  readonly tables: readonly string[];
 }
 
-/** `schema.table` names of the runtime tables for knex's query builder (which quotes each part). */
-export type RuntimeTableRefs = Omit<RuntimeTables, 'schema'>;
-
-/** Query-builder names of the runtime tables of a configuration. */
-export function runtimeTableRefs(config: ProjectionRuntimeConfig): RuntimeTableRefs {
-  runtimeTables(config); // validates every identifier
-  const ref = (table: string): string => `${config.schema}.${table}`;
-  return {
-    checkpoints: ref(config.checkpointsTable),
-    aggregates: ref(config.aggregatesTable),
-    parked: ref(config.parkedTable),
-    registry: ref(config.registryTable),
-    migrations: ref(config.migrationsTable),
-  };
+/** One partition of one topic. */
+export interface PartitionRef {
+  readonly topic: string;
+  readonly partition: number;
 }
 
-/** Quoted, validated names of the runtime tables of a configuration. */
-export function runtimeTables(config: ProjectionRuntimeConfig): RuntimeTables {
-  const schema = quoteIdentifier('schema', config.schema);
-  const q = (kind: string, table: string): string => `${schema}.${quoteIdentifier(kind, table)}`;
-  return {
-    schema,
-    checkpoints: q('checkpointsTable', config.checkpointsTable),
-    aggregates: q('aggregatesTable', config.aggregatesTable),
-    parked: q('parkedTable', config.parkedTable),
-    registry: q('registryTable', config.registryTable),
-    migrations: q('migrationsTable', config.migrationsTable),
-  };
+/** One aggregate instance. */
+export interface AggregateRef {
+  readonly aggregateType: string;
+  readonly aggregateId: string;
 }
 
-const quoteDotted = (name: string): string =>
-  name
-    .split('.')
-    .map((part) => `"${part}"`)
-    .join('.');
+/** Where an aggregate stands for one projection version: last applied version, parked or not. */
+export interface AggregateVersion extends AggregateRef {
+  readonly lastVersion: number;
+  readonly parked: boolean;
+}
+
+/** An event to park: the record as consumed (so it can be replayed) and why. */
+export interface ParkedEvent {
+  readonly record: SourceRecord;
+  readonly envelope: EnvelopeWithoutPayload;
+  readonly reason: ParkReason;
+  readonly error: string | null;
+}
 
 /**
- * The runtime's tables (checkpoints, aggregate versions, parked events, the registry of
- * projection versions, applied read-model migrations) and the life cycle of projection
- * versions: migrate, register, swap the reader views atomically, retire.
- *
- * Works on any knex Postgres client: `pg` against a server, or PGlite in tests.
+ * One unit of work of one projection version: everything done through it, and everything
+ * the handlers do through {@link context}, commits together or not at all. That is what
+ * makes a batch exactly-once: the checkpoint moves in the same commit as the read model.
  */
-export class PostgresProjectionStore {
-  readonly config: ProjectionRuntimeConfig;
-  readonly tables: RuntimeTables;
-  readonly refs: RuntimeTableRefs;
-
-  constructor(
-    readonly knex: Knex,
-    config: Partial<ProjectionRuntimeConfig> = {},
-  ) {
-    this.config = resolveProjectionRuntimeConfig(config);
-    this.tables = runtimeTables(this.config);
-    this.refs = runtimeTableRefs(this.config);
-  }
-
+export interface ProjectionStoreTransaction<Context> {
+  /** What handlers receive: the store's handle on this unit of work (e.g. the SQL transaction). */
+  readonly context: Context;
   /**
-   * Creates the runtime tables if missing. Idempotent and safe to run concurrently: a
-   * transaction-scoped advisory lock serializes concurrent starts.
+   * Locks the checkpoint of a partition until the end of the unit of work and returns its
+   * next offset (0 for a partition never applied). The lock is what serializes a zombie
+   * that lost the partition with its new owner: the second waits, then sees the moved
+   * offset and skips what the first applied.
+   *
+   * @throws ProjectionRetiredError when the version is not registered or was retired.
    */
-  async ensureSchema(): Promise<void> {
-    const t = this.tables;
-    await this.knex.transaction(async (trx) => {
-      await trx.raw(`select pg_advisory_xact_lock(hashtext(?))`, [`tributary:${t.schema}`]);
-      await trx.raw(`create schema if not exists ${t.schema}`);
-      await trx.raw(
-        `create schema if not exists ${quoteIdentifier('readModelSchema', this.config.readModelSchema)}`,
-      );
-      await trx.raw(`create table if not exists ${t.registry} (
-        projection text not null,
-        version integer not null,
-        status text not null check (status in ('building', 'active', 'retired')),
-        tables jsonb not null,
-        created_at timestamptz not null default now(),
-        activated_at timestamptz,
-        retired_at timestamptz,
-        primary key (projection, version))`);
-      await trx.raw(`create table if not exists ${t.migrations} (
-        projection text not null,
-        version integer not null,
-        name text not null,
-        applied_at timestamptz not null default now(),
-        primary key (projection, version, name))`);
-      // The checkpoint row is locked FOR UPDATE by every batch: it is what serializes a
-      // zombie consumer with the partition's new owner.
-      await trx.raw(`create table if not exists ${t.checkpoints} (
-        projection text not null,
-        version integer not null,
-        topic text not null,
-        partition integer not null,
-        next_offset bigint not null,
-        updated_at timestamptz not null default now(),
-        primary key (projection, version, topic, partition))`);
-      await trx.raw(`create table if not exists ${t.aggregates} (
-        projection text not null,
-        version integer not null,
-        aggregate_type text not null,
-        aggregate_id text not null,
-        last_version integer not null,
-        parked boolean not null default false,
-        primary key (projection, version, aggregate_type, aggregate_id))`);
-      await trx.raw(`create table if not exists ${t.parked} (
-        id bigint generated always as identity primary key,
-        projection text not null,
-        version integer not null,
-        aggregate_type text not null,
-        aggregate_id text not null,
-        aggregate_version integer not null,
-        event_id text not null,
-        event_type text not null,
-        topic text not null,
-        partition integer not null,
-        record_offset bigint not null,
-        reason text not null,
-        error text,
-        record_key text,
-        record_value bytea,
-        record_headers jsonb not null,
-        parked_at timestamptz not null default now(),
-        unique (projection, version, topic, partition, record_offset))`);
-    });
-  }
-
+  lockCheckpoint(partition: PartitionRef): Promise<number>;
   /**
-   * Makes a projection version ready to run: applies its pending read-model migrations and
-   * registers it. The first version of a projection becomes active at once (the reader
-   * views are created on its tables); a later version starts as `building` and is swapped
-   * in by {@link activate} once it has caught up.
+   * Locks the aggregates' rows until the end of the unit of work (in one fixed order, so a
+   * batch and a parked replay cannot deadlock) and returns those that have one; an absent
+   * aggregate has applied nothing yet.
+   */
+  lockAggregates(aggregates: readonly AggregateRef[]): Promise<AggregateVersion[]>;
+  /** Parks events; an event parked before (same position) is left as it is. */
+  park(events: readonly ParkedEvent[]): Promise<void>;
+  /**
+   * Saves the aggregates the batch changed and moves the partition's checkpoint to
+   * `nextOffset`, in one step. Both were locked by this unit of work.
+   */
+  advance(
+    partition: PartitionRef,
+    nextOffset: number,
+    aggregates: readonly AggregateVersion[],
+  ): Promise<void>;
+  /** Locks and returns the parked events of one aggregate, in log order. */
+  lockParked(aggregate: AggregateRef): Promise<SourceRecord[]>;
+  /** Saves the aggregate (unparked, at `lastVersion`) and deletes its parked events. */
+  unpark(aggregate: AggregateRef, lastVersion: number): Promise<void>;
+}
+
+/**
+ * Where the projection runtime keeps its state next to the read models: checkpoints,
+ * aggregate versions, parked events, and the life cycle of projection versions (migrate,
+ * register, swap in, retire). The applier and the runtime work only through this port;
+ * `Context` is what the store hands to projection handlers.
+ *
+ * Every implementation passes the store contract suite of `@tributary/testing/vitest`.
+ */
+export interface ProjectionStore<Context = unknown> {
+  /** Creates the store's own tables if missing. Idempotent, safe to run concurrently. */
+  ensureSchema(): Promise<void>;
+  /**
+   * Applies the version's pending migrations and registers it: the first version of a
+   * projection becomes active at once, a later one starts as `building`.
    *
    * @throws ProjectionRetiredError when this version was already replaced by a newer one.
    */
-  async prepare(projection: AnyProjection): Promise<PrepareResult> {
-    return this.knex.transaction(async (trx) => {
-      // One preparer per projection at a time: two runtime processes starting together
-      // must not both run the migrations.
-      await trx.raw(`select pg_advisory_xact_lock(hashtext(?))`, [
-        `tributary:projection:${projection.name}`,
-      ]);
-      const rows = await typedRows<{ version: number; status: ProjectionVersionStatus }>(
-        trx(this.refs.registry).where({ projection: projection.name }).select('version', 'status'),
-      );
-      const own = rows.find((row) => Number(row.version) === projection.version);
-      if (own?.status === 'retired')
-        throw new ProjectionRetiredError(projection.name, projection.version);
-      const done = new Set(
-        (
-          await typedRows<{ name: string }>(
-            trx(this.refs.migrations)
-              .where({ projection: projection.name, version: projection.version })
-              .select('name'),
-          )
-        ).map((row) => row.name),
-      );
-      const applied: string[] = [];
-      for (const migration of projection.migrations) {
-        if (done.has(migration.name)) continue;
-        await migration.up(
-          trx,
-          migrationContext(trx, projection, projection.version, this.config.readModelSchema),
-        );
-        await trx(this.refs.migrations).insert({
-          projection: projection.name,
-          version: projection.version,
-          name: migration.name,
-        });
-        applied.push(migration.name);
-      }
-      if (own !== undefined) return { status: own.status, applied };
-      const hasActive = rows.some((row) => row.status === 'active');
-      const status: ProjectionVersionStatus = hasActive ? 'building' : 'active';
-      await trx(this.refs.registry).insert({
-        projection: projection.name,
-        version: projection.version,
-        status,
-        tables: JSON.stringify(projection.tables),
-        activated_at: status === 'active' ? trx.fn.now() : null,
-      });
-      if (status === 'active') await this.createViews(trx, projection, projection.version);
-      return { status, applied };
-    });
-  }
-
+  prepare(projection: AnyProjection): Promise<PrepareResult>;
   /**
-   * Swaps a caught-up version in, in ONE transaction: the reader views switch to its
-   * tables, the previously active version is marked retired, its checkpoints, aggregate
-   * versions and parked events are deleted and its tables dropped. Readers see either the
-   * old or the new read model, never a mix. Deleting the old checkpoint rows waits for any
-   * batch the old version's runtime is applying (it holds those rows FOR UPDATE), and that
-   * runtime stops when it finds its rows gone and its version retired.
+   * Swaps a caught-up version in atomically and retires the previously active one.
    *
    * @returns the version that was retired, if any.
    */
-  async activate(projection: AnyProjection): Promise<number | undefined> {
-    return this.knex.transaction(async (trx) => {
-      await trx.raw(`select pg_advisory_xact_lock(hashtext(?))`, [
-        `tributary:projection:${projection.name}`,
-      ]);
-      const rows = await typedRows<{
-        version: number;
-        status: ProjectionVersionStatus;
-        tables: string[] | string;
-      }>(
-        trx(this.refs.registry)
-          .where({ projection: projection.name })
-          .forUpdate()
-          .select('version', 'status', 'tables'),
-      );
-      const own = rows.find((row) => Number(row.version) === projection.version);
-      if (own === undefined || own.status === 'retired')
-        throw new ProjectionRetiredError(projection.name, projection.version);
-      if (own.status === 'active') return undefined;
-      const previous = rows.find((row) => row.status === 'active');
-      if (previous !== undefined) {
-        const oldTables =
-          typeof previous.tables === 'string'
-            ? (JSON.parse(previous.tables) as string[])
-            : previous.tables;
-        for (const table of oldTables) {
-          await trx.raw(
-            `drop view if exists ${quoteDotted(`${this.config.readModelSchema}.${table}`)}`,
-          );
-        }
-      }
-      await this.createViews(trx, projection, projection.version);
-      await trx(this.refs.registry)
-        .where({ projection: projection.name, version: projection.version })
-        .update({ status: 'active', activated_at: trx.fn.now() });
-      if (previous === undefined) return undefined;
-      const oldVersion = Number(previous.version);
-      await this.retire(trx, projection.name, oldVersion, previous.tables);
-      return oldVersion;
-    });
-  }
-
-  private async retire(
-    trx: Knex.Transaction,
-    name: string,
-    version: number,
-    tablesValue: string[] | string,
-  ): Promise<void> {
-    const where = { projection: name, version };
-    await trx(this.refs.registry)
-      .where(where)
-      .update({ status: 'retired', retired_at: trx.fn.now() });
-    await trx(this.refs.checkpoints).where(where).delete();
-    await trx(this.refs.aggregates).where(where).delete();
-    await trx(this.refs.parked).where(where).delete();
-    const tables =
-      typeof tablesValue === 'string' ? (JSON.parse(tablesValue) as string[]) : tablesValue;
-    for (const table of tables) {
-      await trx.raw(
-        `drop table if exists ${quoteDotted(`${this.config.readModelSchema}.${versionedTableName(table, version)}`)} cascade`,
-      );
-    }
-  }
-
-  private async createViews(
-    trx: Knex.Transaction,
-    projection: AnyProjection,
-    version: number,
-  ): Promise<void> {
-    const schema = this.config.readModelSchema;
-    for (const table of projection.tables) {
-      const view = quoteDotted(`${schema}.${table}`);
-      await trx.raw(`drop view if exists ${view}`);
-      await trx.raw(
-        `create view ${view} as select * from ${quoteDotted(`${schema}.${versionedTableName(table, version)}`)}`,
-      );
-    }
-  }
-
+  activate(projection: AnyProjection): Promise<number | undefined>;
   /** Every registered version of every projection (or of one). */
-  async versions(projectionName?: string): Promise<ProjectionVersionRow[]> {
-    const query = this.knex(this.refs.registry).select('projection', 'version', 'status', 'tables');
-    if (projectionName !== undefined) void query.where({ projection: projectionName });
-    const rows = await typedRows<{
-      projection: string;
-      version: number;
-      status: ProjectionVersionStatus;
-      tables: string[] | string;
-    }>(query.orderBy(['projection', 'version']));
-    return rows.map((row) => ({
-      projection: row.projection,
-      version: Number(row.version),
-      status: row.status,
-      tables: typeof row.tables === 'string' ? (JSON.parse(row.tables) as string[]) : row.tables,
-    }));
-  }
-
+  versions(projectionName?: string): Promise<ProjectionVersionRow[]>;
   /** Stored checkpoints of a projection version (or of all versions). */
-  async checkpoints(projectionName?: string, version?: number): Promise<StoredCheckpoint[]> {
-    const query = this.knex(this.refs.checkpoints).select('*');
-    if (projectionName !== undefined) void query.where({ projection: projectionName });
-    if (version !== undefined) void query.where({ version });
-    const rows = await typedRows<{
-      projection: string;
-      version: number;
-      topic: string;
-      partition: number;
-      next_offset: string | number;
-      updated_at: Date | string;
-    }>(query.orderBy(['projection', 'version', 'topic', 'partition']));
-    return rows.map((row) => ({
-      projection: row.projection,
-      version: Number(row.version),
-      topic: row.topic,
-      partition: Number(row.partition),
-      nextOffset: Number(row.next_offset),
-      updatedAt: new Date(row.updated_at),
-    }));
-  }
-
+  checkpoints(projectionName?: string, version?: number): Promise<StoredCheckpoint[]>;
   /** Parked events, oldest first per aggregate. */
-  async parkedEvents(
-    filter: { projection?: string; version?: number } = {},
-  ): Promise<ParkedEventRow[]> {
-    const query = this.knex(this.refs.parked).select(
-      'id',
-      'projection',
-      'version',
-      'aggregate_type',
-      'aggregate_id',
-      'aggregate_version',
-      'event_id',
-      'event_type',
-      'topic',
-      'partition',
-      'record_offset',
-      'reason',
-      'error',
-      'parked_at',
-    );
-    if (filter.projection !== undefined) void query.where({ projection: filter.projection });
-    if (filter.version !== undefined) void query.where({ version: filter.version });
-    const rows = await typedRows<{
-      id: string | number;
-      projection: string;
-      version: number;
-      aggregate_type: string;
-      aggregate_id: string;
-      aggregate_version: number;
-      event_id: string;
-      event_type: string;
-      topic: string;
-      partition: number;
-      record_offset: string | number;
-      reason: string;
-      error: string | null;
-      parked_at: Date | string;
-    }>(query.orderBy(['projection', 'version', 'aggregate_type', 'aggregate_id', 'record_offset']));
-    return rows.map((row) => ({
-      id: Number(row.id),
-      projection: row.projection,
-      version: Number(row.version),
-      aggregateType: row.aggregate_type,
-      aggregateId: row.aggregate_id,
-      aggregateVersion: Number(row.aggregate_version),
-      eventId: row.event_id,
-      eventType: row.event_type,
-      topic: row.topic,
-      partition: Number(row.partition),
-      offset: Number(row.record_offset),
-      reason: row.reason,
-      error: row.error,
-      parkedAt: new Date(row.parked_at),
-    }));
-  }
+  parkedEvents(filter?: {
+    readonly projection?: string;
+    readonly version?: number;
+  }): Promise<ParkedEventRow[]>;
+  /**
+   * Runs `work` in ONE unit of work of a projection version: it commits when `work`
+   * resolves and leaves nothing behind when `work` throws (the error is rethrown).
+   */
+  transaction<T>(
+    projection: StoredProjection,
+    work: (transaction: ProjectionStoreTransaction<Context>) => Promise<T>,
+  ): Promise<T>;
 }

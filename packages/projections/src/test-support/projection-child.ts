@@ -5,7 +5,7 @@
  */
 import knexFactory from 'knex';
 import { createProjectionRuntime } from '../runtime/kafka-runtime.js';
-import { faultPlansFromEnvironment } from '../internal/fault-injection.js';
+import { faultPlansFromEnvironment } from '../fault-injection.js';
 import { applicationsProjection } from './counter-projection.js';
 
 const env = (name: string): string => {

@@ -14,3 +14,7 @@ export {
   type SchemaRegistryFixture,
   type CompatibilityCase,
 } from './schema-registry.contract.js';
+export {
+  describeProjectionStoreContract,
+  type ProjectionStoreFixture,
+} from './projection-store.contract.js';

@@ -8,12 +8,14 @@ import {
   isSimulatedCrash,
   PostgresProjectionStore,
   ProjectionApplier,
+  resolveProjectionRuntimeConfig,
   SimulatedCrash,
   topicFor,
   validateProjection,
   type AnyProjection,
   type DeadLetterPublisher,
   type FaultPoint,
+  type ProjectionContext,
   type ProjectionInstrumentationEvents,
   type ProjectionRuntimeConfig,
   type SourceRecord,
@@ -62,7 +64,7 @@ export interface RunSummary {
 interface Member {
   consumer: InMemoryConsumer;
   readonly projection: AnyProjection;
-  readonly applier: ProjectionApplier;
+  readonly applier: ProjectionApplier<ProjectionContext>;
 }
 
 /**
@@ -77,6 +79,8 @@ interface Member {
  * a real crash causes.
  */
 export class InMemoryProjectionRuntime {
+  /** The resolved runtime configuration (defaults filled in). */
+  readonly config: ProjectionRuntimeConfig;
   readonly store: PostgresProjectionStore;
   readonly instrumentation: Instrumentation<ProjectionInstrumentationEvents>;
   readonly #options: InMemoryProjectionRuntimeOptions;
@@ -89,7 +93,8 @@ export class InMemoryProjectionRuntime {
   constructor(options: InMemoryProjectionRuntimeOptions) {
     this.#options = options;
     for (const projection of options.projections) validateProjection(projection);
-    this.store = new PostgresProjectionStore(options.knex, options.config);
+    this.config = resolveProjectionRuntimeConfig(options.config);
+    this.store = new PostgresProjectionStore(options.knex, this.config);
     this.instrumentation =
       options.instrumentation ?? createInstrumentation<ProjectionInstrumentationEvents>();
   }
@@ -104,6 +109,7 @@ export class InMemoryProjectionRuntime {
       const applier = new ProjectionApplier({
         store: this.store,
         projection,
+        config: this.config,
         upcasters: this.#options.upcasters ?? new UpcasterChain(),
         instrumentation: this.instrumentation,
         faults: this.#faults,
@@ -205,7 +211,7 @@ export class InMemoryProjectionRuntime {
     const log = this.#options.log;
     const producer = log.producer();
     return async (record, context) => {
-      const topic = deadLetterTopicFor(this.store.config, context.projection.name);
+      const topic = deadLetterTopicFor(this.config, context.projection.name);
       if (!log.listTopics().includes(topic)) log.createTopic(topic, { partitions: 1 });
       await producer.connect();
       await producer.send({
@@ -222,7 +228,7 @@ export class InMemoryProjectionRuntime {
   }
 
   async #join(projection: AnyProjection): Promise<InMemoryConsumer> {
-    const config = this.store.config;
+    const config = this.config;
     const log = this.#options.log;
     const consumer: InMemoryConsumer = log.consumer({
       groupId: groupIdFor(config, projection),
