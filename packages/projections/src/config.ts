@@ -1,4 +1,4 @@
-import { InvalidIdentifierError, type RetryOptions } from '@tributary/core';
+import { assertSqlIdentifier, InvalidIdentifierError, type RetryOptions } from '@tributary/core';
 
 /**
  * What to do when an aggregate's versions are not contiguous (checked from the record
@@ -96,26 +96,6 @@ export const defaultProjectionRuntimeConfig: ProjectionRuntimeConfig = {
   topicPartitions: 3,
   maxWaitTimeMs: 100,
 };
-
-/**
- * SQL identifiers (schema, table and projection names) must match this pattern. They are
- * validated, then always double-quoted, so configuration cannot inject SQL. Lower case only,
- * so the quoted name equals the unquoted one in psql.
- */
-export const SQL_IDENTIFIER_PATTERN = /^[a-z_][a-z0-9_]{0,62}$/;
-
-/** @throws InvalidIdentifierError unless `value` matches {@link SQL_IDENTIFIER_PATTERN}. */
-export function assertSqlIdentifier(kind: string, value: unknown): asserts value is string {
-  if (typeof value !== 'string' || !SQL_IDENTIFIER_PATTERN.test(value)) {
-    throw new InvalidIdentifierError(kind, value, `must match ${SQL_IDENTIFIER_PATTERN.source}`);
-  }
-}
-
-/** Double-quotes a validated identifier. */
-export function quoteIdentifier(kind: string, value: string): string {
-  assertSqlIdentifier(kind, value);
-  return `"${value}"`;
-}
 
 /**
  * Fills in defaults and validates every identifier.

@@ -4,9 +4,10 @@ import {
   type DomainEvent,
   type EventEnvelope,
   isTributaryError,
+  SQL_IDENTIFIER_PATTERN,
 } from '@tributary/core';
 import type { Knex } from 'knex';
-import { SQL_IDENTIFIER_PATTERN, type OrderingPolicy, type PoisonPolicy } from './config.js';
+import type { OrderingPolicy, PoisonPolicy } from './config.js';
 import { InvalidProjectionError, type RecordPosition } from './errors.js';
 
 /**

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
-import { quoteIdentifier, type ProjectionRuntimeConfig } from '../../config.js';
+import { quoteIdentifier } from '@tributary/core';
+import type { ProjectionRuntimeConfig } from '../../config.js';
 
 /** The settings the PostgreSQL store uses: where its tables and the read models live. */
 export type PostgresProjectionStoreConfig = Pick<
