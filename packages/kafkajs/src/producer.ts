@@ -105,10 +105,19 @@ export class KafkajsProducer implements KafkaProducer {
   }
 
   connect(): Promise<void> {
-    // For a transactional producer this is InitProducerId: it bumps the epoch of the
-    // transactional id, fencing older instances and aborting their open transaction.
     return translated(
-      () => this.#producer.connect(),
+      async () => {
+        await this.#producer.connect();
+        if (this.#transactionalId !== undefined) {
+          // kafkajs's connect() initialises a plain idempotent producer id; the
+          // transactional InitProducerId, which bumps the epoch of the transactional id
+          // (fencing older instances and aborting their open transaction), waits for the
+          // first transaction(). Beginning and ending an empty one runs it now, so that
+          // connect() fences as the port promises; an empty transaction sends no EndTxn.
+          const transaction = await this.#producer.transaction();
+          await transaction.abort();
+        }
+      },
       (error) => producerError(error, this.#transactionalId, 'connecting the producer'),
     );
   }

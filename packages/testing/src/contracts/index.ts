@@ -14,3 +14,4 @@ export {
   type SchemaRegistryFixture,
   type CompatibilityCase,
 } from './schema-registry.contract.js';
+export { describeKafkaClientContract, type KafkaClientFixture } from './kafka-client.contract.js';
