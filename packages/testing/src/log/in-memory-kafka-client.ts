@@ -209,7 +209,8 @@ class InMemoryPortConsumer implements KafkaConsumer {
             isStale: () => this.stale.has(partitionKey),
           });
         } catch {
-          // As a restarted kafkajs consumer would: deliver the unresolved records again.
+          // As a restarted consumer would: deliver the unresolved records again, after a pause.
+          delivered = 0;
         }
         if (
           this.stale.has(partitionKey) ||
