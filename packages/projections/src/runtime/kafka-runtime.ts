@@ -64,7 +64,13 @@ const toSourceRecord = (record: KafkaRecord): SourceRecord => ({
   topic: record.topic,
   partition: record.partition,
   offset: Number(record.offset),
-  key: record.key === null ? null : utf8.decode(record.key),
+  // Node clients hand out Buffers, whose own UTF-8 decoding is the fastest for short keys.
+  key:
+    record.key === null
+      ? null
+      : Buffer.isBuffer(record.key)
+        ? record.key.toString('utf8')
+        : utf8.decode(record.key),
   value: record.value,
   headers: record.headers,
 });
