@@ -5,6 +5,7 @@ import {
   PostgresEventStore,
   resolveCaptureConfig,
 } from '@tributary/outbox';
+import { createKafkajsClient } from '@tributary/kafkajs';
 import pg from 'pg';
 import { InMemoryEventStore, upStack } from '@tributary/testing';
 import { container as rootContainer } from 'tsyringe';
@@ -225,7 +226,7 @@ async function createStackRuntimeWithReadModels(options: RuntimeOptions): Promis
     heartbeatIntervalMs: 0,
     progressIntervalMs: 0,
   });
-  const capturer = createCapturer({ config: capture });
+  const capturer = createCapturer({ config: capture, kafka: createKafkajsClient({ brokers }) });
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 2 });
   const releaseCapture = async (): Promise<void> => {
     await capturer.stop();

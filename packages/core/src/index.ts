@@ -2,7 +2,7 @@
  * @packageDocumentation
  * The pure core of Tributary: event envelopes, aggregates (decide / evolve), commands and
  * their validation, the event store port, command handling, upcasting, serialization,
- * typed errors, retries and instrumentation. It performs no I/O.
+ * typed errors, retries, instrumentation and the Kafka client port. It performs no I/O.
  */
 import 'reflect-metadata';
 
@@ -25,3 +25,4 @@ export * from './command-bus.js';
 export * from './di.js';
 export * from './record-format.js';
 export * from './schemas/index.js';
+export * from './kafka/index.js';

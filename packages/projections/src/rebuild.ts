@@ -1,11 +1,10 @@
 import type { Knex } from 'knex';
-import type { Kafka } from 'kafkajs';
 import { topicFor, type ProjectionRuntimeConfig } from './config.js';
 import { ProjectionError } from './errors.js';
 import type { ProjectionLogger } from './logger.js';
 import { versionedTableName, type AnyProjection } from './projection.js';
 import { createProjectionRuntime } from './runtime/kafka-runtime.js';
-import type { RecordValueDecoder, UpcasterChain } from '@tributary/core';
+import type { KafkaClient, RecordValueDecoder, UpcasterChain } from '@tributary/core';
 
 /** Progress of a rebuild, reported about twice a second. */
 export interface RebuildProgress {
@@ -22,7 +21,8 @@ export interface RebuildProgress {
 
 /** Options of {@link rebuildProjection}. */
 export interface RebuildOptions {
-  readonly kafka: Kafka;
+  /** The Kafka client (e.g. `createKafkajsClient` of `@tributary/kafkajs`). */
+  readonly kafka: KafkaClient;
   readonly knex: Knex;
   /** The NEW version (its code); the active version keeps serving until the swap. */
   readonly projection: AnyProjection;
@@ -99,8 +99,9 @@ export async function rebuildProjection(options: RebuildOptions): Promise<Rebuil
     const endOffsets = async (): Promise<Map<string, number>> => {
       const ends = new Map<string, number>();
       for (const topic of topics) {
-        for (const offsets of await admin.fetchTopicOffsets(topic)) {
-          ends.set(`${topic}/${offsets.partition}`, Number(offsets.high));
+        // The last stable offset: where a read_committed consumer can get to.
+        for (const offsets of await admin.fetchOffsets(topic)) {
+          ends.set(`${topic}/${offsets.partition}`, Number(offsets.lastStableOffset));
         }
       }
       return ends;

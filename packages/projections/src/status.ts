@@ -1,4 +1,4 @@
-import type { Kafka } from 'kafkajs';
+import type { KafkaClient } from '@tributary/core';
 import { topicFor } from './config.js';
 import type { AnyProjection } from './projection.js';
 import type { PostgresProjectionStore } from './store/postgres/postgres-projection-store.js';
@@ -10,7 +10,7 @@ export interface PartitionStatus {
   readonly partition: number;
   /** Next offset to apply (the stored checkpoint), or null when the partition was never applied. */
   readonly storedOffset: number | null;
-  /** The partition's end offset (high watermark). */
+  /** The partition's end offset for read_committed consumers (last stable offset). */
   readonly endOffset: number;
   /** `endOffset - storedOffset` (all of it when never applied). */
   readonly lag: number;
@@ -35,7 +35,7 @@ export interface ProjectionStatus {
  */
 export async function projectionStatus(
   store: PostgresProjectionStore,
-  kafka: Kafka,
+  kafka: KafkaClient,
   projections: readonly AnyProjection[] = [],
 ): Promise<ProjectionStatus[]> {
   await store.ensureSchema();
@@ -53,8 +53,8 @@ export async function projectionStatus(
       if (known === undefined) {
         known = new Map();
         try {
-          for (const offsets of await admin.fetchTopicOffsets(topic))
-            known.set(offsets.partition, Number(offsets.high));
+          for (const offsets of await admin.fetchOffsets(topic))
+            known.set(offsets.partition, Number(offsets.lastStableOffset));
         } catch {
           // Topic not created yet: nothing to consume.
         }

@@ -1,11 +1,11 @@
 import type { UpcasterChain } from '@tributary/core';
+import { createKafkajsClient } from '@tributary/kafkajs';
 import {
   createProjectionRuntime,
   projectionStatus,
   readModelViews,
   type ProjectionRuntime,
 } from '@tributary/projections';
-import { Kafka, logLevel } from 'kafkajs';
 import {
   createPgliteKnex,
   InMemoryKafkaLog,
@@ -174,7 +174,7 @@ export interface KafkaReadSideOptions {
   readonly expectedEvents: () => Promise<number>;
 }
 
-/** The read side on the real stack: kafkajs consumers, read models in PostgreSQL. */
+/** The read side on the real stack: Kafka consumers (kafkajs), read models in PostgreSQL. */
 export async function createKafkaReadSide(options: KafkaReadSideOptions): Promise<ReadSide> {
   const knex = knexFactory({
     client: 'pg',
@@ -182,10 +182,9 @@ export async function createKafkaReadSide(options: KafkaReadSideOptions): Promis
     pool: { min: 0, max: 8 },
   });
   const readModelSchema = `${options.schema}_read`;
-  const kafka = new Kafka({
+  const kafka = createKafkajsClient({
     clientId: 'bank-demo-projections',
-    brokers: [...options.brokers],
-    logLevel: logLevel.NOTHING,
+    brokers: options.brokers,
   });
   const runtime: ProjectionRuntime = createProjectionRuntime({
     kafka,

@@ -1,6 +1,6 @@
+import { createKafkajsClient } from '@tributary/kafkajs';
 import { defineProjection, rebuildProjection } from '@tributary/projections';
 import { useIntegrationEnv } from '@tributary/testing';
-import { Kafka, logLevel } from 'kafkajs';
 import knexFactory from 'knex';
 import { describe, expect, it } from 'vitest';
 import { bankUpcasters } from '../account/upcasters.js';
@@ -60,11 +60,7 @@ describe('the bank on the real stack, read side included', () => {
       const v2 = defineProjection({ ...accountBalancesProjection, version: 2 });
       const progress: number[] = [];
       const result = await rebuildProjection({
-        kafka: new Kafka({
-          clientId: 'bank-rebuild',
-          brokers: [...env.kafkaBrokers],
-          logLevel: logLevel.NOTHING,
-        }),
+        kafka: createKafkajsClient({ clientId: 'bank-rebuild', brokers: env.kafkaBrokers }),
         knex,
         projection: v2,
         upcasters: bankUpcasters,

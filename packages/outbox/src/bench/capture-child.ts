@@ -4,14 +4,23 @@
  * on stdout, so the benchmark can measure rates and commit-to-Kafka latency, and its own
  * peak RSS when it stops (SIGTERM).
  */
+import { createKafkajsClient } from '@tributary/kafkajs';
 import { createCapturer } from '../capture/capturer.js';
 import { captureConfigFromEnvironment, resolveCaptureConfig } from '../capture/config.js';
 import { createConsoleLogger } from '../capture/logger.js';
 
 const config = resolveCaptureConfig(captureConfigFromEnvironment());
+const logger = createConsoleLogger({ level: 'warn' });
 const capturer = createCapturer({
   config,
-  logger: createConsoleLogger({ level: 'warn' }),
+  kafka: createKafkajsClient({
+    brokers: config.kafka.brokers,
+    clientId: config.kafka.clientId,
+    ssl: config.kafka.ssl,
+    fastRecordEncoder: config.kafka.fastRecordEncoder,
+    logger,
+  }),
+  logger,
 });
 const print = (value: unknown): void => {
   process.stdout.write(`${JSON.stringify(value)}\n`);

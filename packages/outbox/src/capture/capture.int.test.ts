@@ -1,6 +1,6 @@
 import { envelopeFromHeaders, EventHeaders, type NewEvent } from '@tributary/core';
+import { createKafkajsClient } from '@tributary/kafkajs';
 import { useIntegrationEnv } from '@tributary/testing';
-import kafkajs, { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PostgresEventStore } from '../event-store/postgres-event-store.js';
@@ -17,13 +17,11 @@ import { readTopics } from './kafka/kafka-reader.test.support.js';
 import type { CaptureLogger } from './logger.js';
 import { parseLsn } from './lsn.js';
 
-const { ConfigResourceTypes } = kafkajs;
-
 const env = await useIntegrationEnv({ label: 'capture' });
 await migrateOutbox({ connectionString: env.databaseUrl });
 const store = new PostgresEventStore({ connectionString: env.databaseUrl });
 const pool = new pg.Pool({ connectionString: env.databaseUrl, max: 4 });
-const kafka = new Kafka({ brokers: [...env.kafkaBrokers], logLevel: logLevel.NOTHING });
+const kafka = createKafkajsClient({ brokers: env.kafkaBrokers });
 const admin = kafka.admin();
 await admin.connect();
 afterAll(async () => {
@@ -87,7 +85,7 @@ const event = (type: string, data: unknown): NewEvent => ({ type, data });
 describe('the WAL capturer', () => {
   it('publishes committed events once, whole transactions with commit LSN and sequence, nothing rolled back', async () => {
     const config = configFor('basic');
-    const capturer = createCapturer({ config });
+    const capturer = createCapturer({ config, kafka });
     const running = capturer.run();
     await untilStreaming(capturer, running);
 
@@ -207,6 +205,7 @@ describe('the WAL capturer', () => {
     const config = configFor('skip', { router: { topicPrefix: env.topic('skipped') } });
     const capturer = createCapturer({
       config,
+      kafka,
       crashPoints: (point) => {
         if (point === 'after-commit' && !failed) {
           failed = true;
@@ -251,18 +250,12 @@ describe('the WAL capturer', () => {
 
   it('creates topics with infinite retention, a compacted checkpoint topic, and warns about topics that cannot be replayed', async () => {
     const legacy = env.topic('legacy.Ledger');
-    await admin.createTopics({
-      waitForLeaders: true,
-      topics: [
-        {
-          topic: legacy,
-          numPartitions: 1,
-          configEntries: [{ name: 'retention.ms', value: '60000' }],
-        },
-      ],
-    });
+    await admin.createTopics([
+      { topic: legacy, partitions: 1, configs: { 'retention.ms': '60000' } },
+    ]);
     const logs = captureLogs();
     const capturer = createCapturer({
+      kafka,
       config: configFor('topics', { router: { topicPrefix: env.topic('legacy') } }),
       logger: logs.logger,
     });
@@ -282,27 +275,17 @@ describe('the WAL capturer', () => {
     expect(
       logs.warnings.some((line) => line.includes(`TOPIC ${legacy} CANNOT BE REPLAYED SAFELY`)),
     ).toBe(true);
-    const described = await admin.describeConfigs({
-      includeSynonyms: false,
-      resources: [
-        { type: ConfigResourceTypes.TOPIC, name: env.topic('legacy.Journal') },
-        { type: ConfigResourceTypes.TOPIC, name: env.topic('checkpoints') },
-      ],
-    });
-    const setting = (name: string, key: string) =>
-      described.resources
-        .find((resource) => resource.resourceName === name)
-        ?.configEntries.find((entry) => entry.configName === key)?.configValue;
-    expect(setting(env.topic('legacy.Journal'), 'retention.ms')).toBe('-1');
-    expect(setting(env.topic('checkpoints'), 'cleanup.policy')).toBe('compact');
-    const metadata = await admin.fetchTopicMetadata({ topics: [env.topic('legacy.Journal')] });
-    expect(metadata.topics[0]?.partitions).toHaveLength(3);
+    const journal = await admin.describeTopic(env.topic('legacy.Journal'));
+    const checkpoints = await admin.describeTopic(env.topic('checkpoints'));
+    expect(journal.configs['retention.ms']).toBe('-1');
+    expect(checkpoints.configs['cleanup.policy']).toBe('compact');
+    expect(journal.partitions).toBe(3);
   });
 
   it('halts with CAPTURE_SLOT_LOST when its slot is gone although a checkpoint exists, and never recreates it', async () => {
     const config = configFor('basic'); // has a checkpoint from the first test
     await pool.query('select pg_drop_replication_slot($1)', [config.slot.name]);
-    const error = await createCapturer({ config })
+    const error = await createCapturer({ config, kafka })
       .run()
       .then(
         () => undefined,
@@ -318,6 +301,7 @@ describe('the WAL capturer', () => {
 
   it('refuses to create a missing slot or publication when configured not to', async () => {
     const noSlot = await createCapturer({
+      kafka,
       config: configFor('noslot', { slot: { create: false } }),
     })
       .run()
@@ -327,6 +311,7 @@ describe('the WAL capturer', () => {
       );
     expect(isCaptureError(noSlot, 'CAPTURE_SLOT_MISSING')).toBe(true);
     const noPublication = await createCapturer({
+      kafka,
       config: configFor('nopub', { slot: { createPublication: false } }),
     })
       .run()
@@ -341,7 +326,7 @@ describe('the WAL capturer', () => {
     const config = configFor('fatal', {
       router: { topicPrefix: env.topic('fatal'), onUnroutable: 'fatal' },
     });
-    const capturer = createCapturer({ config });
+    const capturer = createCapturer({ config, kafka });
     const running = capturer.run();
     await untilStreaming(capturer, running);
     await pool.query(

@@ -20,6 +20,7 @@ import {
   isRetriableError,
   isTributaryError,
   type Instrumentation,
+  type KafkaClient,
 } from '@tributary/core';
 import pg from 'pg';
 import type { CaptureConfig } from './config.js';
@@ -45,6 +46,8 @@ import {
 export interface CapturerOptions {
   /** The resolved configuration (see `resolveCaptureConfig`). */
   readonly config: CaptureConfig;
+  /** The Kafka client (e.g. `createKafkajsClient` of `@tributary/kafkajs`). */
+  readonly kafka: KafkaClient;
   /** Default: silent. The CLI passes a console logger. */
   readonly logger?: CaptureLogger;
   /** Test hook for crash tests; default none. */
@@ -106,6 +109,7 @@ const sleep = (ms: number, interrupt: Promise<unknown>): Promise<unknown> =>
 class WalCapturer implements Capturer {
   readonly instrumentation: Instrumentation<CaptureEvents>;
   readonly #config: CaptureConfig;
+  readonly #kafka: KafkaClient;
   readonly #logger: CaptureLogger;
   readonly #crash: CrashPoints;
   readonly #payloadEncoder: PayloadEncoder | undefined;
@@ -120,6 +124,7 @@ class WalCapturer implements Capturer {
 
   constructor(options: CapturerOptions) {
     this.#config = options.config;
+    this.#kafka = options.kafka;
     this.#logger = options.logger ?? silentLogger;
     this.#crash = options.crashPoints ?? noCrashPoints;
     this.#payloadEncoder = options.payloadEncoder;
@@ -211,6 +216,7 @@ class WalCapturer implements Capturer {
       );
     });
     const sink = new KafkaCaptureSink({
+      client: this.#kafka,
       config,
       logger,
       crashPoints: this.#crash,

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { isTributaryError } from '@tributary/core';
+import { createKafkajsClient } from '@tributary/kafkajs';
 import { createCapturer } from '../capture/capturer.js';
 import {
   captureConfigFromEnvironment,
@@ -188,6 +189,13 @@ export async function captureCommand(
   const logger = createConsoleLogger({ format, level: level as LogLevel, write: output.err });
   const capturer = createCapturer({
     config,
+    kafka: createKafkajsClient({
+      brokers: config.kafka.brokers,
+      clientId: config.kafka.clientId,
+      ssl: config.kafka.ssl,
+      fastRecordEncoder: config.kafka.fastRecordEncoder,
+      logger,
+    }),
     logger,
     crashPoints: crashPointsFromEnvironment(env),
   });

@@ -14,6 +14,7 @@ import { avroSchema, defineEventSchemas, jsonSchema } from '@tributary/core';
 import { upStack } from '@tributary/testing';
 import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
+import { createKafkajsClient } from '@tributary/kafkajs';
 import { createCapturer } from '../capture/capturer.js';
 import { mergeCaptureConfigInputs, resolveCaptureConfig } from '../capture/config.js';
 import type { PayloadEncoder } from '../capture/pipeline.js';
@@ -186,6 +187,7 @@ export async function benchCaptureEncoding(
       );
       const capturer = createCapturer({
         config,
+        kafka: createKafkajsClient({ brokers: config.kafka.brokers }),
         ...(encoder === undefined ? {} : { payloadEncoder: encoder }),
       });
       let startedAt = 0;

@@ -19,6 +19,7 @@ import {
   type SchemaRegistry,
   type StreamAppend,
 } from '@tributary/core';
+import { createKafkajsClient } from '@tributary/kafkajs';
 import { useIntegrationEnv } from '@tributary/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createCapturer } from '../capture/capturer.js';
@@ -157,7 +158,11 @@ describe('capture with registry encoding during a registry outage', () => {
         standbyRetryMs: 200,
       }),
     );
-    const capturer = createCapturer({ config, payloadEncoder: encoder });
+    const capturer = createCapturer({
+      config,
+      kafka: createKafkajsClient({ brokers: env.kafkaBrokers }),
+      payloadEncoder: encoder,
+    });
     const restarts: (string | null)[] = [];
     capturer.instrumentation.on('capture.pipeline.restarting', ({ code }) => {
       restarts.push(code);

@@ -20,6 +20,7 @@ import {
   resolveCaptureConfig,
 } from '@tributary/outbox';
 import { upStack } from '@tributary/testing';
+import { createKafkajsClient } from '@tributary/kafkajs';
 import { Kafka, logLevel } from 'kafkajs';
 import knexFactory from 'knex';
 import type { DomainEvent } from '@tributary/core';
@@ -117,6 +118,7 @@ async function main(): Promise<void> {
     throw new Error('the local stack has no database or Kafka');
   const run = `bench_${Date.now().toString(36)}`;
   const kafka = new Kafka({ clientId: run, brokers: [...brokers], logLevel: logLevel.NOTHING });
+  const client = createKafkajsClient({ clientId: run, brokers });
   const knex = knexFactory({ client: 'pg', connection: databaseUrl, pool: { min: 0, max: 10 } });
   const admin = kafka.admin();
   await admin.connect();
@@ -130,7 +132,7 @@ async function main(): Promise<void> {
   try {
     // Input: EVENTS records over 1,000 counters, in Kafka transactions of 500.
     let started = performance.now();
-    await produceCounterEvents(kafka, topic, {
+    await produceCounterEvents(client, topic, {
       counters: 1_000,
       versions: Math.ceil(EVENTS / 1_000),
       transactionSize: 500,
@@ -211,7 +213,7 @@ async function main(): Promise<void> {
       });
       let applied = 0;
       const runtime = createProjectionRuntime({
-        kafka,
+        kafka: client,
         knex,
         projections: [totalsProjection()],
         config,
@@ -248,7 +250,7 @@ async function main(): Promise<void> {
           progressIntervalMs: 0,
           ...(LINGER_MS === undefined ? {} : { batch: { lingerMs: LINGER_MS } }),
         });
-        const capturer = createCapturer({ config: capture });
+        const capturer = createCapturer({ config: capture, kafka: client });
         const capturing = capturer.run();
         cleanups.push(async () => {
           await capturer.stop();
@@ -275,7 +277,7 @@ async function main(): Promise<void> {
           pending.set(partition, list);
         });
         const runtime = createProjectionRuntime({
-          kafka,
+          kafka: client,
           knex,
           projections: [projection],
           config: {

@@ -1,8 +1,8 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { isTributaryError, type UpcasterChain } from '@tributary/core';
-import { Kafka, logLevel } from 'kafkajs';
+import { isTributaryError, type KafkaClient, type UpcasterChain } from '@tributary/core';
+import { createKafkajsClient } from '@tributary/kafkajs';
 import knexFactory, { type Knex } from 'knex';
 import { resolveProjectionRuntimeConfig, type ProjectionRuntimeConfig } from '../config.js';
 import { createConsoleLogger } from '../logger.js';
@@ -102,7 +102,7 @@ export async function loadProjectionsModule(path: string): Promise<LoadedModule>
   return { projections: projections as AnyProjection[], upcasters };
 }
 
-function connections(values: Values): { knex: Knex; kafka: Kafka } {
+function connections(values: Values): { knex: Knex; kafka: KafkaClient } {
   const databaseUrl = values['database-url'] ?? process.env['DATABASE_URL'];
   if (databaseUrl === undefined || databaseUrl === '')
     throw new UsageError('no database: pass --database-url or set DATABASE_URL');
@@ -111,11 +111,7 @@ function connections(values: Values): { knex: Knex; kafka: Kafka } {
     throw new UsageError('no Kafka: pass --brokers or set KAFKA_BROKERS');
   return {
     knex: knexFactory({ client: 'pg', connection: databaseUrl, pool: { min: 0, max: 10 } }),
-    kafka: new Kafka({
-      clientId: 'tributary-cli',
-      brokers: brokers.split(','),
-      logLevel: logLevel.NOTHING,
-    }),
+    kafka: createKafkajsClient({ clientId: 'tributary-cli', brokers: brokers.split(',') }),
   };
 }
 

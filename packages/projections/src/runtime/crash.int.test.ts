@@ -1,5 +1,5 @@
+import { createKafkajsClient } from '@tributary/kafkajs';
 import { useIntegrationEnv } from '@tributary/testing';
-import { Kafka, logLevel } from 'kafkajs';
 import knexFactory from 'knex';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
@@ -21,11 +21,7 @@ import { applicationReport, progress, waitUntil } from '../test-support/verify.j
  */
 
 const env = await useIntegrationEnv({ label: 'proj_crash' });
-const kafka = new Kafka({
-  clientId: 'proj-crash',
-  brokers: [...env.kafkaBrokers],
-  logLevel: logLevel.NOTHING,
-});
+const kafka = createKafkajsClient({ clientId: 'proj-crash', brokers: env.kafkaBrokers });
 const knex = knexFactory({ client: 'pg', connection: env.databaseUrl, pool: { min: 0, max: 4 } });
 
 afterAll(async () => {
@@ -35,9 +31,7 @@ afterAll(async () => {
 async function createTopic(topic: string, partitions: number): Promise<void> {
   const admin = kafka.admin();
   await admin.connect();
-  await admin.createTopics({
-    topics: [{ topic, numPartitions: partitions, replicationFactor: 1 }],
-  });
+  await admin.createTopics([{ topic, partitions, replicationFactor: 1 }]);
   await admin.disconnect();
 }
 

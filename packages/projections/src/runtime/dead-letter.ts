@@ -1,4 +1,4 @@
-import type { Producer } from 'kafkajs';
+import type { KafkaProducer } from '@tributary/core';
 import { deadLetterTopicFor, type ProjectionRuntimeConfig } from '../config.js';
 import { headersAsStrings } from '../source-record.js';
 import type { DeadLetterPublisher } from './projection-applier.js';
@@ -46,27 +46,28 @@ export function deadLetterHeaders(
 }
 
 /**
- * A dead-letter publisher on a kafkajs producer (idempotent, acks from all replicas): the
+ * A dead-letter publisher on a Kafka producer (idempotent, acks from all replicas): the
  * record keeps its key, value and headers and gains the context headers.
  */
 export function kafkaDeadLetterPublisher(
-  producer: () => Promise<Producer>,
+  producer: () => Promise<KafkaProducer>,
   config: Pick<ProjectionRuntimeConfig, 'deadLetterTopicPrefix'>,
 ): DeadLetterPublisher {
   return async (record, context) => {
     const topic = deadLetterTopicFor(config, context.projection.name);
     await (
       await producer()
-    ).send({
-      topic,
-      acks: -1,
-      messages: [
-        {
-          key: record.key,
-          value: record.value === null ? null : Buffer.from(record.value),
-          headers: { ...headersAsStrings(record.headers), ...deadLetterHeaders(record, context) },
-        },
-      ],
-    });
+    ).send([
+      {
+        topic,
+        messages: [
+          {
+            key: record.key,
+            value: record.value === null ? null : Buffer.from(record.value),
+            headers: { ...headersAsStrings(record.headers), ...deadLetterHeaders(record, context) },
+          },
+        ],
+      },
+    ]);
   };
 }

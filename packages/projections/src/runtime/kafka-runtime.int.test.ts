@@ -1,5 +1,5 @@
+import { createKafkajsClient } from '@tributary/kafkajs';
 import { useIntegrationEnv } from '@tributary/testing';
-import { Kafka, logLevel } from 'kafkajs';
 import knexFactory from 'knex';
 import { afterAll, describe, expect, it } from 'vitest';
 import { applicationsProjection } from '../test-support/counter-projection.js';
@@ -9,11 +9,7 @@ import { applicationReport, progress, waitUntil } from '../test-support/verify.j
 import { createProjectionRuntime } from './kafka-runtime.js';
 
 const env = await useIntegrationEnv({ label: 'proj_runtime' });
-const kafka = new Kafka({
-  clientId: 'proj-it',
-  brokers: [...env.kafkaBrokers],
-  logLevel: logLevel.NOTHING,
-});
+const kafka = createKafkajsClient({ clientId: 'proj-it', brokers: env.kafkaBrokers });
 const knex = knexFactory({ client: 'pg', connection: env.databaseUrl, pool: { min: 0, max: 8 } });
 const topic = env.topic('events.Counter');
 const config = {
@@ -32,7 +28,7 @@ describe('createProjectionRuntime on Kafka and PostgreSQL', () => {
   it('applies committed records exactly once, skips aborted ones, seeks to stored checkpoints after a restart and commits Kafka offsets for lag tools', async () => {
     const admin = kafka.admin();
     await admin.connect();
-    await admin.createTopics({ topics: [{ topic, numPartitions: 3, replicationFactor: 1 }] });
+    await admin.createTopics([{ topic, partitions: 3, replicationFactor: 1 }]);
     await admin.disconnect();
     const produced = await produceCounterEvents(kafka, topic, {
       counters: 20,
@@ -40,17 +36,12 @@ describe('createProjectionRuntime on Kafka and PostgreSQL', () => {
       transactionalId: env.name('producer'),
     });
     // An aborted transaction: read_committed must never show these records.
-    const aborting = kafka.producer({
-      transactionalId: env.name('aborter'),
-      idempotent: true,
-      maxInFlightRequests: 1,
-    });
+    const aborting = kafka.producer({ transactionalId: env.name('aborter') });
     await aborting.connect();
-    const transaction = await aborting.transaction();
-    await transaction.send({
-      topic,
-      messages: [counterRecord('c0', 999), counterRecord('aborted', 1)],
-    });
+    const transaction = await aborting.begin();
+    await transaction.send([
+      { topic, messages: [counterRecord('c0', 999), counterRecord('aborted', 1)] },
+    ]);
     await transaction.abort();
     await aborting.disconnect();
 
@@ -106,14 +97,11 @@ describe('createProjectionRuntime on Kafka and PostgreSQL', () => {
         const admin2 = kafka.admin();
         await admin2.connect();
         try {
-          const [committed] = await admin2.fetchOffsets({
-            groupId: `${config.groupIdPrefix}.applications.v1`,
-            topics: [topic],
-          });
-          const sum = (committed?.partitions ?? []).reduce(
-            (acc, p) => acc + Math.max(0, Number(p.offset)),
-            0,
+          const committed = await admin2.fetchCommittedOffsets(
+            `${config.groupIdPrefix}.applications.v1`,
+            topic,
           );
+          const sum = committed.reduce((acc, p) => acc + Math.max(0, Number(p.offset ?? 0n)), 0);
           return sum === (await progress(knex, kafka, 'tributary', topic)).stored;
         } finally {
           await admin2.disconnect();

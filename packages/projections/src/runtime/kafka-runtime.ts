@@ -2,16 +2,14 @@ import {
   createInstrumentation,
   UpcasterChain,
   type Instrumentation,
+  type KafkaBatch,
+  type KafkaClient,
+  type KafkaConsumer,
+  type KafkaProducer,
+  type KafkaRecord,
+  type KafkaTopicPartition,
   type RecordValueDecoder,
 } from '@tributary/core';
-import {
-  Kafka,
-  logLevel,
-  type Consumer,
-  type EachBatchPayload,
-  type KafkaMessage,
-  type Producer,
-} from 'kafkajs';
 import type { Knex } from 'knex';
 import {
   groupIdFor,
@@ -30,8 +28,8 @@ import { isFatalProjectionError, ProjectionApplier } from './projection-applier.
 
 /** Options of {@link createProjectionRuntime}. */
 export interface ProjectionRuntimeOptions {
-  /** A kafkajs client, or the brokers to build one from. */
-  readonly kafka: Kafka | { readonly brokers: readonly string[]; readonly clientId?: string };
+  /** The Kafka client (e.g. `createKafkajsClient` of `@tributary/kafkajs`). */
+  readonly kafka: KafkaClient;
   /** The read-model database (a `pg` knex). The caller owns it and destroys it after `stop()`. */
   readonly knex: Knex;
   /** The projections to run, each in its own consumer group. */
@@ -65,17 +63,25 @@ export interface ProjectionRuntime {
   readonly stopped: Promise<void>;
 }
 
-const toSourceRecord = (topic: string, partition: number, message: KafkaMessage): SourceRecord => ({
-  topic,
-  partition,
-  offset: Number(message.offset),
-  key: message.key === null ? null : message.key.toString('utf8'),
-  value: message.value,
-  headers: message.headers ?? {},
+const utf8 = new TextDecoder();
+
+const toSourceRecord = (record: KafkaRecord): SourceRecord => ({
+  topic: record.topic,
+  partition: record.partition,
+  offset: Number(record.offset),
+  // Node clients hand out Buffers, whose own UTF-8 decoding is the fastest for short keys.
+  key:
+    record.key === null
+      ? null
+      : Buffer.isBuffer(record.key)
+        ? record.key.toString('utf8')
+        : utf8.decode(record.key),
+  value: record.value,
+  headers: record.headers,
 });
 
 /**
- * The projection runtime on Kafka (kafkajs) and PostgreSQL (knex), exactly once:
+ * The projection runtime on Kafka (any client of the port) and PostgreSQL (knex), exactly once:
  *
  * - one consumer group per projection name + version, reading `read_committed`;
  * - each partition batch is applied in ONE database transaction that locks the checkpoint
@@ -93,27 +99,20 @@ export function createProjectionRuntime(options: ProjectionRuntimeOptions): Proj
     options.instrumentation ?? createInstrumentation<ProjectionInstrumentationEvents>();
   const faults = new FaultInjector(options.faults ?? []);
   const upcasters = options.upcasters ?? new UpcasterChain();
-  const kafka =
-    options.kafka instanceof Kafka
-      ? options.kafka
-      : new Kafka({
-          clientId: options.kafka.clientId ?? 'tributary-projections',
-          brokers: [...options.kafka.brokers],
-          logLevel: logLevel.NOTHING,
-        });
+  const kafka = options.kafka;
   for (const projection of options.projections) validateProjection(projection);
 
-  let producer: Promise<Producer> | undefined;
-  const deadLetterProducer = (): Promise<Producer> => {
+  let producer: Promise<KafkaProducer> | undefined;
+  const deadLetterProducer = (): Promise<KafkaProducer> => {
     producer ??= (async () => {
-      const created = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+      const created = kafka.producer();
       await created.connect();
       return created;
     })();
     return producer;
   };
 
-  const consumers: Consumer[] = [];
+  const consumers: KafkaConsumer[] = [];
   let stopping = false;
   let settle: { resolve: () => void; reject: (error: unknown) => void } | undefined;
   const stopped = new Promise<void>((resolve, reject) => {
@@ -142,10 +141,9 @@ export function createProjectionRuntime(options: ProjectionRuntimeOptions): Proj
         const missing = topics.filter((topic) => !existing.has(topic));
         if (missing.length === 0) return;
         if (config.missingTopics === 'create') {
-          await admin.createTopics({
-            waitForLeaders: true,
-            topics: missing.map((topic) => ({ topic, numPartitions: config.topicPartitions })),
-          });
+          await admin.createTopics(
+            missing.map((topic) => ({ topic, partitions: config.topicPartitions })),
+          );
           continue;
         }
         if (waited % 30 === 0)
@@ -179,31 +177,17 @@ export function createProjectionRuntime(options: ProjectionRuntimeOptions): Proj
         ? { deadLetter: kafkaDeadLetterPublisher(deadLetterProducer, config) }
         : {}),
     });
-    const consumer = kafka.consumer({
-      groupId,
-      sessionTimeout: config.sessionTimeoutMs,
-      heartbeatInterval: config.heartbeatIntervalMs,
-      readUncommitted: false,
-      allowAutoTopicCreation: false,
-      maxWaitTimeInMs: config.maxWaitTimeMs,
-    });
-    consumers.push(consumer);
     const topics = projection.aggregateTypes.map((aggregateType) =>
       topicFor(config, aggregateType),
     );
 
-    consumer.on(consumer.events.GROUP_JOIN, (event) => {
+    const onPartitionsAssigned = (assigned: readonly KafkaTopicPartition[]): void => {
       // Seek every assigned partition to the checkpoint stored in the database. Kafka's
       // committed offsets trail the database (they are committed after it), so until the
       // seek lands, batches start too early and are skipped by the checkpoint check; a
       // partition without a stored checkpoint starts from the earliest offset even if Kafka
       // has an offset for it (the read model, not Kafka, says what was applied).
-      const assignment = event.payload.memberAssignment;
-      const assigned = Object.entries(assignment).map(([topic, partitions]) => ({
-        topic,
-        partitions,
-      }));
-      // Paused synchronously (the event is emitted before the first fetch of the new
+      // Paused synchronously (the listener runs before the first fetch of the new
       // generation) and resumed once the seeks are in, so no batch starts at Kafka's
       // trailing offsets.
       consumer.pause(assigned);
@@ -214,9 +198,9 @@ export function createProjectionRuntime(options: ProjectionRuntimeOptions): Proj
           const admin = kafka.admin();
           await admin.connect();
           try {
-            for (const topic of Object.keys(assignment)) {
-              for (const offsets of await admin.fetchTopicOffsets(topic)) {
-                earliest.set(`${topic}/${offsets.partition}`, Number(offsets.low));
+            for (const topic of new Set(assigned.map((tp) => tp.topic))) {
+              for (const offsets of await admin.fetchOffsets(topic)) {
+                earliest.set(`${topic}/${offsets.partition}`, Number(offsets.earliest));
               }
             }
           } finally {
@@ -224,15 +208,11 @@ export function createProjectionRuntime(options: ProjectionRuntimeOptions): Proj
           }
           const partitions: { topic: string; partition: number; nextOffset: number | undefined }[] =
             [];
-          for (const [topic, assigned] of Object.entries(assignment)) {
-            for (const partition of assigned) {
-              const found = stored.find(
-                (row) => row.topic === topic && row.partition === partition,
-              );
-              partitions.push({ topic, partition, nextOffset: found?.nextOffset });
-              const target = found?.nextOffset ?? earliest.get(`${topic}/${partition}`) ?? 0;
-              consumer.seek({ topic, partition, offset: String(target) });
-            }
+          for (const { topic, partition } of assigned) {
+            const found = stored.find((row) => row.topic === topic && row.partition === partition);
+            partitions.push({ topic, partition, nextOffset: found?.nextOffset });
+            const target = found?.nextOffset ?? earliest.get(`${topic}/${partition}`) ?? 0;
+            consumer.seek({ topic, partition, offset: BigInt(target) });
           }
           instrumentation.emit('projection.partitions.assigned', () => ({
             projection: projection.name,
@@ -255,18 +235,23 @@ export function createProjectionRuntime(options: ProjectionRuntimeOptions): Proj
           consumer.resume(assigned);
         }
       })();
+    };
+    const consumer = kafka.consumer({
+      groupId,
+      sessionTimeoutMs: config.sessionTimeoutMs,
+      heartbeatIntervalMs: config.heartbeatIntervalMs,
+      maxWaitTimeMs: config.maxWaitTimeMs,
+      onPartitionsAssigned,
     });
+    consumers.push(consumer);
 
-    const eachBatch = async (payload: EachBatchPayload): Promise<void> => {
-      const { batch } = payload;
+    const eachBatch = async (batch: KafkaBatch): Promise<void> => {
       const { topic, partition } = batch;
-      const messages = batch.messages;
+      const messages = batch.records;
       for (let start = 0; start < messages.length; start += config.maxBatchRecords) {
         // A seek (new assignment) or a stop makes the rest of this fetch obsolete.
-        if (!payload.isRunning() || payload.isStale() || stopping) return;
-        const chunk = messages
-          .slice(start, start + config.maxBatchRecords)
-          .map((message) => toSourceRecord(topic, partition, message));
+        if (!batch.isRunning() || batch.isStale() || stopping) return;
+        const chunk = messages.slice(start, start + config.maxBatchRecords).map(toSourceRecord);
         const last = chunk[chunk.length - 1];
         if (last === undefined) continue;
         let nextOffset: number;
@@ -275,7 +260,7 @@ export function createProjectionRuntime(options: ProjectionRuntimeOptions): Proj
           nextOffset = (
             await applier.applyBatch(
               chunk,
-              isLastChunk ? { coveredThroughOffset: Number(batch.lastOffset()) } : {},
+              isLastChunk ? { coveredThroughOffset: Number(batch.lastOffset) } : {},
             )
           ).nextOffset;
         } catch (error) {
@@ -297,11 +282,11 @@ export function createProjectionRuntime(options: ProjectionRuntimeOptions): Proj
         }
         // Crash point for tests: committed in the database, not yet in Kafka.
         faults.hit('after-commit');
-        payload.resolveOffset(String(last.offset));
+        batch.resolveOffset(BigInt(last.offset));
         try {
           // Only so that lag tools (kafka-consumer-groups, Burrow) see progress; the database
           // checkpoint is what the runtime trusts.
-          await consumer.commitOffsets([{ topic, partition, offset: String(nextOffset) }]);
+          await consumer.commitOffsets([{ topic, partition, offset: BigInt(nextOffset) }]);
         } catch (error) {
           logger.debug('Kafka offset commit failed (lag tooling only)', {
             topic,
@@ -309,17 +294,15 @@ export function createProjectionRuntime(options: ProjectionRuntimeOptions): Proj
             error,
           });
         }
-        await payload.heartbeat();
+        await batch.heartbeat();
       }
     };
 
     await ensureTopics(topics);
     if (stopping) return;
     await consumer.connect();
-    await consumer.subscribe({ topics, fromBeginning: true });
+    await consumer.subscribe(topics, { fromBeginning: true });
     await consumer.run({
-      autoCommit: false,
-      eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: config.partitionsConsumedConcurrently,
       eachBatch,
     });

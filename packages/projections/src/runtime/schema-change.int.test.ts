@@ -27,8 +27,8 @@ import {
   resolveCaptureConfig,
   type PayloadEncoder,
 } from '@tributary/outbox';
+import { createKafkajsClient } from '@tributary/kafkajs';
 import { useIntegrationEnv } from '@tributary/testing';
-import { Kafka, logLevel } from 'kafkajs';
 import knexFactory from 'knex';
 import { afterAll, describe, expect, it } from 'vitest';
 import { typedRows } from '../internal/sql.js';
@@ -41,11 +41,7 @@ const env = await useIntegrationEnv({ label: 'proj_schema_change' });
 await migrateOutbox({ connectionString: env.databaseUrl });
 const store = new PostgresEventStore({ connectionString: env.databaseUrl });
 const knex = knexFactory({ client: 'pg', connection: env.databaseUrl, pool: { min: 0, max: 8 } });
-const kafka = new Kafka({
-  clientId: 'proj-schema-it',
-  brokers: [...env.kafkaBrokers],
-  logLevel: logLevel.NOTHING,
-});
+const kafka = createKafkajsClient({ clientId: 'proj-schema-it', brokers: env.kafkaBrokers });
 afterAll(async () => {
   await store.close();
   await knex.destroy();
@@ -189,6 +185,7 @@ async function capture(
 ): Promise<void> {
   const capturer = createCapturer({
     config: captureConfig,
+    kafka,
     ...(payloadEncoder === undefined ? {} : { payloadEncoder }),
   });
   let published = 0;
@@ -305,16 +302,19 @@ describe('a schema change followed by a rebuild', () => {
       codecs: createDefaultSchemaCodecs(),
     });
     const kinds = new Map<string, number>();
-    const consumer = kafka.consumer({ groupId: env.name('inspect'), maxWaitTimeInMs: 100 });
+    const consumer = kafka.consumer({ groupId: env.name('inspect'), maxWaitTimeMs: 100 });
     await consumer.connect();
-    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.subscribe([topic], { fromBeginning: true });
     let seen = 0;
     await consumer.run({
-      eachMessage: async ({ message }) => {
-        const decoded = await valueDecoder.decode(message.value ?? Buffer.alloc(0));
-        const kind = decoded.encoding === 'json' ? 'json' : `schema ${decoded.schemaId}`;
-        kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
-        seen += 1;
+      eachBatch: async (batch) => {
+        for (const record of batch.records) {
+          const decoded = await valueDecoder.decode(record.value ?? new Uint8Array(0));
+          const kind = decoded.encoding === 'json' ? 'json' : `schema ${decoded.schemaId}`;
+          kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
+          seen += 1;
+          batch.resolveOffset(record.offset);
+        }
       },
     });
     await waitUntil(() => Promise.resolve(seen >= total), 30_000, 'inspection');

@@ -1,7 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { envelopeHeaders, uuidV7, type EventEnvelope } from '@tributary/core';
-import type { Kafka } from 'kafkajs';
+import { envelopeHeaders, uuidV7, type EventEnvelope, type KafkaClient } from '@tributary/core';
 
 /** The record of one counter event, in the capturer's format. */
 export function counterRecord(counterId: string, version: number, by = 1) {
@@ -29,7 +28,7 @@ export function counterRecord(counterId: string, version: number, by = 1) {
  * capturer would. Returns how many were produced.
  */
 export async function produceCounterEvents(
-  kafka: Kafka,
+  kafka: KafkaClient,
   topic: string,
   options: {
     counters: number;
@@ -39,11 +38,7 @@ export async function produceCounterEvents(
     transactionalId: string;
   },
 ): Promise<number> {
-  const producer = kafka.producer({
-    transactionalId: options.transactionalId,
-    idempotent: true,
-    maxInFlightRequests: 1,
-  });
+  const producer = kafka.producer({ transactionalId: options.transactionalId });
   await producer.connect();
   const from = options.fromVersion ?? 1;
   const size = options.transactionSize ?? 200;
@@ -51,8 +46,8 @@ export async function produceCounterEvents(
   let produced = 0;
   const flush = async (): Promise<void> => {
     if (pending.length === 0) return;
-    const transaction = await producer.transaction();
-    await transaction.send({ topic, messages: pending });
+    const transaction = await producer.begin();
+    await transaction.send([{ topic, messages: pending }]);
     await transaction.commit();
     produced += pending.length;
     pending = [];

@@ -3,6 +3,7 @@
  * with the configuration from the environment, honours `TRIBUTARY_CRASH_AT` /
  * `TRIBUTARY_PAUSE_AT`, prints one JSON line per committed batch and stops on SIGTERM.
  */
+import { createKafkajsClient } from '@tributary/kafkajs';
 import knexFactory from 'knex';
 import { createProjectionRuntime } from '../runtime/kafka-runtime.js';
 import { faultPlansFromEnvironment } from '../fault-injection.js';
@@ -20,7 +21,10 @@ const knex = knexFactory({
   pool: { min: 0, max: 6 },
 });
 const runtime = createProjectionRuntime({
-  kafka: { brokers: env('KAFKA_BROKERS').split(','), clientId: `child-${process.pid}` },
+  kafka: createKafkajsClient({
+    brokers: env('KAFKA_BROKERS').split(','),
+    clientId: `child-${process.pid}`,
+  }),
   knex,
   projections: [applicationsProjection],
   config: {

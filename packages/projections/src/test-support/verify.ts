@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import type { Kafka } from 'kafkajs';
+import type { KafkaClient } from '@tributary/core';
 import { typedRows } from '../internal/sql.js';
 
 /** Rows of the applications table that break exactly-once or per-aggregate order. */
@@ -34,15 +34,15 @@ export async function applicationReport(
 /** Sum of the stored checkpoints, and of the topic's end offsets. */
 export async function progress(
   knex: Knex,
-  kafka: Kafka,
+  kafka: KafkaClient,
   runtimeSchema: string,
   topic: string,
 ): Promise<{ stored: number; end: number }> {
   const admin = kafka.admin();
   await admin.connect();
   try {
-    const offsets = await admin.fetchTopicOffsets(topic);
-    const end = offsets.reduce((sum, offset) => sum + Number(offset.high), 0);
+    const offsets = await admin.fetchOffsets(topic);
+    const end = offsets.reduce((sum, offset) => sum + Number(offset.lastStableOffset), 0);
     const hasTable = await knex.schema.withSchema(runtimeSchema).hasTable('projection_checkpoints');
     if (!hasTable) return { stored: 0, end };
     const [row] = await typedRows<{ stored: string | null }>(

@@ -18,3 +18,4 @@ export {
   describeProjectionStoreContract,
   type ProjectionStoreFixture,
 } from './projection-store.contract.js';
+export { describeKafkaClientContract, type KafkaClientFixture } from './kafka-client.contract.js';

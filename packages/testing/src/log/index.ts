@@ -37,3 +37,4 @@ export {
 } from './errors.js';
 export type { LogErrorCode } from './errors.js';
 export type * from './types.js';
+export { InMemoryKafkaClient } from './in-memory-kafka-client.js';

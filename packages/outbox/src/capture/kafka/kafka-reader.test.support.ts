@@ -3,7 +3,8 @@
  * so tests can assert exactly-once delivery and per-partition order. Not part of the API.
  */
 import { randomUUID } from 'node:crypto';
-import { Kafka, logLevel, type Consumer } from 'kafkajs';
+import { headerValue, type KafkaRecord } from '@tributary/core';
+import { createKafkajsClient } from '@tributary/kafkajs';
 
 /** A record as the reader saw it. */
 export interface SeenRecord {
@@ -34,11 +35,7 @@ export async function readTopics(
   brokers: readonly string[],
   topics: readonly string[],
 ): Promise<TopicReader> {
-  const kafka = new Kafka({
-    clientId: 'test-reader',
-    brokers: [...brokers],
-    logLevel: logLevel.NOTHING,
-  });
+  const kafka = createKafkajsClient({ clientId: 'test-reader', brokers });
   const admin = kafka.admin();
   await admin.connect();
   try {
@@ -52,37 +49,45 @@ export async function readTopics(
   } finally {
     await admin.disconnect();
   }
-  const consumer: Consumer = kafka.consumer({
-    groupId: `test-reader-${randomUUID()}`,
-    readUncommitted: false,
-    maxWaitTimeInMs: 100,
-  });
+  const consumer = kafka.consumer({ groupId: `test-reader-${randomUUID()}`, maxWaitTimeMs: 100 });
   await consumer.connect();
-  await consumer.subscribe({ topics: [...topics], fromBeginning: true });
+  await consumer.subscribe(topics, { fromBeginning: true });
   const records: SeenRecord[] = [];
   // A rebalance may hand the reader the same offsets again; those are not duplicates made
   // by the capturer (which would sit at other offsets), so they are dropped here.
   const positions = new Set<string>();
+  const text = (bytes: Uint8Array | null): string =>
+    bytes === null ? '' : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString();
+  const seen = (record: KafkaRecord): SeenRecord => {
+    const headers: Record<string, string> = {};
+    for (const name of Object.keys(record.headers)) {
+      const value = headerValue(record.headers, name);
+      if (value !== undefined) headers[name] = value;
+    }
+    const value = record.value;
+    return {
+      topic: record.topic,
+      partition: record.partition,
+      offset: record.offset,
+      key: text(record.key),
+      value: text(value),
+      valueBytes:
+        value === null
+          ? Buffer.alloc(0)
+          : Buffer.from(value.buffer, value.byteOffset, value.byteLength),
+      headers,
+    };
+  };
   await consumer.run({
-    eachBatch: ({ batch }) => {
-      for (const message of batch.messages) {
-        const position = `${batch.topic}/${batch.partition}/${message.offset}`;
+    eachBatch: (batch) => {
+      for (const record of batch.records) {
+        const position = `${record.topic}/${record.partition}/${record.offset}`;
         if (positions.has(position)) continue;
         positions.add(position);
-        const headers: Record<string, string> = {};
-        for (const [name, value] of Object.entries(message.headers ?? {})) {
-          if (value !== undefined) headers[name] = value.toString();
-        }
-        records.push({
-          topic: batch.topic,
-          partition: batch.partition,
-          offset: BigInt(message.offset),
-          key: message.key?.toString() ?? '',
-          value: message.value?.toString() ?? '',
-          valueBytes: message.value ?? Buffer.alloc(0),
-          headers,
-        });
+        records.push(seen(record));
       }
+      const last = batch.records[batch.records.length - 1];
+      if (last !== undefined) batch.resolveOffset(last.offset);
       return Promise.resolve();
     },
   });

@@ -1,37 +1,26 @@
 /**
- * The Kafka side of the capturer: an idempotent, transactional kafkajs producer with a
- * stable transactional id, topic creation and checks, and the checkpoint topic.
+ * The Kafka side of the capturer, on the Kafka client port: an idempotent, transactional
+ * producer with a stable transactional id, topic creation and checks, and the checkpoint
+ * topic. Client-specific tuning (kafkajs's retry after CONCURRENT_TRANSACTIONS, its fast
+ * record encoder, error mapping) lives in the client implementation.
  *
- * kafkajs 2.2.4 facts this relies on:
- * - Idempotence needs `maxInFlightRequests: 1`; `connect()` runs InitProducerId, which
- *   bumps the epoch of the transactional id: older instances are fenced and their open
- *   transaction is aborted.
- * - After a commit, the next transaction's first AddPartitionsToTxn is answered with
- *   CONCURRENT_TRANSACTIONS while the coordinator writes the previous markers; kafkajs
- *   retries it after `retry.initialRetryTime` (300 ms by default), which would cap the
- *   capturer at ~3 transactions/s. We configure a few milliseconds instead.
- * - Idempotent producers retry forever by default; a bounded retry count plus our own
- *   commit timeout turn a stuck broker into an error, after which the whole pipeline
- *   restarts from the checkpoint with a fresh producer.
- * - kafkajs does not split produce requests, and the broker rejects a partition batch over
- *   `max.message.bytes`: one Kafka transaction is sent in chunks.
- * - kafkajs's record encoder allocates per header and per varint; with Tributary's envelope
- *   headers it limits a core to ~11,000 records/s. A byte-identical encoder is installed
- *   (see kafka/internal/kafkajs-record-encoder.ts) unless `kafka.fastRecordEncoder` is false.
+ * - `connect()` fences: the producer's first call bumps the epoch of the transactional id,
+ *   so older instances can commit nothing any more and their open transaction is aborted.
+ * - Every failure of a transaction other than fencing leaves its outcome unknown; it is
+ *   reported as retriable, after which the whole pipeline restarts from the checkpoint with
+ *   a fresh producer (a bounded commit timeout turns a stuck broker into such an error).
+ * - The broker rejects a partition batch over `max.message.bytes` and clients do not split
+ *   produce requests: one Kafka transaction is sent in chunks.
  */
-import { randomUUID } from 'node:crypto';
-import kafkajs, {
-  CompressionTypes,
-  Kafka,
-  logLevel,
-  Partitioners,
-  type Admin,
-  type Message,
-  type Producer,
-  type TopicMessages,
-} from 'kafkajs';
+import {
+  isKafkaProducerFencedError,
+  type KafkaAdmin,
+  type KafkaClient,
+  type KafkaMessage,
+  type KafkaProducer,
+  type KafkaTopicMessages,
+} from '@tributary/core';
 import type { CaptureConfig } from '../config.js';
-import { installFastRecordEncoder } from './internal/kafkajs-record-encoder.js';
 import { decodeCheckpoint, encodeCheckpoint } from './checkpoint.js';
 import { noCrashPoints, type CrashPoints } from '../crash-points.js';
 import { CaptureError } from '../errors.js';
@@ -46,11 +35,10 @@ import {
   eventTopicSettings,
 } from './topic-hazards.js';
 
-// Not among the named exports Node detects in kafkajs's CommonJS build.
-const { ConfigResourceTypes } = kafkajs;
-
 /** Options of {@link KafkaCaptureSink}. */
 export interface KafkaCaptureSinkOptions {
+  /** The Kafka client (e.g. `createKafkajsClient` of `@tributary/kafkajs`). */
+  readonly client: KafkaClient;
   readonly config: CaptureConfig;
   readonly logger: CaptureLogger;
   readonly crashPoints?: CrashPoints;
@@ -58,32 +46,12 @@ export interface KafkaCaptureSinkOptions {
   readonly knownTopics?: Set<string>;
 }
 
-/** Errors after which this producer can never commit again: another instance took over. */
-const FENCING_ERRORS = new Set([
-  'INVALID_PRODUCER_EPOCH',
-  'PRODUCER_FENCED',
-  'INVALID_PRODUCER_ID_MAPPING',
-  'TRANSACTIONAL_ID_AUTHORIZATION_FAILED',
-]);
-
-function kafkaErrorType(error: unknown): string | undefined {
-  let current: unknown = error;
-  for (let depth = 0; depth < 5 && typeof current === 'object' && current !== null; depth += 1) {
-    // Error code 90 (PRODUCER_FENCED) is newer than kafkajs 2.2.4, which reports it untyped.
-    if ((current as { code?: unknown }).code === 90) return 'PRODUCER_FENCED';
-    const type = (current as { type?: unknown }).type;
-    if (typeof type === 'string' && type !== 'UNKNOWN') return type;
-    current =
-      (current as { cause?: unknown; originalError?: unknown }).originalError ??
-      (current as { cause?: unknown }).cause;
-  }
-  return undefined;
-}
-
 /** The transactional id of a capturer: stable per name, so a restarted instance fences its predecessor. */
 export function transactionalIdFor(name: string): string {
   return `tributary.capture.${name}`;
 }
+
+const decoder = new TextDecoder();
 
 const withTimeout = async <T>(promise: Promise<T>, ms: number, what: string): Promise<T> => {
   let timer: NodeJS.Timeout | undefined;
@@ -112,43 +80,23 @@ export class KafkaCaptureSink implements CaptureSink {
   readonly #config: CaptureConfig;
   readonly #logger: CaptureLogger;
   readonly #crash: CrashPoints;
-  readonly #kafka: Kafka;
+  readonly #client: KafkaClient;
   readonly #known: Set<string>;
-  #admin: Admin | undefined;
-  #producer: Producer | undefined;
+  #admin: KafkaAdmin | undefined;
+  #producer: KafkaProducer | undefined;
 
   constructor(options: KafkaCaptureSinkOptions) {
-    // Before the first produce request: kafkajs loads its record encoder lazily with it.
-    if (options.config.kafka.fastRecordEncoder && !installFastRecordEncoder()) {
-      options.logger.debug('kafkajs record encoder already loaded; the fast encoder is not used');
-    }
+    this.#client = options.client;
     this.#config = options.config;
     this.#logger = options.logger;
     this.#crash = options.crashPoints ?? noCrashPoints;
     this.#known = options.knownTopics ?? new Set();
-    const { kafka } = options.config;
-    const logger = options.logger;
-    this.#kafka = new Kafka({
-      clientId: kafka.clientId,
-      brokers: [...kafka.brokers],
-      ssl: kafka.ssl,
-      // kafkajs logs every retry as an error; the capturer reports what matters itself.
-      logLevel: logLevel.WARN,
-      logCreator:
-        () =>
-        ({ level, log }) => {
-          const { message, ...rest } = log;
-          const fields = { ...rest, kafkaLevel: level };
-          logger.debug(`kafkajs: ${message}`, fields);
-        },
-      retry: { initialRetryTime: 100, retries: 5 },
-    });
   }
 
   /** Connects the admin client and makes sure the checkpoint (and transaction) topics exist. */
   async prepare(): Promise<void> {
     if (this.#admin !== undefined) return;
-    const admin = this.#kafka.admin();
+    const admin = this.#client.admin();
     await admin.connect();
     this.#admin = admin;
     const { checkpointTopic, transactionTopic } = this.#config.topics;
@@ -159,81 +107,27 @@ export class KafkaCaptureSink implements CaptureSink {
   async connect(): Promise<void> {
     await this.prepare();
     const { kafka, name } = this.#config;
-    const producer = this.#kafka.producer({
-      idempotent: true,
-      maxInFlightRequests: 1,
+    const producer = this.#client.producer({
       transactionalId: transactionalIdFor(name),
-      transactionTimeout: kafka.transactionTimeoutMs,
-      allowAutoTopicCreation: false,
-      createPartitioner: Partitioners.DefaultPartitioner,
-      retry: {
-        initialRetryTime: kafka.retryInitialMs,
-        maxRetryTime: 2_000,
-        retries: kafka.retries,
-      },
+      transactionTimeoutMs: kafka.transactionTimeoutMs,
+      compression: kafka.compression,
+      retry: { initialMs: kafka.retryInitialMs, retries: kafka.retries },
     });
-    // InitProducerId: fences every older instance with this transactional id.
+    // Fences every older instance with this transactional id.
     await withTimeout(producer.connect(), kafka.commitTimeoutMs, 'connecting the producer');
     this.#producer = producer;
   }
 
   async readCheckpoint(): Promise<bigint | undefined> {
     await this.prepare();
-    const admin = this.#admin as Admin;
-    const topic = this.#config.topics.checkpointTopic;
-    const offsets = await admin.fetchTopicOffsets(topic);
-    const targets = new Map<number, bigint>();
-    for (const partition of offsets) {
-      if (BigInt(partition.high) > BigInt(partition.low)) {
-        targets.set(partition.partition, BigInt(partition.high));
+    let latest: Uint8Array | undefined;
+    const name = this.#config.name;
+    await this.#client.readCommitted(this.#config.topics.checkpointTopic, (record) => {
+      if (record.key !== null && record.value !== null && decoder.decode(record.key) === name) {
+        latest = record.value;
       }
-    }
-    if (targets.size === 0) return undefined;
-    const consumer = this.#kafka.consumer({
-      // A throwaway group: nothing is committed, kafkajs just has no group-less reading.
-      groupId: `tributary.capture.checkpoint-reader.${this.#config.name}.${randomUUID()}`,
-      readUncommitted: false,
-      allowAutoTopicCreation: false,
-      maxWaitTimeInMs: 100,
     });
-    const positions = new Map<number, bigint>();
-    let latest: string | undefined;
-    let done: () => void = () => undefined;
-    const finished = new Promise<void>((resolve) => {
-      done = resolve;
-    });
-    const check = (): void => {
-      for (const [partition, high] of targets) {
-        if ((positions.get(partition) ?? 0n) < high) return;
-      }
-      done();
-    };
-    const advance = (partition: number, next: bigint): void => {
-      if (next > (positions.get(partition) ?? 0n)) positions.set(partition, next);
-      check();
-    };
-    consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
-      // Also fires for batches that held only control records or aborted records, which
-      // read_committed hides: the reader must move past those to reach the end.
-      advance(payload.partition, BigInt(payload.lastOffset) + 1n);
-    });
-    await consumer.connect();
-    try {
-      await consumer.subscribe({ topic, fromBeginning: true });
-      await consumer.run({
-        eachMessage: ({ partition, message }) => {
-          if (message.key?.toString() === this.#config.name && message.value !== null) {
-            latest = message.value.toString();
-          }
-          advance(partition, BigInt(message.offset) + 1n);
-          return Promise.resolve();
-        },
-      });
-      await withTimeout(finished, 30_000, 'reading the checkpoint topic');
-    } finally {
-      await consumer.disconnect().catch(() => undefined);
-    }
-    return latest === undefined ? undefined : decodeCheckpoint(latest);
+    return latest === undefined ? undefined : decodeCheckpoint(decoder.decode(latest));
   }
 
   async publish(batch: PublishBatch): Promise<void> {
@@ -249,11 +143,11 @@ export class KafkaCaptureSink implements CaptureSink {
       this.#config.kafka.commitTimeoutMs,
       `Kafka transaction up to ${formatLsn(batch.checkpoint)}`,
     ).catch((error: unknown) => {
-      const type = kafkaErrorType(error);
-      if (type !== undefined && FENCING_ERRORS.has(type)) {
+      if (isKafkaProducerFencedError(error)) {
+        const reason = error.details['kafkaError'];
         throw new CaptureError(
           'CAPTURE_FENCED',
-          `Another capturer instance took over transactional id ${transactionalIdFor(this.#config.name)} (${type}); nothing of this batch was committed`,
+          `Another capturer instance took over transactional id ${transactionalIdFor(this.#config.name)} (${typeof reason === 'string' ? reason : 'fenced'}); nothing of this batch was committed`,
           { retriable: true, cause: error },
         );
       }
@@ -266,11 +160,9 @@ export class KafkaCaptureSink implements CaptureSink {
     });
   }
 
-  async #publishInTransaction(producer: Producer, batch: PublishBatch): Promise<void> {
+  async #publishInTransaction(producer: KafkaProducer, batch: PublishBatch): Promise<void> {
     const config = this.#config;
-    const compression =
-      config.kafka.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None;
-    const transaction = await producer.transaction();
+    const transaction = await producer.begin();
     const chunks = chunk(batch.records, config.batch.maxRequestBytes);
     for (let index = 0; index < chunks.length; index += 1) {
       const topicMessages = toTopicMessages(chunks[index] ?? []);
@@ -299,7 +191,7 @@ export class KafkaCaptureSink implements CaptureSink {
           });
         }
       }
-      await transaction.sendBatch({ topicMessages, acks: -1, compression });
+      await transaction.send(topicMessages);
     }
     this.#crash('produce');
     await transaction.commit();
@@ -330,27 +222,17 @@ export class KafkaCaptureSink implements CaptureSink {
         );
       }
       const settings = kind === 'checkpoint' ? checkpointTopicSettings() : eventTopicSettings();
-      await admin.createTopics({
-        waitForLeaders: true,
-        topics: [
-          {
-            topic,
-            numPartitions: kind === 'checkpoint' ? 1 : this.#config.topics.partitions,
-            replicationFactor: this.#config.topics.replicationFactor,
-            configEntries: Object.entries(settings).map(([name, value]) => ({ name, value })),
-          },
-        ],
-      });
+      await admin.createTopics([
+        {
+          topic,
+          partitions: kind === 'checkpoint' ? 1 : this.#config.topics.partitions,
+          replicationFactor: this.#config.topics.replicationFactor,
+          configs: settings,
+        },
+      ]);
       this.#logger.info('created topic', { topic, kind, ...settings });
     } else {
-      const described = await admin.describeConfigs({
-        includeSynonyms: false,
-        resources: [{ type: ConfigResourceTypes.TOPIC, name: topic }],
-      });
-      const settings: Record<string, string> = {};
-      for (const entry of described.resources[0]?.configEntries ?? []) {
-        settings[entry.configName] = entry.configValue;
-      }
+      const settings = (await admin.describeTopic(topic)).configs;
       const hazards =
         kind === 'checkpoint' ? checkpointTopicHazards(settings) : eventTopicHazards(settings);
       for (const hazard of hazards) {
@@ -379,16 +261,16 @@ export function chunk(records: readonly CaptureRecord[], maxBytes: number): Capt
   return chunks;
 }
 
-/** Groups records by topic, keeping their order (kafkajs keeps it per partition). */
-function toTopicMessages(records: readonly CaptureRecord[]): TopicMessages[] {
-  const byTopic = new Map<string, Message[]>();
+/** Groups records by topic, keeping their order (Kafka keeps it per partition). */
+function toTopicMessages(records: readonly CaptureRecord[]): KafkaTopicMessages[] {
+  const byTopic = new Map<string, KafkaMessage[]>();
   for (const record of records) {
     let messages = byTopic.get(record.topic);
     if (messages === undefined) {
       messages = [];
       byTopic.set(record.topic, messages);
     }
-    // kafkajs only reads the headers; no copy per record.
+    // Clients only read the headers; no copy per record.
     messages.push({ key: record.key, value: record.value, headers: record.headers });
   }
   return [...byTopic].map(([topic, messages]) => ({ topic, messages }));

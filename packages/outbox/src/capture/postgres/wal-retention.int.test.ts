@@ -4,6 +4,7 @@
  * retained WAL bytes (`pg_current_wal_lsn() - restart_lsn`) next to an unconsumed control
  * slot created at the same moment, which shows what retention looks like without that.
  */
+import { createKafkajsClient } from '@tributary/kafkajs';
 import { useIntegrationEnv } from '@tributary/testing';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -52,7 +53,10 @@ describe('retained WAL while the outbox is idle', () => {
       heartbeatIntervalMs: 300,
       progressIntervalMs: 0,
     });
-    const capturer = createCapturer({ config });
+    const capturer = createCapturer({
+      config,
+      kafka: createKafkajsClient({ brokers: env.kafkaBrokers }),
+    });
     let published = 0;
     capturer.instrumentation.on('capture.batch.committed', ({ events }) => {
       published += events;

@@ -8,7 +8,9 @@
  * it capped the raw kafkajs produce rate at ~11,000 records/s on the 2-core CI machine (vs
  * ~38,000 without headers). This encoder computes the exact size, allocates once and writes
  * the same bytes. Inputs it does not handle exactly like kafkajs (non-zero timestamp deltas,
- * header value arrays, values that are neither string nor Buffer) go to the original.
+ * header value arrays, values that are neither text nor bytes) go to the original. Plain
+ * `Uint8Array`s (the Kafka client port's bytes) are written as bytes too, where kafkajs
+ * would stringify them: {@link normalizeForKafkajs} converts them when this encoder is off.
  *
  * Installation works through the CommonJS module cache: kafkajs loads the record encoder
  * lazily with the produce request, so registering ours first makes kafkajs use it. If a
@@ -59,24 +61,25 @@ function writeVarInt(buffer: Buffer, offset: number, value: number): number {
   return offset;
 }
 
-const byteLength = (value: string | Buffer): number =>
+const byteLength = (value: string | Uint8Array): number =>
   typeof value === 'string' ? Buffer.byteLength(value, 'utf8') : value.length;
 
 function writeBytes(
   buffer: Buffer,
   offset: number,
-  value: string | Buffer,
+  value: string | Uint8Array,
   length: number,
 ): number {
   let next = writeVarInt(buffer, offset, length);
   if (typeof value === 'string') buffer.write(value, next, length, 'utf8');
-  else value.copy(buffer, next);
+  else buffer.set(value, next);
   next += length;
   return next;
 }
 
-const isBytes = (value: unknown): value is string | Buffer =>
-  typeof value === 'string' || Buffer.isBuffer(value);
+// A Buffer is a Uint8Array: one check covers both.
+const isBytes = (value: unknown): value is string | Uint8Array =>
+  typeof value === 'string' || value instanceof Uint8Array;
 
 /**
  * Encodes a record exactly as kafkajs 2.2.4 does, or returns `undefined` for inputs outside
@@ -127,7 +130,7 @@ export function encodeRecordFast(input: RecordInput): KafkaEncoder | undefined {
     offset = writeBytes(
       buffer,
       offset,
-      headers[name] as string | Buffer,
+      headers[name] as string | Uint8Array,
       lengths[index * 2 + 1] as number,
     );
   }
@@ -161,7 +164,8 @@ export function installFastRecordEncoder(): boolean {
     installed = false;
     return installed;
   }
-  const fast: RecordEncoder = (input) => encodeRecordFast(input) ?? kafkajsEncoder(input);
+  const fast: RecordEncoder = (input) =>
+    encodeRecordFast(input) ?? kafkajsEncoder(normalizeRecord(input));
   module.exports = fast;
   installed = true;
   return installed;
@@ -171,4 +175,26 @@ export function installFastRecordEncoder(): boolean {
 export function kafkajsRecordEncoder(): RecordEncoder {
   original ??= require(RECORD_MODULE) as RecordEncoder;
   return original;
+}
+
+const asBuffer = (value: unknown): unknown =>
+  value instanceof Uint8Array && !Buffer.isBuffer(value)
+    ? Buffer.from(value.buffer, value.byteOffset, value.byteLength)
+    : value;
+
+/** A record whose plain `Uint8Array`s are Buffers (views, no copy), as kafkajs expects. */
+function normalizeRecord<T extends RecordInput>(input: T): T {
+  const headers: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(input.headers ?? {})) headers[name] = asBuffer(value);
+  return { ...input, key: asBuffer(input.key), value: asBuffer(input.value), headers };
+}
+
+/**
+ * The messages of one topic with plain `Uint8Array`s turned into Buffers, for when the fast
+ * encoder is not in use (kafkajs's own encoder would stringify them).
+ */
+export function normalizeForKafkajs<T extends { readonly messages: readonly RecordInput[] }>(
+  topicMessages: T,
+): T {
+  return { ...topicMessages, messages: topicMessages.messages.map(normalizeRecord) };
 }

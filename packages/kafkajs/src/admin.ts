@@ -1,0 +1,179 @@
+import { createRequire } from 'node:module';
+import {
+  type KafkaAdmin,
+  type KafkaCommittedOffset,
+  type KafkaPartitionOffsets,
+  type KafkaTopicDescription,
+  type KafkaTopicSpec,
+} from '@tributary/core';
+import kafkajs, { type Admin, type Kafka } from 'kafkajs';
+import { requestError, translated } from './errors.js';
+
+// Not among the named exports Node detects in kafkajs's CommonJS build.
+const { ConfigResourceTypes } = kafkajs;
+
+const require = createRequire(import.meta.url);
+
+/** The parts of kafkajs's internal Cluster used to read high watermarks. */
+interface KafkajsCluster {
+  connect(): Promise<void>;
+  disconnect(): Promise<void>;
+  addTargetTopic(topic: string): Promise<void>;
+  refreshMetadataIfNecessary(): Promise<void>;
+  findTopicPartitionMetadata(topic: string): { partitionId: number }[];
+  fetchTopicsOffset(
+    topics: { topic: string; fromBeginning: boolean; partitions: { partition: number }[] }[],
+  ): Promise<{ topic: string; partitions: { partition: number; offset: string }[] }[]>;
+}
+
+const READ_UNCOMMITTED = (
+  require('kafkajs/src/protocol/isolationLevel.js') as Record<string, number>
+)['READ_UNCOMMITTED'];
+
+/**
+ * kafkajs's admin lists offsets `read_committed` only (its `high` is the last stable
+ * offset). The high watermark needs a read_uncommitted ListOffsets, which only its internal
+ * cluster factory can make; kafkajs 2.2.4 is the last release, so this cannot move.
+ */
+function uncommittedCluster(kafka: Kafka): KafkajsCluster {
+  const factory = Object.getOwnPropertySymbols(kafka).find(
+    (symbol) => symbol.description === 'private:Kafka:createCluster',
+  );
+  const create = (
+    factory === undefined ? undefined : (kafka as unknown as Record<symbol, unknown>)[factory]
+  ) as ((options: object) => KafkajsCluster) | undefined;
+  if (create === undefined) throw new Error('kafkajs has no cluster factory: not kafkajs 2.2.x?');
+  return create.call(kafka, { allowAutoTopicCreation: false, isolationLevel: READ_UNCOMMITTED });
+}
+
+/** A {@link KafkaAdmin} on kafkajs. */
+export class KafkajsAdmin implements KafkaAdmin {
+  readonly #kafka: Kafka;
+  readonly #admin: Admin;
+  #cluster: KafkajsCluster | undefined;
+
+  constructor(kafka: Kafka) {
+    this.#kafka = kafka;
+    this.#admin = kafka.admin();
+  }
+
+  connect(): Promise<void> {
+    return translated(
+      () => this.#admin.connect(),
+      (error) => requestError(error, 'connecting the admin client'),
+    );
+  }
+
+  async disconnect(): Promise<void> {
+    const cluster = this.#cluster;
+    this.#cluster = undefined;
+    await Promise.all([this.#admin.disconnect(), cluster?.disconnect()]);
+  }
+
+  listTopics(): Promise<string[]> {
+    return translated(
+      () => this.#admin.listTopics(),
+      (error) => requestError(error, 'listing topics'),
+    );
+  }
+
+  createTopics(topics: readonly KafkaTopicSpec[]): Promise<void> {
+    return translated(
+      async () => {
+        // Resolves false (no error) when every topic already exists.
+        await this.#admin.createTopics({
+          waitForLeaders: true,
+          topics: topics.map((spec) => ({
+            topic: spec.topic,
+            numPartitions: spec.partitions,
+            replicationFactor: spec.replicationFactor ?? -1,
+            configEntries: Object.entries(spec.configs ?? {}).map(([name, value]) => ({
+              name,
+              value,
+            })),
+          })),
+        });
+      },
+      (error) => requestError(error, `creating ${topics.map((spec) => spec.topic).join(', ')}`),
+    );
+  }
+
+  describeTopic(topic: string): Promise<KafkaTopicDescription> {
+    return translated(
+      async () => {
+        const metadata = await this.#admin.fetchTopicMetadata({ topics: [topic] });
+        const described = await this.#admin.describeConfigs({
+          includeSynonyms: false,
+          resources: [{ type: ConfigResourceTypes.TOPIC, name: topic }],
+        });
+        const configs: Record<string, string> = {};
+        for (const entry of described.resources[0]?.configEntries ?? []) {
+          configs[entry.configName] = entry.configValue;
+        }
+        return {
+          topic,
+          partitions: metadata.topics.find((found) => found.name === topic)?.partitions.length ?? 0,
+          configs,
+        };
+      },
+      (error) => requestError(error, `describing topic ${topic}`),
+    );
+  }
+
+  fetchOffsets(topic: string): Promise<KafkaPartitionOffsets[]> {
+    return translated(
+      async () => {
+        const committed = await this.#admin.fetchTopicOffsets(topic);
+        const cluster = await this.#uncommitted();
+        await cluster.addTargetTopic(topic);
+        await cluster.refreshMetadataIfNecessary();
+        const partitions = cluster
+          .findTopicPartitionMetadata(topic)
+          .map((metadata) => ({ partition: metadata.partitionId }));
+        const [ends] = await cluster.fetchTopicsOffset([
+          { topic, fromBeginning: false, partitions },
+        ]);
+        const highWatermarks = new Map(
+          (ends?.partitions ?? []).map(({ partition, offset }) => [partition, BigInt(offset)]),
+        );
+        return committed
+          .map((offsets) => {
+            const lastStableOffset = BigInt(offsets.high);
+            return {
+              partition: offsets.partition,
+              earliest: BigInt(offsets.low),
+              highWatermark: highWatermarks.get(offsets.partition) ?? lastStableOffset,
+              lastStableOffset,
+            };
+          })
+          .sort((a, b) => a.partition - b.partition);
+      },
+      (error) => requestError(error, `fetching the offsets of ${topic}`),
+    );
+  }
+
+  fetchCommittedOffsets(groupId: string, topic: string): Promise<KafkaCommittedOffset[]> {
+    return translated(
+      async () => {
+        const [found] = await this.#admin.fetchOffsets({ groupId, topics: [topic] });
+        return (found?.partitions ?? [])
+          .map(({ partition, offset }) => ({
+            partition,
+            // kafkajs reports "never committed" as -1.
+            offset: BigInt(offset) < 0n ? null : BigInt(offset),
+          }))
+          .sort((a, b) => a.partition - b.partition);
+      },
+      (error) => requestError(error, `fetching the offsets of group ${groupId}`),
+    );
+  }
+
+  async #uncommitted(): Promise<KafkajsCluster> {
+    if (this.#cluster === undefined) {
+      const cluster = uncommittedCluster(this.#kafka);
+      await cluster.connect();
+      this.#cluster = cluster;
+    }
+    return this.#cluster;
+  }
+}

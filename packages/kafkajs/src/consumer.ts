@@ -1,0 +1,169 @@
+import type {
+  KafkaConsumer,
+  KafkaConsumerOptions,
+  KafkaRecord,
+  KafkaRunOptions,
+  KafkaTopicPartition,
+  KafkaTopicPartitionOffset,
+} from '@tributary/core';
+import type { Consumer, Kafka } from 'kafkajs';
+import { requestError, translated } from './errors.js';
+
+/** The port's flat partition list as kafkajs's `{ topic, partitions }` groups. */
+function byTopic(
+  partitions: readonly KafkaTopicPartition[],
+): { topic: string; partitions: number[] }[] {
+  const grouped = new Map<string, number[]>();
+  for (const { topic, partition } of partitions) {
+    let list = grouped.get(topic);
+    if (list === undefined) {
+      list = [];
+      grouped.set(topic, list);
+    }
+    list.push(partition);
+  }
+  return [...grouped].map(([topic, list]) => ({ topic, partitions: list }));
+}
+
+/**
+ * A {@link KafkaConsumer} on kafkajs: `read_committed`, no topic auto-creation, no
+ * auto-commit and no auto-resolve, so only what the handler resolves counts as consumed.
+ * kafkajs sends heartbeats only from its run loop: a handler blocked for longer than the
+ * session timeout loses the group membership unless it calls `heartbeat()`.
+ */
+export class KafkajsConsumer implements KafkaConsumer {
+  readonly #consumer: Consumer;
+  readonly #options: KafkaConsumerOptions;
+  #assigned: readonly KafkaTopicPartition[] = [];
+
+  constructor(kafka: Kafka, options: KafkaConsumerOptions) {
+    this.#options = options;
+    const consumer = kafka.consumer({
+      groupId: options.groupId,
+      readUncommitted: false,
+      allowAutoTopicCreation: false,
+      ...(options.sessionTimeoutMs === undefined
+        ? {}
+        : { sessionTimeout: options.sessionTimeoutMs }),
+      ...(options.heartbeatIntervalMs === undefined
+        ? {}
+        : { heartbeatInterval: options.heartbeatIntervalMs }),
+      ...(options.maxWaitTimeMs === undefined ? {} : { maxWaitTimeInMs: options.maxWaitTimeMs }),
+    });
+    this.#consumer = consumer;
+    // GROUP_JOIN is emitted before the first fetch of the new generation, so a listener
+    // that pauses partitions there runs before any of their batches.
+    consumer.on(consumer.events.GROUP_JOIN, (event) => {
+      const assigned: KafkaTopicPartition[] = [];
+      for (const [topic, partitions] of Object.entries(event.payload.memberAssignment)) {
+        for (const partition of partitions) assigned.push({ topic, partition });
+      }
+      this.#assigned = assigned;
+      options.onPartitionsAssigned?.(assigned);
+    });
+    // kafkajs's eager protocol gives everything up when a rebalance starts.
+    consumer.on(consumer.events.REBALANCING, () => {
+      this.#revoke();
+    });
+  }
+
+  #revoke(): void {
+    const revoked = this.#assigned;
+    this.#assigned = [];
+    if (revoked.length > 0) this.#options.onPartitionsRevoked?.(revoked);
+  }
+
+  connect(): Promise<void> {
+    return translated(
+      () => this.#consumer.connect(),
+      (error) => requestError(error, 'connecting the consumer'),
+    );
+  }
+
+  subscribe(
+    topics: readonly string[],
+    options: { readonly fromBeginning?: boolean } = {},
+  ): Promise<void> {
+    return translated(
+      () =>
+        this.#consumer.subscribe({
+          topics: [...topics],
+          fromBeginning: options.fromBeginning ?? false,
+        }),
+      (error) => requestError(error, 'subscribing'),
+    );
+  }
+
+  run(options: KafkaRunOptions): Promise<void> {
+    const handler = options.eachBatch;
+    const running = this.#consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: options.partitionsConsumedConcurrently ?? 1,
+      eachBatch: async (payload) => {
+        const { batch } = payload;
+        const { topic, partition } = batch;
+        const records = batch.messages.map((message): KafkaRecord => ({
+          topic,
+          partition,
+          offset: BigInt(message.offset),
+          key: message.key,
+          value: message.value,
+          headers: message.headers ?? {},
+        }));
+        await handler({
+          topic,
+          partition,
+          records,
+          lastOffset: BigInt(batch.lastOffset()),
+          highWatermark: BigInt(batch.highWatermark),
+          resolveOffset: (offset) => {
+            payload.resolveOffset(String(offset));
+          },
+          heartbeat: () => payload.heartbeat(),
+          isRunning: () => payload.isRunning(),
+          isStale: () => payload.isStale(),
+        });
+      },
+    });
+    return translated(
+      () => running,
+      (error) => requestError(error, 'starting the consumer'),
+    );
+  }
+
+  seek(position: KafkaTopicPartitionOffset): void {
+    this.#consumer.seek({
+      topic: position.topic,
+      partition: position.partition,
+      offset: String(position.offset),
+    });
+  }
+
+  pause(partitions: readonly KafkaTopicPartition[]): void {
+    this.#consumer.pause(byTopic(partitions));
+  }
+
+  resume(partitions: readonly KafkaTopicPartition[]): void {
+    this.#consumer.resume(byTopic(partitions));
+  }
+
+  commitOffsets(offsets: readonly KafkaTopicPartitionOffset[]): Promise<void> {
+    return translated(
+      () =>
+        this.#consumer.commitOffsets(
+          offsets.map(({ topic, partition, offset }) => ({
+            topic,
+            partition,
+            offset: String(offset),
+          })),
+        ),
+      (error) => requestError(error, 'committing offsets'),
+    );
+  }
+
+  async disconnect(): Promise<void> {
+    await this.#consumer.disconnect();
+    this.#revoke();
+  }
+}

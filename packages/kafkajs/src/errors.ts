@@ -1,0 +1,85 @@
+/**
+ * kafkajs errors → the port's typed errors. kafkajs reports Kafka protocol errors as
+ * `error.type` (often wrapped in a retrier error's `originalError` or a `cause`), and
+ * kafkajs 2.2.4 predates PRODUCER_FENCED (code 90), which it reports untyped.
+ */
+import {
+  KafkaClientError,
+  KafkaIndeterminateError,
+  KafkaProducerFencedError,
+  isTributaryError,
+} from '@tributary/core';
+
+/** Errors after which a producer can never commit again: another instance took over. */
+const FENCING_ERRORS = new Set([
+  'INVALID_PRODUCER_EPOCH',
+  'PRODUCER_FENCED',
+  'INVALID_PRODUCER_ID_MAPPING',
+  'TRANSACTIONAL_ID_AUTHORIZATION_FAILED',
+]);
+
+/** The Kafka protocol error name of a kafkajs error, looking through wrappers. */
+export function kafkaErrorType(error: unknown): string | undefined {
+  let current: unknown = error;
+  for (let depth = 0; depth < 5 && typeof current === 'object' && current !== null; depth += 1) {
+    if ((current as { code?: unknown }).code === 90) return 'PRODUCER_FENCED';
+    const type = (current as { type?: unknown }).type;
+    if (typeof type === 'string' && type !== 'UNKNOWN') return type;
+    current =
+      (current as { cause?: unknown; originalError?: unknown }).originalError ??
+      (current as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+const messageOf = (error: unknown): string =>
+  error instanceof Error ? error.message : String(error);
+
+/**
+ * A producer call's failure: fencing is final, anything else leaves the outcome unknown
+ * (a commit may or may not have landed), which only a fresh producer can resolve.
+ */
+export function producerError(
+  error: unknown,
+  transactionalId: string | undefined,
+  what: string,
+): Error {
+  if (isTributaryError(error)) return error;
+  const type = kafkaErrorType(error);
+  if (transactionalId !== undefined && type !== undefined && FENCING_ERRORS.has(type)) {
+    return new KafkaProducerFencedError(transactionalId, {
+      cause: error,
+      details: { kafkaError: type },
+    });
+  }
+  return new KafkaIndeterminateError(`${what} failed: ${messageOf(error)}`, {
+    cause: error,
+    details: type === undefined ? {} : { kafkaError: type },
+  });
+}
+
+/**
+ * An admin or consumer request's failure. Retriable: brokers and metadata heal, and every
+ * caller restarts from durable state.
+ */
+export function requestError(error: unknown, what: string): Error {
+  if (isTributaryError(error)) return error;
+  const type = kafkaErrorType(error);
+  return new KafkaClientError(
+    type === 'UNKNOWN_TOPIC_OR_PARTITION' ? 'KAFKA_UNKNOWN_TOPIC' : 'KAFKA_REQUEST_FAILED',
+    `${what} failed: ${messageOf(error)}`,
+    { retriable: true, cause: error, details: type === undefined ? {} : { kafkaError: type } },
+  );
+}
+
+/** Runs a kafkajs call, translating its failure with `translate`. */
+export async function translated<T>(
+  call: () => Promise<T>,
+  translate: (error: unknown) => Error,
+): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    throw translate(error);
+  }
+}

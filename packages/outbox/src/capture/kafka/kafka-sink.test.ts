@@ -1,0 +1,61 @@
+import { InMemoryKafkaClient, InMemoryKafkaLog } from '@tributary/testing';
+import { describe, expect, it } from 'vitest';
+import { resolveCaptureConfig } from '../config.js';
+import { isCaptureError } from '../errors.js';
+import { silentLogger } from '../logger.js';
+import type { CaptureRecord } from '../router.js';
+import { KafkaCaptureSink } from './kafka-sink.js';
+
+const config = resolveCaptureConfig({
+  name: 'unit',
+  databaseUrl: 'postgres://unused/db',
+  kafka: { brokers: ['unused:9092'] },
+});
+
+const record = (aggregateId: string, version: number): CaptureRecord => ({
+  topic: 'events.Account',
+  key: aggregateId,
+  value: Buffer.from(JSON.stringify({ version })),
+  headers: { 'tributary.aggregate_version': String(version) },
+  sizeBytes: 64,
+  eventId: `${aggregateId}-${version}`,
+});
+
+const batch = (checkpoint: bigint, records: CaptureRecord[]) => ({
+  records,
+  transactions: [],
+  checkpoint,
+});
+
+describe('KafkaCaptureSink on the Kafka client port (in-memory log)', () => {
+  it('publishes records and the checkpoint in one transaction and reads the checkpoint back', async () => {
+    const client = new InMemoryKafkaClient(new InMemoryKafkaLog());
+    const sink = new KafkaCaptureSink({ client, config, logger: silentLogger });
+    await sink.connect();
+    expect(await sink.readCheckpoint()).toBeUndefined();
+    await sink.publish(batch(0x100n, [record('a', 1), record('a', 2)]));
+    await sink.publish(batch(0x200n, [record('b', 1)]));
+    expect(await sink.readCheckpoint()).toBe(0x200n);
+    const events = client.log.latestByKey('events.Account');
+    expect([...events.keys()].sort()).toEqual(['a', 'b']);
+    const description = await client.admin().describeTopic(config.topics.checkpointTopic);
+    expect(description.configs['cleanup.policy']).toBe('compact');
+    await sink.close();
+  });
+
+  it('reports CAPTURE_FENCED once a newer sink with the same name connected, and its batch stays invisible', async () => {
+    const client = new InMemoryKafkaClient(new InMemoryKafkaLog());
+    const older = new KafkaCaptureSink({ client, config, logger: silentLogger });
+    await older.connect();
+    await older.publish(batch(0x100n, [record('a', 1)]));
+    const newer = new KafkaCaptureSink({ client, config, logger: silentLogger });
+    await newer.connect();
+    const failure = await older.publish(batch(0x200n, [record('a', 2)])).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(isCaptureError(failure, 'CAPTURE_FENCED')).toBe(true);
+    expect(await newer.readCheckpoint()).toBe(0x100n);
+    await Promise.all([older.close(), newer.close()]);
+  });
+});
