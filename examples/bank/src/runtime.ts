@@ -1,6 +1,6 @@
 import { CommandBus, type EventStore, registerTributary, type RetryOptions } from '@tributary/core';
 import {
-  createCapturer,
+  createPostgresKafkaCapturer,
   migrateOutbox,
   PostgresEventStore,
   resolveCaptureConfig,
@@ -225,7 +225,7 @@ async function createStackRuntimeWithReadModels(options: RuntimeOptions): Promis
     heartbeatIntervalMs: 0,
     progressIntervalMs: 0,
   });
-  const capturer = createCapturer({ config: capture });
+  const capturer = createPostgresKafkaCapturer({ config: capture });
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 2 });
   const releaseCapture = async (): Promise<void> => {
     await capturer.stop();

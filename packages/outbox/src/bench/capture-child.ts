@@ -4,12 +4,12 @@
  * on stdout, so the benchmark can measure rates and commit-to-Kafka latency, and its own
  * peak RSS when it stops (SIGTERM).
  */
-import { createCapturer } from '../capture/capturer.js';
+import { createPostgresKafkaCapturer } from '../capture/postgres-kafka-capturer.js';
 import { captureConfigFromEnvironment, resolveCaptureConfig } from '../capture/config.js';
 import { createConsoleLogger } from '../capture/logger.js';
 
 const config = resolveCaptureConfig(captureConfigFromEnvironment());
-const capturer = createCapturer({
+const capturer = createPostgresKafkaCapturer({
   config,
   logger: createConsoleLogger({ level: 'warn' }),
 });

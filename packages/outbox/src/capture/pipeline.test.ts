@@ -9,7 +9,7 @@ import { silentLogger, type CaptureLogger } from './logger.js';
 import { CapturePipeline } from './pipeline.js';
 import { createOutboxRouter, type OutboxRow } from './router.js';
 import type { CaptureSink, PublishBatch } from './sink.js';
-import type { ChangeSource, SourceTransaction } from './source.js';
+import type { ChangeStream, SourceTransaction } from './source.js';
 
 const CHECKPOINTS = 'checkpoints';
 
@@ -21,7 +21,13 @@ class InMemoryLogSink implements CaptureSink {
   #open: () => void = () => undefined;
   failNext: Error | undefined;
 
+  readonly checkpointLocation = CHECKPOINTS;
+
   constructor(readonly log: InMemoryKafkaLog) {}
+
+  prepare(): Promise<void> {
+    return Promise.resolve();
+  }
 
   hold(): void {
     this.#gate = new Promise((resolve) => {
@@ -92,16 +98,12 @@ class InMemoryLogSink implements CaptureSink {
   }
 }
 
-class FakeSource implements ChangeSource {
+class FakeSource implements ChangeStream {
   readonly confirmations: bigint[] = [];
   readonly ended = new Promise<void>(() => undefined);
 
   get confirmed(): bigint {
     return this.confirmations.at(-1) ?? 0n;
-  }
-
-  start(): Promise<void> {
-    return Promise.resolve();
   }
 
   confirm(position: bigint): void {

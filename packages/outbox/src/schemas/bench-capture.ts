@@ -14,7 +14,7 @@ import { avroSchema, defineEventSchemas, jsonSchema } from '@tributary/core';
 import { upStack } from '@tributary/testing';
 import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
-import { createCapturer } from '../capture/capturer.js';
+import { createPostgresKafkaCapturer } from '../capture/postgres-kafka-capturer.js';
 import { mergeCaptureConfigInputs, resolveCaptureConfig } from '../capture/config.js';
 import type { PayloadEncoder } from '../capture/pipeline.js';
 import { migrateOutbox } from '../migrations.js';
@@ -184,7 +184,7 @@ export async function benchCaptureEncoding(
           progressIntervalMs: 0,
         }),
       );
-      const capturer = createCapturer({
+      const capturer = createPostgresKafkaCapturer({
         config,
         ...(encoder === undefined ? {} : { payloadEncoder: encoder }),
       });

@@ -21,7 +21,7 @@ import {
 } from '@tributary/core';
 import { useIntegrationEnv } from '@tributary/testing';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createCapturer } from '../capture/capturer.js';
+import { createPostgresKafkaCapturer } from '../capture/postgres-kafka-capturer.js';
 import { mergeCaptureConfigInputs, resolveCaptureConfig } from '../capture/config.js';
 import { readTopics, type SeenRecord } from '../capture/kafka/kafka-reader.test.support.js';
 import { parseLsn } from '../capture/lsn.js';
@@ -157,7 +157,7 @@ describe('capture with registry encoding during a registry outage', () => {
         standbyRetryMs: 200,
       }),
     );
-    const capturer = createCapturer({ config, payloadEncoder: encoder });
+    const capturer = createPostgresKafkaCapturer({ config, payloadEncoder: encoder });
     const restarts: (string | null)[] = [];
     capturer.instrumentation.on('capture.pipeline.restarting', ({ code }) => {
       restarts.push(code);

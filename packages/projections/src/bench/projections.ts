@@ -14,7 +14,7 @@
  * BENCH_BATCH_HANDLER=1 (the read model written by one set-based statement per batch).
  */
 import {
-  createCapturer,
+  createPostgresKafkaCapturer,
   migrateOutbox,
   PostgresEventStore,
   resolveCaptureConfig,
@@ -248,7 +248,7 @@ async function main(): Promise<void> {
           progressIntervalMs: 0,
           ...(LINGER_MS === undefined ? {} : { batch: { lingerMs: LINGER_MS } }),
         });
-        const capturer = createCapturer({ config: capture });
+        const capturer = createPostgresKafkaCapturer({ config: capture });
         const capturing = capturer.run();
         cleanups.push(async () => {
           await capturer.stop();

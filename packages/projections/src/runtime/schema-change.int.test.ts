@@ -18,7 +18,7 @@ import {
 } from '@tributary/core';
 import {
   ConfluentSchemaRegistryClient,
-  createCapturer,
+  createPostgresKafkaCapturer,
   createDefaultSchemaCodecs,
   createRegistryEncoder,
   migrateOutbox,
@@ -187,7 +187,7 @@ async function capture(
   write: () => Promise<void>,
   payloadEncoder?: PayloadEncoder,
 ): Promise<void> {
-  const capturer = createCapturer({
+  const capturer = createPostgresKafkaCapturer({
     config: captureConfig,
     ...(payloadEncoder === undefined ? {} : { payloadEncoder }),
   });

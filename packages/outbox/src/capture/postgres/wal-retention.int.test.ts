@@ -9,7 +9,7 @@ import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PostgresEventStore } from '../../event-store/postgres-event-store.js';
 import { migrateOutbox } from '../../migrations.js';
-import { createCapturer } from '../capturer.js';
+import { createPostgresKafkaCapturer } from '../postgres-kafka-capturer.js';
 import { resolveCaptureConfig } from '../config.js';
 
 const env = await useIntegrationEnv({ label: 'wal bound' });
@@ -52,7 +52,7 @@ describe('retained WAL while the outbox is idle', () => {
       heartbeatIntervalMs: 300,
       progressIntervalMs: 0,
     });
-    const capturer = createCapturer({ config });
+    const capturer = createPostgresKafkaCapturer({ config });
     let published = 0;
     capturer.instrumentation.on('capture.batch.committed', ({ events }) => {
       published += events;
