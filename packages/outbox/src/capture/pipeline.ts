@@ -17,8 +17,10 @@ import type { ChangeListener, ChangeStream, SourceTransaction } from './source.j
 
 /**
  * Turns an event's payload into the record value, e.g. the schema registry wire format
- * (`createRegistryEncoder` of this package fits). Errors halt or restart capture according
- * to their `retriable` flag; an event is never published without its encoding.
+ * (`createRegistryEncoder` of this package fits). It receives the envelope the router built
+ * (payload parsed once from the stored JSON), never one decoded back from the record.
+ * Errors halt or restart capture according to their `retriable` flag; an event is never
+ * published without its encoding.
  */
 export interface PayloadEncoder {
   encode(
