@@ -62,7 +62,10 @@ export interface CapturerOptions {
   readonly sink: () => CaptureSink;
   /** Default: silent. The CLI passes a console logger. */
   readonly logger?: CaptureLogger;
-  /** Test hook for crash tests; default none. */
+  /**
+   * Test hook for crash tests; default none. The relay calls `after-commit` and `after-ack`;
+   * a sink calls its own (the Kafka sink: `produce`) when given the same hook.
+   */
   readonly crashPoints?: CrashPoints;
   /** Instrumentation to emit into; default a new one (see {@link Capturer.instrumentation}). */
   readonly instrumentation?: Instrumentation<CaptureEvents>;
@@ -100,7 +103,7 @@ export interface Capturer {
  * Creates a capturer relaying `source` to `sink`; nothing connects until {@link Capturer.run}.
  */
 export function createCapturer(options: CapturerOptions): Capturer {
-  return new WalCapturer(options);
+  return new RelayCapturer(options);
 }
 
 /**
@@ -120,7 +123,7 @@ const sleep = (ms: number, interrupt: Promise<unknown>): Promise<unknown> =>
     interrupt,
   ]);
 
-class WalCapturer implements Capturer {
+class RelayCapturer implements Capturer {
   readonly instrumentation: Instrumentation<CaptureEvents>;
   readonly #config: CaptureRelayConfig;
   readonly #openSource: () => ChangeSource;
