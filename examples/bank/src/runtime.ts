@@ -1,6 +1,6 @@
 import { CommandBus, type EventStore, registerTributary, type RetryOptions } from '@tributary/core';
 import {
-  createCapturer,
+  createPostgresKafkaCapturer,
   migrateOutbox,
   PostgresEventStore,
   resolveCaptureConfig,
@@ -226,7 +226,10 @@ async function createStackRuntimeWithReadModels(options: RuntimeOptions): Promis
     heartbeatIntervalMs: 0,
     progressIntervalMs: 0,
   });
-  const capturer = createCapturer({ config: capture, kafka: createKafkajsClient({ brokers }) });
+  const capturer = createPostgresKafkaCapturer({
+    config: capture,
+    kafka: createKafkajsClient({ brokers }),
+  });
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 2 });
   const releaseCapture = async (): Promise<void> => {
     await capturer.stop();

@@ -1,7 +1,7 @@
 /**
  * @packageDocumentation
  * The PostgreSQL side of Tributary: the outbox table as event store, its knex migrations,
- * snapshots, and (next) the WAL capturer that streams the outbox to Kafka.
+ * snapshots, and the capture relay with its PostgreSQL change source and Kafka sink.
  */
 export * from './config.js';
 export * from './migrations.js';
@@ -34,11 +34,14 @@ export {
   type PgoutputSourceOptions,
   classifyReplicationError,
 } from './capture/postgres/pgoutput-source.js';
+export * from './capture/postgres/postgres-change-source.js';
 export {
+  createKafkaCaptureSink,
   KafkaCaptureSink,
   type KafkaCaptureSinkOptions,
   transactionalIdFor,
 } from './capture/kafka/kafka-sink.js';
 export * from './capture/postgres/slot.js';
 export * from './capture/capturer.js';
+export * from './capture/postgres-kafka-capturer.js';
 export * from './schemas/index.js';

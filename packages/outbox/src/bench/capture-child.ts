@@ -5,13 +5,13 @@
  * peak RSS when it stops (SIGTERM).
  */
 import { createKafkajsClient } from '@tributary/kafkajs';
-import { createCapturer } from '../capture/capturer.js';
+import { createPostgresKafkaCapturer } from '../capture/postgres-kafka-capturer.js';
 import { captureConfigFromEnvironment, resolveCaptureConfig } from '../capture/config.js';
 import { createConsoleLogger } from '../capture/logger.js';
 
 const config = resolveCaptureConfig(captureConfigFromEnvironment());
 const logger = createConsoleLogger({ level: 'warn' });
-const capturer = createCapturer({
+const capturer = createPostgresKafkaCapturer({
   config,
   kafka: createKafkajsClient({
     brokers: config.kafka.brokers,

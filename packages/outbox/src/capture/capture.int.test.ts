@@ -5,7 +5,8 @@ import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PostgresEventStore } from '../event-store/postgres-event-store.js';
 import { migrateOutbox } from '../migrations.js';
-import { createCapturer, type Capturer } from './capturer.js';
+import type { Capturer } from './capturer.js';
+import { createPostgresKafkaCapturer } from './postgres-kafka-capturer.js';
 import {
   mergeCaptureConfigInputs,
   resolveCaptureConfig,
@@ -85,7 +86,7 @@ const event = (type: string, data: unknown): NewEvent => ({ type, data });
 describe('the WAL capturer', () => {
   it('publishes committed events once, whole transactions with commit LSN and sequence, nothing rolled back', async () => {
     const config = configFor('basic');
-    const capturer = createCapturer({ config, kafka });
+    const capturer = createPostgresKafkaCapturer({ config, kafka });
     const running = capturer.run();
     await untilStreaming(capturer, running);
 
@@ -203,7 +204,7 @@ describe('the WAL capturer', () => {
   it('skips source transactions at or below the checkpoint after a failure between Kafka commit and LSN ack', async () => {
     let failed = false;
     const config = configFor('skip', { router: { topicPrefix: env.topic('skipped') } });
-    const capturer = createCapturer({
+    const capturer = createPostgresKafkaCapturer({
       config,
       kafka,
       crashPoints: (point) => {
@@ -254,7 +255,7 @@ describe('the WAL capturer', () => {
       { topic: legacy, partitions: 1, configs: { 'retention.ms': '60000' } },
     ]);
     const logs = captureLogs();
-    const capturer = createCapturer({
+    const capturer = createPostgresKafkaCapturer({
       kafka,
       config: configFor('topics', { router: { topicPrefix: env.topic('legacy') } }),
       logger: logs.logger,
@@ -285,7 +286,7 @@ describe('the WAL capturer', () => {
   it('halts with CAPTURE_SLOT_LOST when its slot is gone although a checkpoint exists, and never recreates it', async () => {
     const config = configFor('basic'); // has a checkpoint from the first test
     await pool.query('select pg_drop_replication_slot($1)', [config.slot.name]);
-    const error = await createCapturer({ config, kafka })
+    const error = await createPostgresKafkaCapturer({ config, kafka })
       .run()
       .then(
         () => undefined,
@@ -300,7 +301,7 @@ describe('the WAL capturer', () => {
   });
 
   it('refuses to create a missing slot or publication when configured not to', async () => {
-    const noSlot = await createCapturer({
+    const noSlot = await createPostgresKafkaCapturer({
       kafka,
       config: configFor('noslot', { slot: { create: false } }),
     })
@@ -310,7 +311,7 @@ describe('the WAL capturer', () => {
         (failure: unknown) => failure,
       );
     expect(isCaptureError(noSlot, 'CAPTURE_SLOT_MISSING')).toBe(true);
-    const noPublication = await createCapturer({
+    const noPublication = await createPostgresKafkaCapturer({
       kafka,
       config: configFor('nopub', { slot: { createPublication: false } }),
     })
@@ -326,7 +327,7 @@ describe('the WAL capturer', () => {
     const config = configFor('fatal', {
       router: { topicPrefix: env.topic('fatal'), onUnroutable: 'fatal' },
     });
-    const capturer = createCapturer({ config, kafka });
+    const capturer = createPostgresKafkaCapturer({ config, kafka });
     const running = capturer.run();
     await untilStreaming(capturer, running);
     await pool.query(

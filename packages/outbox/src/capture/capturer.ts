@@ -1,10 +1,13 @@
 /**
- * The WAL capturer: guardrails, slot acquisition (or standby), fencing, checkpoint,
- * streaming, heartbeats, progress logs, restarts and graceful shutdown.
+ * The capture relay: slot acquisition (or standby), fencing, checkpoint, streaming,
+ * heartbeats, progress logs, restarts and graceful shutdown. It never names a technology:
+ * the change source and the sink are handed to it (see `createPostgresKafkaCapturer` for
+ * the default PostgreSQL → Kafka wiring).
  *
  * Order of a run, and why:
- * 1. Check wal_level, the publication and the slot (create them if allowed; a missing slot
- *    with an existing checkpoint is a lost slot and halts).
+ * 1. Prepare the source (PostgreSQL: check wal_level, the publication and the slot, create
+ *    them if allowed; a missing slot with an existing checkpoint is a lost slot and halts),
+ *    then the sink.
  * 2. Take the slot (START_REPLICATION). While another instance holds it, wait: standby.
  * 3. Only then connect the transactional producer, which fences older instances. Doing it
  *    before holding the slot would let a standby fence the healthy active instance.
@@ -12,45 +15,57 @@
  *    past it any more.
  * 5. Stream: transactions at or below the checkpoint are skipped, the rest published; LSNs
  *    are confirmed after each Kafka commit.
- * Any retriable failure tears the run down and starts again at 1 with a fresh producer and
- * a fresh checkpoint; a non-retriable one halts the capturer.
+ * Any retriable failure tears the run down and starts again at 1 with a fresh source, a
+ * fresh producer and a fresh checkpoint; a non-retriable one halts the capturer.
  */
 import {
   createInstrumentation,
   isRetriableError,
   isTributaryError,
   type Instrumentation,
-  type KafkaClient,
 } from '@tributary/core';
-import pg from 'pg';
 import type { CaptureConfig } from './config.js';
 import { noCrashPoints, type CrashPoints } from './crash-points.js';
 import { CaptureError } from './errors.js';
 import type { CaptureEvents } from './events.js';
-import { KafkaCaptureSink } from './kafka/kafka-sink.js';
 import { silentLogger, type CaptureLogger } from './logger.js';
-import { formatLsn, parseLsn } from './lsn.js';
-import { PgoutputSource, SlotBusyError } from './postgres/pgoutput-source.js';
+import { formatLsn } from './lsn.js';
 import { CapturePipeline, type PayloadEncoder } from './pipeline.js';
 import { createOutboxRouter } from './router.js';
 import type { CaptureSink } from './sink.js';
-import {
-  assertLogicalWal,
-  assertSlotUsable,
-  ensurePublication,
-  ensureSlot,
-  inspectSlot,
-} from './postgres/slot.js';
+import type { ChangeSource, ChangeStream, SourceAcquisition } from './source.js';
+
+/** The settings the relay itself reads (a `CaptureConfig` fits). */
+export type CaptureRelayConfig = Pick<
+  CaptureConfig,
+  | 'router'
+  | 'batch'
+  | 'heartbeatIntervalMs'
+  | 'standbyRetryMs'
+  | 'restartBackoffMs'
+  | 'progressIntervalMs'
+>;
 
 /** Options of {@link createCapturer}. */
 export interface CapturerOptions {
-  /** The resolved configuration (see `resolveCaptureConfig`). */
-  readonly config: CaptureConfig;
-  /** The Kafka client (e.g. `createKafkajsClient` of `@tributary/kafkajs`). */
-  readonly kafka: KafkaClient;
+  /** The resolved configuration (see `resolveCaptureConfig`); the relay reads its generic part. */
+  readonly config: CaptureRelayConfig;
+  /**
+   * Opens the change source of one pipeline run (e.g. `createPostgresChangeSource`); called
+   * again for every run, so a broken connection never carries over.
+   */
+  readonly source: () => ChangeSource;
+  /**
+   * Creates the sink of one pipeline run (e.g. `createKafkaCaptureSink`); called again for
+   * every run, because a restart needs a fresh producer after any indeterminate outcome.
+   */
+  readonly sink: () => CaptureSink;
   /** Default: silent. The CLI passes a console logger. */
   readonly logger?: CaptureLogger;
-  /** Test hook for crash tests; default none. */
+  /**
+   * Test hook for crash tests; default none. The relay calls `after-commit` and `after-ack`;
+   * a sink calls its own (the Kafka sink: `produce`) when given the same hook.
+   */
   readonly crashPoints?: CrashPoints;
   /** Instrumentation to emit into; default a new one (see {@link Capturer.instrumentation}). */
   readonly instrumentation?: Instrumentation<CaptureEvents>;
@@ -84,9 +99,11 @@ export interface Capturer {
   stop(): Promise<void>;
 }
 
-/** Creates a capturer; nothing connects until {@link Capturer.run}. */
+/**
+ * Creates a capturer relaying `source` to `sink`; nothing connects until {@link Capturer.run}.
+ */
 export function createCapturer(options: CapturerOptions): Capturer {
-  return new WalCapturer(options);
+  return new RelayCapturer(options);
 }
 
 /**
@@ -106,14 +123,14 @@ const sleep = (ms: number, interrupt: Promise<unknown>): Promise<unknown> =>
     interrupt,
   ]);
 
-class WalCapturer implements Capturer {
+class RelayCapturer implements Capturer {
   readonly instrumentation: Instrumentation<CaptureEvents>;
-  readonly #config: CaptureConfig;
-  readonly #kafka: KafkaClient;
+  readonly #config: CaptureRelayConfig;
+  readonly #openSource: () => ChangeSource;
+  readonly #openSink: () => CaptureSink;
   readonly #logger: CaptureLogger;
   readonly #crash: CrashPoints;
   readonly #payloadEncoder: PayloadEncoder | undefined;
-  readonly #knownTopics = new Set<string>();
   #state: CapturerState = 'starting';
   #stopRequested = false;
   #requestStop: () => void = () => undefined;
@@ -124,7 +141,8 @@ class WalCapturer implements Capturer {
 
   constructor(options: CapturerOptions) {
     this.#config = options.config;
-    this.#kafka = options.kafka;
+    this.#openSource = options.source;
+    this.#openSink = options.sink;
     this.#logger = options.logger ?? silentLogger;
     this.#crash = options.crashPoints ?? noCrashPoints;
     this.#payloadEncoder = options.payloadEncoder;
@@ -198,113 +216,59 @@ class WalCapturer implements Capturer {
   async #runOnce(): Promise<void> {
     const config = this.#config;
     const logger = this.#logger;
-    const admin = new pg.Client({
-      connectionString: config.databaseUrl,
-      application_name: `tributary-capture-admin:${config.name}`,
-    });
-    let adminFailure: ((error: unknown) => void) | undefined;
-    const adminBroken = new Promise<never>((_resolve, reject) => {
-      adminFailure = reject;
-    });
-    adminBroken.catch(() => undefined);
-    admin.on('error', (error) => {
-      adminFailure?.(
-        new CaptureError('CAPTURE_STREAM_ENDED', `PostgreSQL connection failed: ${error.message}`, {
-          retriable: true,
-          cause: error,
-        }),
-      );
-    });
-    const sink = new KafkaCaptureSink({
-      client: this.#kafka,
-      config,
-      logger,
-      crashPoints: this.#crash,
-      knownTopics: this.#knownTopics,
-    });
-    let source: PgoutputSource | undefined;
+    const source = this.#openSource();
+    const sink = this.#openSink();
+    let stream: ChangeStream | undefined;
     let pipeline: CapturePipeline | undefined;
     const timers: NodeJS.Timeout[] = [];
     let graceful = false;
     try {
-      await admin.connect();
-      await assertLogicalWal(admin);
-      await ensurePublication(admin, config.slot, config.outbox, logger);
+      await source.prepare({ readCheckpoint: () => sink.readCheckpoint() });
       await sink.prepare();
-      const existing = await inspectSlot(admin, config.slot.name);
-      // The checkpoint is read here only to tell a first start from a lost slot.
-      const priorCheckpoint = existing === undefined ? await sink.readCheckpoint() : undefined;
-      await ensureSlot(
-        admin,
-        config.slot,
-        config.outbox,
-        {
-          checkpoint: priorCheckpoint,
-          capturer: config.name,
-        },
-        logger,
-      );
 
       // Take the slot, or wait for it.
       let announced = false;
       for (;;) {
         if (this.#stopRequested) return;
-        const state = await inspectSlot(admin, config.slot.name);
-        if (state === undefined) {
-          throw new CaptureError(
-            'CAPTURE_SLOT_LOST',
-            `Replication slot ${config.slot.name} disappeared while this capturer was using or waiting for it; it is never recreated silently`,
-          );
+        const candidate = this.#newPipeline(sink);
+        let acquisition: SourceAcquisition;
+        try {
+          acquisition = await source.acquire(candidate);
+        } catch (error) {
+          candidate.dispose();
+          throw error;
         }
-        await assertSlotUsable(admin, state);
-        if (!state.active) {
-          const candidatePipeline = this.#newPipeline(sink);
-          const candidate = new PgoutputSource({
-            databaseUrl: config.databaseUrl,
-            slot: config.slot.name,
-            publication: config.slot.publication,
-            schema: config.outbox.schema,
-            table: config.outbox.eventsTable,
-            heartbeatPrefix: config.heartbeatPrefix,
-            walSenderTimeoutMs: config.walSenderTimeoutMs,
-            initialConfirmed: state.confirmedFlushLsn ?? 0n,
-            logger,
-          });
-          try {
-            await candidate.start(candidatePipeline);
-            source = candidate;
-            pipeline = candidatePipeline;
-            break;
-          } catch (error) {
-            candidatePipeline.dispose();
-            await candidate.stop().catch(() => undefined);
-            if (!(error instanceof SlotBusyError)) throw error;
-          }
+        if (acquisition.acquired) {
+          stream = acquisition.stream;
+          pipeline = candidate;
+          break;
         }
+        candidate.dispose();
         if (!announced) {
           announced = true;
           this.#state = 'standby';
           logger.info(
             'standby: another instance holds the replication slot; waiting to take over',
             {
-              slot: config.slot.name,
-              activePid: state.activePid,
+              slot: source.slot,
+              activePid: acquisition.activePid,
             },
           );
           this.instrumentation.emit('capture.standby', {
-            slot: config.slot.name,
-            activePid: state.activePid,
+            slot: source.slot,
+            activePid: acquisition.activePid,
           });
         }
         await sleep(config.standbyRetryMs, this.#stopSignal);
       }
+      const acquired = stream;
       logger.info('acquired replication slot', {
-        slot: config.slot.name,
-        confirmedLsn: formatLsn(source.confirmed),
+        slot: source.slot,
+        confirmedLsn: formatLsn(acquired.confirmed),
       });
       this.instrumentation.emit('capture.slot.acquired', () => ({
-        slot: config.slot.name,
-        confirmedLsn: formatLsn((source as PgoutputSource).confirmed),
+        slot: source.slot,
+        confirmedLsn: formatLsn(acquired.confirmed),
       }));
 
       // Fence older instances, then read the checkpoint they can no longer move.
@@ -312,35 +276,30 @@ class WalCapturer implements Capturer {
       const checkpoint = await sink.readCheckpoint();
       logger.info('loaded Kafka checkpoint', {
         commitLsn: checkpoint === undefined ? null : formatLsn(checkpoint),
-        topic: config.topics.checkpointTopic,
+        topic: sink.checkpointLocation,
       });
       this.instrumentation.emit('capture.checkpoint.loaded', {
         commitLsn: checkpoint === undefined ? null : formatLsn(checkpoint),
       });
-      pipeline.begin(source, checkpoint);
+      pipeline.begin(acquired, checkpoint);
       this.#state = 'streaming';
 
-      const running = { pipeline, source };
+      const running = pipeline;
       if (config.heartbeatIntervalMs > 0) {
         timers.push(
           setInterval(() => {
-            // A WAL record in this database that the slot must decode: while the outbox is
-            // idle, confirming it lets the slot release WAL that other tables wrote.
-            admin
-              .query('select pg_logical_emit_message(false, $1, $2)', [
-                config.heartbeatPrefix,
-                config.name,
-              ])
-              .catch((error: unknown) => {
-                logger.warn('heartbeat failed', { error: String(error) });
-              });
+            // While the outbox is idle, a heartbeat gives the source a position to confirm,
+            // so it can release what other writes retained (PostgreSQL: WAL).
+            source.heartbeat().catch((error: unknown) => {
+              logger.warn('heartbeat failed', { error: String(error) });
+            });
           }, config.heartbeatIntervalMs),
         );
       }
       if (config.progressIntervalMs > 0) {
         timers.push(
           setInterval(() => {
-            this.#logProgress(admin, running.pipeline, running.source).catch((error: unknown) => {
+            this.#logProgress(source, running, acquired).catch((error: unknown) => {
               logger.debug('progress query failed', { error: String(error) });
             });
           }, config.progressIntervalMs),
@@ -349,18 +308,18 @@ class WalCapturer implements Capturer {
 
       const outcome = await Promise.race([
         pipeline.failed,
-        source.ended.then(() => 'ended' as const),
-        adminBroken,
+        acquired.ended.then(() => 'ended' as const),
+        source.failed,
         this.#stopSignal,
       ]);
       if (outcome === 'stop') {
         for (const timer of timers) clearInterval(timer);
         // Finish the Kafka transaction in flight and the pending batch, and confirm them.
         await pipeline.drain();
-        await this.#awaitConfirmed(admin, source.confirmed);
+        await source.awaitConfirmed(acquired.confirmed);
         graceful = true;
         logger.info('drained: every captured transaction is committed in Kafka and confirmed', {
-          confirmedLsn: formatLsn(source.confirmed),
+          confirmedLsn: formatLsn(acquired.confirmed),
           checkpoint: pipeline.checkpoint === undefined ? null : formatLsn(pipeline.checkpoint),
         });
       } else {
@@ -372,9 +331,9 @@ class WalCapturer implements Capturer {
       for (const timer of timers) clearInterval(timer);
       if (pipeline !== undefined) this.#published += pipeline.publishedEvents;
       pipeline?.dispose();
-      await source?.stop().catch(() => undefined);
+      await stream?.stop().catch(() => undefined);
       await sink.close();
-      await admin.end().catch(() => undefined);
+      await source.close();
       if (!graceful) logger.debug('pipeline torn down');
     }
   }
@@ -392,38 +351,13 @@ class WalCapturer implements Capturer {
     });
   }
 
-  /** Waits (briefly) until PostgreSQL reports the confirmation, so a stop really acknowledged. */
-  async #awaitConfirmed(admin: pg.Client, position: bigint): Promise<void> {
-    if (position === 0n) return;
-    const deadline = Date.now() + 3_000;
-    while (Date.now() < deadline) {
-      const state = await inspectSlot(admin, this.#config.slot.name);
-      if ((state?.confirmedFlushLsn ?? 0n) >= position) return;
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
-    this.#logger.warn('PostgreSQL did not report the final confirmation in time', {
-      position: formatLsn(position),
-    });
-  }
-
   async #logProgress(
-    admin: pg.Client,
+    source: ChangeSource,
     pipeline: CapturePipeline,
-    source: PgoutputSource,
+    stream: ChangeStream,
   ): Promise<void> {
-    const { rows } = await admin.query<{
-      current: string;
-      confirmed: string | null;
-      restart: string | null;
-    }>(
-      `select pg_current_wal_lsn()::text as current, confirmed_flush_lsn::text as confirmed,
-              restart_lsn::text as restart
-         from pg_replication_slots where slot_name = $1`,
-      [this.#config.slot.name],
-    );
-    const row = rows[0];
-    if (row === undefined) return;
-    const current = parseLsn(row.current);
+    const lag = await source.lag();
+    if (lag === undefined) return;
     const events = this.#published + pipeline.publishedEvents;
     const now = performance.now();
     const rate = ((events - this.#lastProgress.events) * 1000) / (now - this.#lastProgress.at);
@@ -435,9 +369,9 @@ class WalCapturer implements Capturer {
       transactions: pipeline.publishedTransactions,
       skippedTransactions: pipeline.skippedTransactions,
       checkpoint: pipeline.checkpoint === undefined ? null : formatLsn(pipeline.checkpoint),
-      confirmedLsn: formatLsn(source.confirmed),
-      walLagBytes: row.confirmed === null ? null : Number(current - parseLsn(row.confirmed)),
-      retainedWalBytes: row.restart === null ? null : Number(current - parseLsn(row.restart)),
+      confirmedLsn: formatLsn(stream.confirmed),
+      walLagBytes: lag.lagBytes,
+      retainedWalBytes: lag.retainedBytes,
       lastPublishedCommitAgeMs:
         lastCommit === undefined ? null : Math.max(0, Date.now() - Number(lastCommit / 1000n)),
     });

@@ -12,18 +12,19 @@ import { appendFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { EventHeaders, uuidV7, type StreamAppend } from '@tributary/core';
 import { useIntegrationEnv } from '@tributary/testing';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PostgresEventStore } from '../event-store/postgres-event-store.js';
 import { migrateOutbox } from '../migrations.js';
-import { readTopics, type SeenRecord, type TopicReader } from './kafka/kafka-reader.test.support.js';
+import { assertOrder, Ledger, Load, random, sleep, TYPES } from './crash.test.support.js';
+import { readTopics } from './kafka/kafka-reader.test.support.js';
 
 const env = await useIntegrationEnv({ label: 'crash' });
 await migrateOutbox({ connectionString: env.databaseUrl });
 const store = new PostgresEventStore({ connectionString: env.databaseUrl });
 const pool = new pg.Pool({ connectionString: env.databaseUrl, max: 8 });
+const database = { pool, store };
 const children = new Set<ChildProcess>();
 const loads: { stop(): Promise<void> }[] = [];
 afterAll(async () => {
@@ -36,10 +37,6 @@ afterAll(async () => {
 const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 const CLI = fileURLToPath(new URL('../cli/run.ts', import.meta.url));
 const LOG_DIR = mkdtempSync(join(tmpdir(), 'tributary-crash-'));
-const TYPES = ['Account', 'Transfer', 'Order'] as const;
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-const random = (min: number, max: number): number => min + Math.floor(Math.random() * (max - min));
 
 interface Child {
   readonly process: ChildProcess;
@@ -100,179 +97,13 @@ async function prepareSlot(name: string): Promise<void> {
   ]);
 }
 
-interface CommittedEvent {
-  readonly eventId: string;
-  readonly stream: string;
-  readonly version: number;
-  readonly committedAt: number;
-}
-
-/** Concurrent writers: single- and multi-aggregate transactions, ~10 % rolled back. */
-class Load {
-  constructor(private readonly prefix: string) {}
-
-  readonly committed: CommittedEvent[] = [];
-  readonly rolledBack = new Set<string>();
-  rolledBackTransactions = 0;
-  multiAggregateTransactions = 0;
-  #stop = false;
-  readonly #writers: Promise<void>[] = [];
-
-  start(writers: number, eventsPerSecond: number, limit: number): void {
-    for (let writer = 0; writer < writers; writer += 1) {
-      this.#writers.push(this.#write(writer, eventsPerSecond / writers, limit));
-    }
-  }
-
-  async stop(): Promise<void> {
-    this.#stop = true;
-    await Promise.all(this.#writers);
-  }
-
-  /** Resolves once `count` events are committed (or the writers stopped). */
-  async until(count: number): Promise<void> {
-    while (this.committed.length < count && !this.#stop) await sleep(50);
-  }
-
-  async #write(writer: number, rate: number, limit: number): Promise<void> {
-    const aggregates = Array.from({ length: 15 }, (_, index) => ({
-      aggregateType: TYPES[index % TYPES.length] as string,
-      aggregateId: `${this.prefix}-w${writer}-${index}`,
-      version: 0,
-    }));
-    const started = performance.now();
-    let written = 0;
-    while (!this.#stop && this.committed.length < limit) {
-      const multi = Math.random() < 0.25;
-      const chosen = [...aggregates]
-        .sort(() => Math.random() - 0.5)
-        .slice(0, multi ? random(2, 4) : 1);
-      const appends: StreamAppend[] = chosen.map((aggregate) => ({
-        stream: { aggregateType: aggregate.aggregateType, aggregateId: aggregate.aggregateId },
-        expectedVersion: aggregate.version === 0 ? 'no-stream' : aggregate.version,
-        events: Array.from({ length: random(1, 5) }, (_, index) => ({
-          eventId: uuidV7(),
-          type: 'Happened',
-          data: { writer, index, padding: 'x'.repeat(random(10, 200)) },
-        })),
-      }));
-      const rollback = Math.random() < 0.1;
-      const client = await pool.connect();
-      try {
-        await client.query('begin');
-        await store.withTransaction(client).appendMany(appends);
-        await client.query(rollback ? 'rollback' : 'commit');
-      } finally {
-        client.release();
-      }
-      const committedAt = Date.now();
-      if (rollback) {
-        this.rolledBackTransactions += 1;
-        for (const append of appends) {
-          for (const event of append.events) this.rolledBack.add(event.eventId as string);
-        }
-      } else {
-        if (multi) this.multiAggregateTransactions += 1;
-        for (const [index, append] of appends.entries()) {
-          const aggregate = chosen[index] as (typeof aggregates)[number];
-          for (const event of append.events) {
-            aggregate.version += 1;
-            written += 1;
-            this.committed.push({
-              eventId: event.eventId as string,
-              stream: `${aggregate.aggregateType}/${aggregate.aggregateId}`,
-              version: aggregate.version,
-              committedAt,
-            });
-          }
-        }
-      }
-      // Pace to `rate` events/s per writer.
-      const due = started + (written * 1000) / rate;
-      const wait = due - performance.now();
-      if (wait > 0) await sleep(wait);
-    }
-  }
-}
-
-/** Tracks what the reader saw: counts per event id, and duplicates. */
-class Ledger {
-  readonly counts = new Map<string, number>();
-  readonly duplicates: string[] = [];
-  #consumed = 0;
-
-  constructor(private readonly reader: TopicReader) {}
-
-  update(): void {
-    const records = this.reader.records;
-    for (; this.#consumed < records.length; this.#consumed += 1) {
-      const id = (records[this.#consumed] as SeenRecord).headers[EventHeaders.eventId] ?? '';
-      const count = (this.counts.get(id) ?? 0) + 1;
-      this.counts.set(id, count);
-      if (count === 2) this.duplicates.push(id);
-    }
-  }
-
-  /** Waits until every event in `expected` was seen; fails on a duplicate or a timeout. */
-  async expectAll(
-    expected: readonly CommittedEvent[],
-    rolledBack: ReadonlySet<string>,
-    timeoutMs: number,
-  ): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      this.update();
-      expect(this.duplicates).toEqual([]);
-      const missing = expected.filter((event) => !this.counts.has(event.eventId));
-      if (missing.length === 0) break;
-      if (Date.now() > deadline) {
-        throw new Error(
-          `${missing.length} of ${expected.length} committed events never arrived, e.g. ${missing[0]?.stream} v${missing[0]?.version}`,
-        );
-      }
-      await sleep(100);
-    }
-    for (const id of rolledBack)
-      expect(this.counts.has(id), `rolled-back event ${id} published`).toBe(false);
-  }
-}
-
-function assertOrder(records: readonly SeenRecord[], committed: readonly CommittedEvent[]): void {
-  const byPartition = new Map<string, SeenRecord[]>();
-  for (const record of records) {
-    const key = `${record.topic}/${record.partition}`;
-    byPartition.set(key, [...(byPartition.get(key) ?? []), record]);
-  }
-  const versions = new Map<string, number[]>();
-  for (const partition of byPartition.values()) {
-    partition.sort((a, b) => (a.offset < b.offset ? -1 : a.offset > b.offset ? 1 : 0));
-    for (const record of partition) {
-      const stream = `${record.headers[EventHeaders.aggregateType]}/${record.key}`;
-      versions.set(stream, [
-        ...(versions.get(stream) ?? []),
-        Number(record.headers[EventHeaders.aggregateVersion]),
-      ]);
-    }
-  }
-  const expected = new Map<string, number>();
-  for (const event of committed)
-    expected.set(event.stream, Math.max(expected.get(event.stream) ?? 0, event.version));
-  expect(versions.size).toBe(expected.size);
-  for (const [stream, seen] of versions) {
-    // Contiguous and increasing in partition order: exactly 1, 2, …, n.
-    expect(seen, stream).toEqual(
-      Array.from({ length: expected.get(stream) ?? 0 }, (_, index) => index + 1),
-    );
-  }
-}
-
 const topicsOf = (name: string): string[] => TYPES.map((type) => env.topic(`${name}.${type}`));
 
 describe('capture under crashes', () => {
   it('delivers every committed event exactly once across named and random SIGKILLs under concurrent writers', async () => {
     const name = env.name('main');
     await prepareSlot(name);
-    const load = new Load('main');
+    const load = new Load(database, 'main');
     loads.push(load);
     load.start(4, 450, 1_000_000);
     await load.until(300);
@@ -369,7 +200,7 @@ describe('capture under crashes', () => {
     const standby = startCapturer('zombie-b', name);
     await waitForLine(standby, 'standby');
     // Only now the load: A reaches its pause point while B is certainly waiting.
-    const load = new Load('zombie');
+    const load = new Load(database, 'zombie');
     loads.push(load);
     load.start(2, 2_000, 3_000);
     await load.until(3_000);
@@ -390,7 +221,7 @@ describe('capture under crashes', () => {
       await sleep(100);
     }
     // More events, published by B alone.
-    const more = new Load('more');
+    const more = new Load(database, 'more');
     more.start(1, 2_000, 200);
     await more.until(200);
     await more.stop();

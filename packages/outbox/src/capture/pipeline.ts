@@ -4,26 +4,23 @@
  * (bounded by events, bytes and linger time), publishes one batch at a time while the next
  * one fills, and confirms LSNs to PostgreSQL only after the Kafka commit.
  */
-import {
-  envelopeFromHeaders,
-  EventHeaders,
-  type EventEnvelope,
-  type Instrumentation,
-} from '@tributary/core';
+import { EventHeaders, type EventEnvelope, type Instrumentation } from '@tributary/core';
 import type { CaptureBatchConfig, UnroutablePolicy } from './config.js';
 import { noCrashPoints, type CrashPoints } from './crash-points.js';
 import { CaptureError } from './errors.js';
 import type { CaptureEvents } from './events.js';
 import type { CaptureLogger } from './logger.js';
 import { formatLsn, maxLsn } from './lsn.js';
-import type { CaptureRecord, OutboxRouter } from './router.js';
+import type { CaptureRecord, OutboxRouter, RoutedRow } from './router.js';
 import type { CaptureSink, PublishBatch, TransactionSummary } from './sink.js';
-import type { ChangeListener, ChangeSource, SourceTransaction } from './source.js';
+import type { ChangeListener, ChangeStream, SourceTransaction } from './source.js';
 
 /**
  * Turns an event's payload into the record value, e.g. the schema registry wire format
- * (`createRegistryEncoder` of this package fits). Errors halt or restart capture according
- * to their `retriable` flag; an event is never published without its encoding.
+ * (`createRegistryEncoder` of this package fits). It receives the envelope the router built
+ * (payload parsed once from the stored JSON), never one decoded back from the record.
+ * Errors halt or restart capture according to their `retriable` flag; an event is never
+ * published without its encoding.
  */
 export interface PayloadEncoder {
   encode(
@@ -62,6 +59,9 @@ interface PendingBatch {
   readonly commitTimesMicros: bigint[];
 }
 
+const recordOf = (routed: RoutedRow): CaptureRecord => routed.record;
+const routedRowOf = (routed: RoutedRow): RoutedRow => routed;
+
 /**
  * One run of the capture pipeline, from one checkpoint. It is not restartable: after a
  * failure the capturer builds a new pipeline (fresh producer, fresh checkpoint), which is
@@ -70,7 +70,7 @@ interface PendingBatch {
 export class CapturePipeline implements ChangeListener {
   readonly #options: CapturePipelineOptions;
   readonly #crash: CrashPoints;
-  #source: ChangeSource | undefined;
+  #source: ChangeStream | undefined;
   #checkpoint: bigint | undefined;
   #ready: () => void = () => undefined;
   readonly #readyPromise: Promise<void>;
@@ -117,7 +117,7 @@ export class CapturePipeline implements ChangeListener {
    * for them, stops reading). The checkpoint must be read AFTER the producer fenced older
    * instances, or a zombie could still commit past it.
    */
-  begin(source: ChangeSource, checkpoint: bigint | undefined): void {
+  begin(source: ChangeStream, checkpoint: bigint | undefined): void {
     this.#source = source;
     this.#checkpoint = checkpoint;
     this.#ready();
@@ -150,11 +150,11 @@ export class CapturePipeline implements ChangeListener {
       this.quietPosition(transaction.commitEndLsn);
       return;
     }
-    const routed = this.#route(transaction);
+    const encoder = this.#options.payloadEncoder;
     const records =
-      this.#options.payloadEncoder === undefined
-        ? routed
-        : await this.#encodePayloads(routed, this.#options.payloadEncoder);
+      encoder === undefined
+        ? this.#route(transaction, recordOf)
+        : await this.#encodePayloads(this.#route(transaction, routedRowOf), encoder);
     if (records.length === 0) {
       this.quietPosition(transaction.commitEndLsn);
       return;
@@ -244,8 +244,9 @@ export class CapturePipeline implements ChangeListener {
     this.#stopping = true;
   }
 
-  #route(transaction: SourceTransaction): CaptureRecord[] {
-    const records: CaptureRecord[] = [];
+  /** Routes every row first, so an unroutable row fails the transaction before any encoding. */
+  #route<T>(transaction: SourceTransaction, take: (routed: RoutedRow) => T): T[] {
+    const records: T[] = [];
     const commitTime = new Date(Number(transaction.commitTimeMicros / 1000n)).toISOString();
     const { router, onUnroutable, logger, instrumentation } = this.#options;
     for (let index = 0; index < transaction.rows.length; index += 1) {
@@ -256,7 +257,7 @@ export class CapturePipeline implements ChangeListener {
         commitTime,
       });
       if (result.routed) {
-        records.push(result.record);
+        records.push(take(result));
         continue;
       }
       const fields = {
@@ -280,14 +281,15 @@ export class CapturePipeline implements ChangeListener {
   }
 
   async #encodePayloads(
-    records: readonly CaptureRecord[],
+    routed: readonly RoutedRow[],
     encoder: PayloadEncoder,
   ): Promise<CaptureRecord[]> {
     const encoded: CaptureRecord[] = [];
-    for (const record of records) {
+    for (const { record, envelope: withoutPayload, payloadJson } of routed) {
+      // The router's own envelope: nothing is parsed back out of the headers or the value.
       const envelope: EventEnvelope = {
-        ...envelopeFromHeaders(record.headers),
-        payload: JSON.parse(record.value.toString('utf8')) as unknown,
+        ...withoutPayload,
+        payload: JSON.parse(payloadJson) as unknown,
       };
       const result =
         encoder.encodeCached?.(record.topic, envelope) ??

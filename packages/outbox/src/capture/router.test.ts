@@ -51,6 +51,16 @@ describe('the outbox router', () => {
     expect(record.headers[EventHeaders.contentType]).toBe('application/json');
   });
 
+  it('returns the envelope it wrote into the headers, and the payload as stored', () => {
+    const result = createOutboxRouter(defaultRouterConfig)(row(), context);
+    if (!result.routed) throw new Error(`expected routed, got: ${result.reason}`);
+    expect(result.envelope).toEqual({
+      ...envelopeFromHeaders(result.record.headers),
+      payload: undefined,
+    });
+    expect(result.payloadJson).toBe('{"amount": 10}');
+  });
+
   it('adds the source commit LSN and the position inside the transaction', () => {
     const record = routed(defaultRouterConfig, row());
     expect(record.headers[EventHeaders.commitLsn]).toBe('1/A0');

@@ -45,10 +45,22 @@ export interface CaptureRecord {
   readonly eventId: string;
 }
 
+/**
+ * A routed row: the record, and the envelope the router built it from, so a payload
+ * encoder gets the envelope as it is instead of parsing it back out of the headers.
+ */
+export interface RoutedRow {
+  readonly routed: true;
+  readonly record: CaptureRecord;
+  /** The row's envelope; `payload` is left `undefined` (the record value holds it as stored). */
+  readonly envelope: EventEnvelope;
+  /** The payload column as stored (JSON text), parsed only by those who need the value. */
+  readonly payloadJson: string;
+}
+
 /** The outcome of routing one row. */
 export type RouteResult =
-  | { readonly routed: true; readonly record: CaptureRecord }
-  | { readonly routed: false; readonly reason: string; readonly eventId: string | null };
+  RoutedRow | { readonly routed: false; readonly reason: string; readonly eventId: string | null };
 
 /** Routes one outbox row. Never throws: a bad row is reported as `{ routed: false }`. */
 export type OutboxRouter = (row: OutboxRow, context: RouteContext) => RouteResult;
@@ -184,6 +196,8 @@ export function createOutboxRouter(config: RouterConfig): OutboxRouter {
       return {
         routed: true,
         record: { topic, key: aggregateId, value, headers, sizeBytes, eventId },
+        envelope,
+        payloadJson: payload,
       };
     } catch (error) {
       return {

@@ -1,3 +1,7 @@
+/**
+ * The sink port of the capture relay: a transactional destination that commits events and
+ * the checkpoint together. The Kafka implementation lives in `capture/kafka/`.
+ */
 import type { CaptureRecord } from './router.js';
 
 /** One source transaction's summary, for the optional transaction metadata topic. */
@@ -17,8 +21,16 @@ export interface PublishBatch {
   readonly checkpoint: bigint;
 }
 
-/** The transactional destination of captured events (Kafka; an in-memory log in tests). */
+/**
+ * The transactional destination of captured events (Kafka; an in-memory log in tests), for
+ * ONE pipeline run: the capturer creates a fresh sink for every run, so an indeterminate
+ * producer never carries on.
+ */
 export interface CaptureSink {
+  /** Where checkpoints are kept (Kafka: the checkpoint topic), for logs. */
+  readonly checkpointLocation: string;
+  /** Makes sure the sink can take checkpoints (Kafka: connects the admin client, creates topics). */
+  prepare(): Promise<void>;
   /**
    * Initialises the transactional producer. With a stable transactional id this fences any
    * older instance: its open transaction is aborted and it can commit nothing any more.

@@ -1,3 +1,9 @@
+/**
+ * The change-source port of the capture relay. A source delivers committed outbox
+ * transactions, whole and in commit order, and is told when their position is durable
+ * downstream. The relay never names the technology behind it: the PostgreSQL
+ * implementation (pgoutput, slot, publication, heartbeats) lives in `capture/postgres/`.
+ */
 import type { OutboxRow } from './router.js';
 
 /** One committed source transaction, whole: BEGIN to COMMIT, outbox rows in WAL order. */
@@ -23,22 +29,80 @@ export interface ChangeListener {
   quietPosition(position: bigint): void;
 }
 
-/** A stream of committed outbox transactions from a replication slot. */
-export interface ChangeSource {
-  /**
-   * Takes the slot and starts streaming to `listener`. Resolves once streaming has started;
-   * rejects when the slot cannot be taken (e.g. another instance holds it).
-   */
-  start(listener: ChangeListener): Promise<void>;
+/** A running stream of committed outbox transactions, held by this instance alone. */
+export interface ChangeStream {
   /** Settles when the stream ends: rejects on a failure, resolves after `stop()`. */
   readonly ended: Promise<void>;
   /**
-   * Tells PostgreSQL that everything before `position` is durable downstream, so the slot may
-   * release that WAL. Call ONLY after the Kafka commit that made it durable. Never moves back.
+   * Tells the source that everything before `position` is durable downstream, so it may
+   * release it (PostgreSQL: the slot's WAL). Call ONLY after the sink commit that made it
+   * durable. Never moves back.
    */
   confirm(position: bigint): void;
   /** The position last confirmed. */
   readonly confirmed: bigint;
   /** Stops streaming and closes the connection. */
   stop(): Promise<void>;
+}
+
+/** What a source may ask of the sink while it prepares. */
+export interface SourcePreparation {
+  /**
+   * The sink's last committed checkpoint (read_committed), `undefined` if none: proof that
+   * the source position existed before, so a missing one is lost rather than new.
+   */
+  readCheckpoint(): Promise<bigint | undefined>;
+}
+
+/** The outcome of one attempt to take the source. */
+export type SourceAcquisition =
+  /** This instance holds the source and streams into the listener. */
+  | { readonly acquired: true; readonly stream: ChangeStream }
+  /**
+   * Another instance holds it: wait as a standby and try again. `activePid` is the holder's
+   * process id when the source can tell.
+   */
+  | { readonly acquired: false; readonly activePid: number | null };
+
+/** How far the source's head is ahead of what it was told is durable; `null` where unknown. */
+export interface SourceLag {
+  /** Bytes between the head and the confirmed position (PostgreSQL: WAL lag). */
+  readonly lagBytes: number | null;
+  /** Bytes the source retains for this capturer (PostgreSQL: WAL pinned by the slot). */
+  readonly retainedBytes: number | null;
+}
+
+/**
+ * A change source for ONE pipeline run; the capturer opens a fresh one for every run, so a
+ * failed connection never carries over into the next run.
+ */
+export interface ChangeSource {
+  /** Name of what holds this capturer's position (PostgreSQL: the replication slot), for logs and events. */
+  readonly slot: string;
+  /**
+   * Guardrails before streaming: checks the server and creates what is missing when allowed.
+   * A missing position with an existing checkpoint is a lost position: it halts and is never
+   * recreated silently.
+   */
+  prepare(preparation: SourcePreparation): Promise<void>;
+  /**
+   * Tries to take the source and start streaming to `listener`. Resolves once streaming has
+   * started, or with `acquired: false` while another instance holds it.
+   *
+   * @throws CaptureError when the position is gone or unusable (not retriable).
+   */
+  acquire(listener: ChangeListener): Promise<SourceAcquisition>;
+  /**
+   * Writes a marker into the change stream, so the confirmed position can advance while the
+   * outbox is idle and other writes fill the log.
+   */
+  heartbeat(): Promise<void>;
+  /** The current lag, for progress reports; `undefined` when the position is not found. */
+  lag(): Promise<SourceLag | undefined>;
+  /** Waits (briefly) until the source reports `position` as confirmed, so a stop really acknowledged. */
+  awaitConfirmed(position: bigint): Promise<void>;
+  /** Rejects when the source fails outside its stream (e.g. a control connection drops); never resolves. */
+  readonly failed: Promise<never>;
+  /** Releases connections. */
+  close(): Promise<void>;
 }

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { isTributaryError } from '@tributary/core';
 import { createKafkajsClient } from '@tributary/kafkajs';
-import { createCapturer } from '../capture/capturer.js';
+import { createPostgresKafkaCapturer } from '../capture/postgres-kafka-capturer.js';
 import {
   captureConfigFromEnvironment,
   mergeCaptureConfigInputs,
@@ -187,7 +187,7 @@ export async function captureCommand(
     return 2;
   }
   const logger = createConsoleLogger({ format, level: level as LogLevel, write: output.err });
-  const capturer = createCapturer({
+  const capturer = createPostgresKafkaCapturer({
     config,
     kafka: createKafkajsClient({
       brokers: config.kafka.brokers,

@@ -17,10 +17,8 @@ import {
   type Clock,
   type EventEnvelope,
   type EventStore,
-  type ExpectedVersion,
   type IdGenerator,
   type NewEvent,
-  type PreparedEvent,
   type ReadStreamOptions,
   type ReadStreamResult,
   type StreamAppend,
@@ -29,6 +27,19 @@ import {
 import pg from 'pg';
 import { qualifiedTable, resolveOutboxConfig, type OutboxConfig } from '../config.js';
 import { toExecutor, type SqlConnection, type SqlExecutor } from '../internal/sql-executor.js';
+import {
+  appendedResult,
+  appendStatement,
+  expectationHolds,
+  isUniqueViolation,
+  readStatement,
+  toEnvelope,
+  toInputRows,
+  type AppendRow,
+  type EventRow,
+  type KnownEvent,
+  type StreamPlan,
+} from './event-store-sql.js';
 
 /** Options of {@link PostgresEventStore}. */
 export interface PostgresEventStoreOptions {
@@ -53,39 +64,6 @@ export interface PostgresEventStoreOptions {
    */
   readonly payloadValidator?: PayloadValidator;
 }
-
-interface EventRow extends Record<string, unknown> {
-  current_version: number;
-  event_id: string | null;
-  aggregate_version: number | null;
-  event_type: string | null;
-  schema_version: number | null;
-  payload: unknown;
-  metadata: Record<string, never> | null;
-  occurred_at: Date | null;
-}
-
-interface KnownEvent {
-  readonly event_id: string;
-  readonly aggregate_type: string;
-  readonly aggregate_id: string;
-  readonly aggregate_version: number;
-}
-
-interface AppendRow extends Record<string, unknown> {
-  versions: { s: number; version: number }[];
-  inserted: number;
-  known: KnownEvent[];
-}
-
-interface StreamPlan {
-  readonly index: number;
-  readonly stream: StreamRef;
-  readonly expected: ExpectedVersion;
-  readonly events: readonly PreparedEvent[];
-}
-
-const UNIQUE_VIOLATION = '23505';
 
 /**
  * The PostgreSQL {@link EventStore}: the outbox table is the event store, so an append is
@@ -337,133 +315,4 @@ function isAutocommit(connection: SqlConnection): boolean {
   if (connection instanceof pg.Pool) return true;
   const knexLike = connection as { raw?: unknown; isTransaction?: boolean };
   return typeof knexLike.raw === 'function' && knexLike.isTransaction !== true;
-}
-
-function expectationHolds(expected: ExpectedVersion, actual: number): boolean {
-  if (expected === 'any') return true;
-  return (expected === 'no-stream' ? 0 : expected) === actual;
-}
-
-function isUniqueViolation(error: unknown): boolean {
-  return (
-    typeof error === 'object' &&
-    error !== null &&
-    (error as { code?: unknown }).code === UNIQUE_VIOLATION
-  );
-}
-
-function toInputRows(plans: readonly StreamPlan[]): unknown[] {
-  return plans.flatMap((plan) => {
-    const expected =
-      plan.expected === 'any' ? null : plan.expected === 'no-stream' ? 0 : plan.expected;
-    return plan.events.map((event, ord) => ({
-      s: plan.index,
-      ord: ord + 1,
-      aggregate_type: plan.stream.aggregateType,
-      aggregate_id: plan.stream.aggregateId,
-      expected,
-      event_id: event.eventId,
-      event_type: event.eventType,
-      schema_version: event.schemaVersion,
-      payload: event.payload,
-      metadata: event.metadata,
-      occurred_at: event.occurredAt,
-    }));
-  });
-}
-
-function appendedResult(plan: StreamPlan, previousVersion: number): AppendResult {
-  const stream = { aggregateType: plan.stream.aggregateType, aggregateId: plan.stream.aggregateId };
-  const events: EventEnvelope[] = plan.events.map((event, index) => ({
-    eventId: event.eventId,
-    ...stream,
-    aggregateVersion: previousVersion + index + 1,
-    eventType: event.eventType,
-    schemaVersion: event.schemaVersion,
-    payload: event.payload,
-    metadata: event.metadata,
-    occurredAt: new Date(event.occurredAt).toISOString(),
-  }));
-  return {
-    status: 'appended',
-    stream,
-    nextExpectedVersion: previousVersion + events.length,
-    events,
-  };
-}
-
-function toEnvelope(stream: StreamRef, row: EventRow): EventEnvelope {
-  return {
-    eventId: row.event_id as string,
-    aggregateType: stream.aggregateType,
-    aggregateId: stream.aggregateId,
-    aggregateVersion: row.aggregate_version as number,
-    eventType: row.event_type as string,
-    schemaVersion: row.schema_version as number,
-    payload: row.payload,
-    metadata: row.metadata ?? {},
-    occurredAt: (row.occurred_at as Date).toISOString(),
-  };
-}
-
-/**
- * One statement for an append to one or more streams. It reads each stream's version,
- * finds already-stored event ids, and inserts only when no id is known and every
- * expectation holds, so it never writes part of an append. Inputs travel as one JSON
- * parameter, which keeps the statement identical for pg and knex.
- */
-function appendStatement(events: string): string {
-  return `
-    with input as (
-      select * from jsonb_to_recordset($1::jsonb) as t(
-        s int, ord int, aggregate_type text, aggregate_id text, expected int,
-        event_id uuid, event_type text, schema_version int, payload jsonb, metadata jsonb,
-        occurred_at timestamptz)
-    ),
-    streams as (
-      select distinct s, aggregate_type, aggregate_id, expected from input
-    ),
-    current_streams as (
-      select st.s, st.expected,
-        coalesce((select max(e.aggregate_version) from ${events} e
-                  where e.aggregate_type = st.aggregate_type and e.aggregate_id = st.aggregate_id), 0)::int as version
-      from streams st
-    ),
-    known as (
-      select e.event_id, e.aggregate_type, e.aggregate_id, e.aggregate_version
-      from ${events} e where e.event_id in (select event_id from input)
-    ),
-    inserted as (
-      insert into ${events}
-        (event_id, aggregate_type, aggregate_id, aggregate_version, event_type, schema_version, payload, metadata, occurred_at)
-      select i.event_id, i.aggregate_type, i.aggregate_id, c.version + i.ord, i.event_type, i.schema_version,
-             i.payload, i.metadata, i.occurred_at
-      from input i join current_streams c on c.s = i.s
-      where not exists (select 1 from known)
-        and not exists (select 1 from current_streams x where x.expected is not null and x.expected <> x.version)
-      order by i.s, i.ord
-      returning event_id
-    )
-    select
-      (select jsonb_agg(jsonb_build_object('s', s, 'version', version)) from current_streams) as versions,
-      (select count(*) from inserted)::int as inserted,
-      (select coalesce(jsonb_agg(jsonb_build_object(
-          'event_id', event_id, 'aggregate_type', aggregate_type, 'aggregate_id', aggregate_id,
-          'aggregate_version', aggregate_version)), '[]'::jsonb) from known) as known`;
-}
-
-function readStatement(events: string): string {
-  return `
-    select v.current_version, e.event_id, e.aggregate_version, e.event_type, e.schema_version,
-           e.payload, e.metadata, e.occurred_at
-    from (select coalesce(max(aggregate_version), 0)::int as current_version
-          from ${events} where aggregate_type = $1 and aggregate_id = $2) v
-    left join lateral (
-      select event_id, aggregate_version, event_type, schema_version, payload, metadata, occurred_at
-      from ${events}
-      where aggregate_type = $1 and aggregate_id = $2 and aggregate_version >= $3
-      order by aggregate_version
-      limit $4
-    ) e on true
-    order by e.aggregate_version`;
 }

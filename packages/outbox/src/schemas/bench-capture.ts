@@ -15,7 +15,7 @@ import { upStack } from '@tributary/testing';
 import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { createKafkajsClient } from '@tributary/kafkajs';
-import { createCapturer } from '../capture/capturer.js';
+import { createPostgresKafkaCapturer } from '../capture/postgres-kafka-capturer.js';
 import { mergeCaptureConfigInputs, resolveCaptureConfig } from '../capture/config.js';
 import type { PayloadEncoder } from '../capture/pipeline.js';
 import { migrateOutbox } from '../migrations.js';
@@ -185,7 +185,7 @@ export async function benchCaptureEncoding(
           progressIntervalMs: 0,
         }),
       );
-      const capturer = createCapturer({
+      const capturer = createPostgresKafkaCapturer({
         config,
         kafka: createKafkajsClient({ brokers: config.kafka.brokers }),
         ...(encoder === undefined ? {} : { payloadEncoder: encoder }),

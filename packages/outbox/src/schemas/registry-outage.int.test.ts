@@ -22,7 +22,7 @@ import {
 import { createKafkajsClient } from '@tributary/kafkajs';
 import { useIntegrationEnv } from '@tributary/testing';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createCapturer } from '../capture/capturer.js';
+import { createPostgresKafkaCapturer } from '../capture/postgres-kafka-capturer.js';
 import { mergeCaptureConfigInputs, resolveCaptureConfig } from '../capture/config.js';
 import { readTopics, type SeenRecord } from '../capture/kafka/kafka-reader.test.support.js';
 import { parseLsn } from '../capture/lsn.js';
@@ -158,7 +158,7 @@ describe('capture with registry encoding during a registry outage', () => {
         standbyRetryMs: 200,
       }),
     );
-    const capturer = createCapturer({
+    const capturer = createPostgresKafkaCapturer({
       config,
       kafka: createKafkajsClient({ brokers: env.kafkaBrokers }),
       payloadEncoder: encoder,

@@ -14,7 +14,7 @@
  * BENCH_BATCH_HANDLER=1 (the read model written by one set-based statement per batch).
  */
 import {
-  createCapturer,
+  createPostgresKafkaCapturer,
   migrateOutbox,
   PostgresEventStore,
   resolveCaptureConfig,
@@ -250,7 +250,7 @@ async function main(): Promise<void> {
           progressIntervalMs: 0,
           ...(LINGER_MS === undefined ? {} : { batch: { lingerMs: LINGER_MS } }),
         });
-        const capturer = createCapturer({ config: capture, kafka: client });
+        const capturer = createPostgresKafkaCapturer({ config: capture, kafka: client });
         const capturing = capturer.run();
         cleanups.push(async () => {
           await capturer.stop();

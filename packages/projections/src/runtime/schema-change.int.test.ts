@@ -18,7 +18,7 @@ import {
 } from '@tributary/core';
 import {
   ConfluentSchemaRegistryClient,
-  createCapturer,
+  createPostgresKafkaCapturer,
   createDefaultSchemaCodecs,
   createRegistryEncoder,
   migrateOutbox,
@@ -183,7 +183,7 @@ async function capture(
   write: () => Promise<void>,
   payloadEncoder?: PayloadEncoder,
 ): Promise<void> {
-  const capturer = createCapturer({
+  const capturer = createPostgresKafkaCapturer({
     config: captureConfig,
     kafka,
     ...(payloadEncoder === undefined ? {} : { payloadEncoder }),

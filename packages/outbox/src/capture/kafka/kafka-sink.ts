@@ -75,6 +75,15 @@ const withTimeout = async <T>(promise: Promise<T>, ms: number, what: string): Pr
   }
 };
 
+/**
+ * Creates the Kafka sink for one pipeline run (a fresh producer each time). Pass
+ * `() => createKafkaCaptureSink(options)` to `createCapturer`, sharing one `knownTopics`
+ * set across runs.
+ */
+export function createKafkaCaptureSink(options: KafkaCaptureSinkOptions): CaptureSink {
+  return new KafkaCaptureSink(options);
+}
+
 /** A {@link CaptureSink} on Kafka. One instance per pipeline run (fresh producer each time). */
 export class KafkaCaptureSink implements CaptureSink {
   readonly #config: CaptureConfig;
@@ -91,6 +100,10 @@ export class KafkaCaptureSink implements CaptureSink {
     this.#logger = options.logger;
     this.#crash = options.crashPoints ?? noCrashPoints;
     this.#known = options.knownTopics ?? new Set();
+  }
+
+  get checkpointLocation(): string {
+    return this.#config.topics.checkpointTopic;
   }
 
   /** Connects the admin client and makes sure the checkpoint (and transaction) topics exist. */

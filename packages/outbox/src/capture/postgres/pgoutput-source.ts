@@ -19,7 +19,7 @@ import { CaptureError } from '../errors.js';
 import type { CaptureLogger } from '../logger.js';
 import { formatLsn, parseLsn } from '../lsn.js';
 import type { OutboxRow } from '../router.js';
-import type { ChangeListener, ChangeSource, SourceTransaction } from '../source.js';
+import type { ChangeListener, ChangeStream, SourceTransaction } from '../source.js';
 
 /** Options of {@link PgoutputSource}. */
 export interface PgoutputSourceOptions {
@@ -102,8 +102,8 @@ export function classifyReplicationError(error: unknown, slot: string): CaptureE
   });
 }
 
-/** A {@link ChangeSource} reading a pgoutput slot. One instance streams once. */
-export class PgoutputSource implements ChangeSource {
+/** A {@link ChangeStream} reading a pgoutput slot. One instance streams once. */
+export class PgoutputSource implements ChangeStream {
   readonly #options: PgoutputSourceOptions;
   readonly #service: LogicalReplicationService;
   readonly #plugin: TextPgoutputPlugin;

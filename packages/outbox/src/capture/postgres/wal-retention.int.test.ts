@@ -10,7 +10,7 @@ import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PostgresEventStore } from '../../event-store/postgres-event-store.js';
 import { migrateOutbox } from '../../migrations.js';
-import { createCapturer } from '../capturer.js';
+import { createPostgresKafkaCapturer } from '../postgres-kafka-capturer.js';
 import { resolveCaptureConfig } from '../config.js';
 
 const env = await useIntegrationEnv({ label: 'wal bound' });
@@ -53,7 +53,7 @@ describe('retained WAL while the outbox is idle', () => {
       heartbeatIntervalMs: 300,
       progressIntervalMs: 0,
     });
-    const capturer = createCapturer({
+    const capturer = createPostgresKafkaCapturer({
       config,
       kafka: createKafkajsClient({ brokers: env.kafkaBrokers }),
     });
