@@ -31,7 +31,13 @@ export default tseslint.config(
     languageOptions: {
       parserOptions: {
         projectService: {
-          allowDefaultProject: ['*.js', '*.ts', 'packages/*/vitest.config.ts', 'examples/*/vitest.config.ts'],
+          allowDefaultProject: [
+            '*.js',
+            '*.ts',
+            'packages/*/vitest.config.ts',
+            'examples/*/vitest.config.ts',
+            'packages/cli/bin/*.mjs',
+          ],
         },
         tsconfigRootDir: import.meta.dirname,
       },
@@ -71,7 +77,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['**/*.js'],
+    files: ['**/*.js', '**/*.mjs'],
     ...tseslint.configs.disableTypeChecked,
   },
   {

@@ -30,6 +30,7 @@ export function sharedProjectConfig(root: string): UserWorkspaceConfig {
         '@tributary/testing': packageSource('packages/testing'),
         '@tributary/outbox': packageSource('packages/outbox'),
         '@tributary/projections': packageSource('packages/projections'),
+        '@tributary/cli': packageSource('packages/cli'),
       },
     },
     test: {
