@@ -40,5 +40,8 @@ export {
   transactionalIdFor,
 } from './capture/kafka/kafka-sink.js';
 export * from './capture/postgres/slot.js';
+// The fast kafkajs record encoder is switched by `kafka.fastRecordEncoder`; exported so a
+// process can install it before kafkajs loads (the raw-produce baseline of bench:capture).
+export { installFastRecordEncoder } from './capture/kafka/internal/kafkajs-record-encoder.js';
 export * from './capture/capturer.js';
 export * from './schemas/index.js';

@@ -6,7 +6,7 @@
  */
 import { envelopeHeaders, uuidV7 } from '@tributary/core';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
-import { installFastRecordEncoder } from '../capture/kafka/internal/kafkajs-record-encoder.js';
+import { installFastRecordEncoder } from '@tributary/outbox';
 
 const [brokers = '', prefix = 'bench', eventsText = '100000', mode = 'stock'] =
   process.argv.slice(2);

@@ -4,9 +4,8 @@
  * on stdout, so the benchmark can measure rates and commit-to-Kafka latency, and its own
  * peak RSS when it stops (SIGTERM).
  */
-import { createCapturer } from '../capture/capturer.js';
-import { captureConfigFromEnvironment, resolveCaptureConfig } from '../capture/config.js';
-import { createConsoleLogger } from '../capture/logger.js';
+import { captureConfigFromEnvironment } from '@tributary/cli';
+import { createCapturer, createConsoleLogger, resolveCaptureConfig } from '@tributary/outbox';
 
 const config = resolveCaptureConfig(captureConfigFromEnvironment());
 const capturer = createCapturer({
