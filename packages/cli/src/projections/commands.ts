@@ -81,8 +81,11 @@ function parse(args: readonly string[]) {
 
 type Environment = Readonly<Record<string, string | undefined>>;
 
-const setting = (flag: string | undefined, env: string | undefined): string | undefined =>
-  flag ?? (env === '' ? undefined : env);
+/** A flag, else its environment variable; empty counts as unset. */
+const setting = (flag: string | undefined, env: string | undefined): string | undefined => {
+  const value = flag ?? env;
+  return value === '' ? undefined : value;
+};
 
 function connections(
   values: Values,
