@@ -6,11 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { PostgresEventStore } from '../event-store/postgres-event-store.js';
 import { migrateOutbox } from '../migrations.js';
 import { createCapturer, type Capturer } from './capturer.js';
-import {
-  resolveCaptureConfig,
-  type CaptureConfig,
-  type CaptureConfigInput,
-} from './config.js';
+import { resolveCaptureConfig, type CaptureConfig, type CaptureConfigInput } from './config.js';
 import { CaptureError, isCaptureError } from './errors.js';
 import { readTopics } from './kafka/kafka-reader.test.support.js';
 import type { CaptureLogger } from './logger.js';
