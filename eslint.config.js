@@ -23,7 +23,13 @@ export const coreForbiddenImports = [
 
 export default tseslint.config(
   {
-    ignores: ['**/dist/**', '**/node_modules/**', '**/.turbo/**', '**/coverage/**', '.tributary/**'],
+    ignores: [
+      '**/dist/**',
+      '**/node_modules/**',
+      '**/.turbo/**',
+      '**/coverage/**',
+      '.tributary/**',
+    ],
   },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
@@ -31,7 +37,13 @@ export default tseslint.config(
     languageOptions: {
       parserOptions: {
         projectService: {
-          allowDefaultProject: ['*.js', '*.ts', 'packages/*/vitest.config.ts', 'examples/*/vitest.config.ts'],
+          allowDefaultProject: [
+            '*.js',
+            '*.ts',
+            'packages/*/vitest.config.ts',
+            'examples/*/vitest.config.ts',
+            'packages/cli/bin/*.mjs',
+          ],
         },
         tsconfigRootDir: import.meta.dirname,
       },
@@ -50,7 +62,8 @@ export default tseslint.config(
       'no-restricted-syntax': [
         'error',
         {
-          selector: "CallExpression[callee.property.name=/^(only|skip|todo)$/][callee.object.name=/^(it|test|describe)$/]",
+          selector:
+            'CallExpression[callee.property.name=/^(only|skip|todo)$/][callee.object.name=/^(it|test|describe)$/]',
           message: 'Focused, skipped or todo tests must not be committed.',
         },
       ],
@@ -64,14 +77,15 @@ export default tseslint.config(
         {
           paths: coreForbiddenImports.map((name) => ({
             name,
-            message: '@tributary/core is pure: I/O adapters belong in outbox, projections or testing.',
+            message:
+              '@tributary/core is pure: I/O adapters belong in outbox, projections or testing.',
           })),
         },
       ],
     },
   },
   {
-    files: ['**/*.js'],
+    files: ['**/*.js', '**/*.mjs'],
     ...tseslint.configs.disableTypeChecked,
   },
   {

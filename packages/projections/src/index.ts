@@ -3,8 +3,8 @@
  * The projection runtime of Tributary: projections defined in code (typed handlers, knex
  * read-model tables with migrations, tsyringe-injectable), applied from Kafka exactly once
  * (batch + checkpoint in one database transaction), with an ordering guard, poison-event
- * policies, parked events, rebuild by replay, lag status and the `tributary project |
- * rebuild | status | parked` commands.
+ * policies, parked events, rebuild by replay and lag status. The `tributary project | rebuild |
+ * status | parked` commands that run them are in `@tributary/cli`.
  */
 export * from './config.js';
 export * from './errors.js';
@@ -29,4 +29,3 @@ export * from './runtime/parked.js';
 export * from './runtime/kafka-runtime.js';
 export * from './rebuild.js';
 export * from './status.js';
-export * from './cli/commands.js';

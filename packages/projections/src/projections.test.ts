@@ -5,7 +5,6 @@ import {
   type EventEnvelope,
 } from '@tributary/core';
 import { describe, expect, it } from 'vitest';
-import { formatProgress } from './cli/commands.js';
 import { groupIdFor, resolveProjectionRuntimeConfig, topicFor } from './config.js';
 import { decodeEvent, readEnvelope } from './internal/decode.js';
 import type { SourceRecord } from './source-record.js';
@@ -171,14 +170,5 @@ describe('dead letters and progress', () => {
       'tributary.dlq.attempts': '4',
       'tributary.dlq.failed_at': '1970-01-01T00:00:00.000Z',
     });
-  });
-
-  it('draws the rebuild progress bar with events/s and ETA', () => {
-    expect(
-      formatProgress(
-        { applied: 500, target: 1_000, eventsPerSecond: 250, etaSeconds: 2, elapsedSeconds: 2 },
-        10,
-      ),
-    ).toBe('[#####-----]  50%  500/1,000  250 ev/s  ETA 2s');
   });
 });

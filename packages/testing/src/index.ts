@@ -17,3 +17,4 @@ export * from './log/index.js';
 export * from './stack/index.js';
 export * from './projections/index.js';
 export * from './schema-registry/index.js';
+export * from './fixtures/counter-events.js';

@@ -7,12 +7,7 @@ import { PostgresEventStore } from '../event-store/postgres-event-store.js';
 import { migrateOutbox } from '../migrations.js';
 import type { Capturer } from './capturer.js';
 import { createPostgresKafkaCapturer } from './postgres-kafka-capturer.js';
-import {
-  mergeCaptureConfigInputs,
-  resolveCaptureConfig,
-  type CaptureConfig,
-  type CaptureConfigInput,
-} from './config.js';
+import { resolveCaptureConfig, type CaptureConfig, type CaptureConfigInput } from './config.js';
 import { CaptureError, isCaptureError } from './errors.js';
 import { readTopics } from './kafka/kafka-reader.test.support.js';
 import type { CaptureLogger } from './logger.js';
@@ -34,25 +29,28 @@ afterAll(async () => {
 const topic = (aggregateType: string): string => env.topic(`events.${aggregateType}`);
 
 function configFor(name: string, overrides: CaptureConfigInput = {}): CaptureConfig {
-  return resolveCaptureConfig(
-    mergeCaptureConfigInputs(
-      {
-        name: env.name(name),
-        databaseUrl: env.databaseUrl,
-        kafka: { brokers: env.kafkaBrokers },
-        router: { topicPrefix: env.topic('events'), onUnroutable: 'warn' },
-        topics: {
-          checkpointTopic: env.topic('checkpoints'),
-          transactionTopic: env.topic('transactions'),
-        },
-        heartbeatIntervalMs: 0,
-        progressIntervalMs: 0,
-        restartBackoffMs: 50,
-        standbyRetryMs: 200,
-      },
-      overrides,
-    ),
-  );
+  const base = {
+    name: env.name(name),
+    databaseUrl: env.databaseUrl,
+    kafka: { brokers: env.kafkaBrokers },
+    router: { topicPrefix: env.topic('events'), onUnroutable: 'warn' },
+    topics: {
+      checkpointTopic: env.topic('checkpoints'),
+      transactionTopic: env.topic('transactions'),
+    },
+    heartbeatIntervalMs: 0,
+    progressIntervalMs: 0,
+    restartBackoffMs: 50,
+    standbyRetryMs: 200,
+  } satisfies CaptureConfigInput;
+  // Sections merge one level deep: an override of router.topicPrefix keeps onUnroutable.
+  return resolveCaptureConfig({
+    ...base,
+    ...overrides,
+    kafka: { ...base.kafka, ...overrides.kafka },
+    router: { ...base.router, ...overrides.router },
+    topics: { ...base.topics, ...overrides.topics },
+  });
 }
 
 interface Captured {

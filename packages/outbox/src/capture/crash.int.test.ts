@@ -35,7 +35,7 @@ afterAll(async () => {
 });
 
 const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
-const CLI = fileURLToPath(new URL('../cli/run.ts', import.meta.url));
+const CLI = fileURLToPath(new URL('../../../cli/src/run.ts', import.meta.url));
 const LOG_DIR = mkdtempSync(join(tmpdir(), 'tributary-crash-'));
 
 interface Child {

@@ -1,4 +1,3 @@
 export * from './confluent-schema-registry-client.js';
 export * from './codecs.js';
 export * from './encoder.js';
-export { loadSchemaDeclarations, schemasCommand, SCHEMAS_USAGE } from './cli.js';

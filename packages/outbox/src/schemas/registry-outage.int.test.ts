@@ -23,7 +23,7 @@ import { createKafkajsClient } from '@tributary/kafkajs';
 import { useIntegrationEnv } from '@tributary/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createPostgresKafkaCapturer } from '../capture/postgres-kafka-capturer.js';
-import { mergeCaptureConfigInputs, resolveCaptureConfig } from '../capture/config.js';
+import { resolveCaptureConfig } from '../capture/config.js';
 import { readTopics, type SeenRecord } from '../capture/kafka/kafka-reader.test.support.js';
 import { parseLsn } from '../capture/lsn.js';
 import { PostgresEventStore } from '../event-store/postgres-event-store.js';
@@ -145,19 +145,17 @@ describe('capture with registry encoding during a registry outage', () => {
     const realRegistry = new ConfluentSchemaRegistryClient({ url: env.schemaRegistryUrl });
     const registry = new SwitchableRegistry(realRegistry);
     const encoder = createRegistryEncoder({ registry, catalog, registration: 'auto' });
-    const config = resolveCaptureConfig(
-      mergeCaptureConfigInputs({
-        name: env.name('outage'),
-        databaseUrl: env.databaseUrl,
-        kafka: { brokers: env.kafkaBrokers },
-        router: { topicPrefix: env.topic('events'), onUnroutable: 'warn' },
-        topics: { checkpointTopic: env.topic('checkpoints') },
-        heartbeatIntervalMs: 0,
-        progressIntervalMs: 0,
-        restartBackoffMs: 50,
-        standbyRetryMs: 200,
-      }),
-    );
+    const config = resolveCaptureConfig({
+      name: env.name('outage'),
+      databaseUrl: env.databaseUrl,
+      kafka: { brokers: env.kafkaBrokers },
+      router: { topicPrefix: env.topic('events'), onUnroutable: 'warn' },
+      topics: { checkpointTopic: env.topic('checkpoints') },
+      heartbeatIntervalMs: 0,
+      progressIntervalMs: 0,
+      restartBackoffMs: 50,
+      standbyRetryMs: 200,
+    });
     const capturer = createPostgresKafkaCapturer({
       config,
       kafka: createKafkajsClient({ brokers: env.kafkaBrokers }),

@@ -257,12 +257,33 @@ export function createProjectionRuntime(options: ProjectionRuntimeOptions): Proj
         let nextOffset: number;
         try {
           const isLastChunk = start + config.maxBatchRecords >= messages.length;
-          nextOffset = (
-            await applier.applyBatch(
-              chunk,
-              isLastChunk ? { coveredThroughOffset: Number(batch.lastOffset) } : {},
-            )
-          ).nextOffset;
+          const outcome = await applier.applyBatch(
+            chunk,
+            isLastChunk ? { coveredThroughOffset: Number(batch.lastOffset) } : {},
+          );
+          nextOffset = outcome.nextOffset;
+          // Records below the stored checkpoint come first in offset order.
+          if (outcome.skipped > 0)
+            logger.debug('records skipped below the checkpoint', {
+              projection: projection.name,
+              topic,
+              partition,
+              firstOffset: chunk[0]?.offset,
+              lastOffset: chunk[outcome.skipped - 1]?.offset,
+              count: outcome.skipped,
+              nextOffset: outcome.nextOffset,
+            });
+          if (outcome.skipped < chunk.length)
+            logger.debug('batch committed', {
+              projection: projection.name,
+              topic,
+              partition,
+              firstOffset: chunk[outcome.skipped]?.offset,
+              lastOffset: last.offset,
+              count: chunk.length - outcome.skipped,
+              applied: outcome.applied,
+              nextOffset: outcome.nextOffset,
+            });
         } catch (error) {
           if (!isFatalProjectionError(error)) throw error;
           logger.error('projection stopped', {

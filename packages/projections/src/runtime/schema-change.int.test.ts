@@ -22,7 +22,6 @@ import {
   createDefaultSchemaCodecs,
   createRegistryEncoder,
   migrateOutbox,
-  mergeCaptureConfigInputs,
   PostgresEventStore,
   resolveCaptureConfig,
   type PayloadEncoder,
@@ -160,19 +159,17 @@ const balances = (version: number) =>
     },
   });
 
-const captureConfig = resolveCaptureConfig(
-  mergeCaptureConfigInputs({
-    name: env.name('capture'),
-    databaseUrl: env.databaseUrl,
-    kafka: { brokers: env.kafkaBrokers },
-    router: { topicPrefix: env.topic('events') },
-    topics: { checkpointTopic: env.topic('checkpoints') },
-    heartbeatIntervalMs: 0,
-    progressIntervalMs: 0,
-    restartBackoffMs: 50,
-    standbyRetryMs: 200,
-  }),
-);
+const captureConfig = resolveCaptureConfig({
+  name: env.name('capture'),
+  databaseUrl: env.databaseUrl,
+  kafka: { brokers: env.kafkaBrokers },
+  router: { topicPrefix: env.topic('events') },
+  topics: { checkpointTopic: env.topic('checkpoints') },
+  heartbeatIntervalMs: 0,
+  progressIntervalMs: 0,
+  restartBackoffMs: 50,
+  standbyRetryMs: 200,
+});
 
 /**
  * Runs the capturer (same name, so each run resumes from the Kafka checkpoint) while

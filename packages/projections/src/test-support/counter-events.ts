@@ -1,70 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { envelopeHeaders, uuidV7, type EventEnvelope, type KafkaClient } from '@tributary/core';
 
-/** The record of one counter event, in the capturer's format. */
-export function counterRecord(counterId: string, version: number, by = 1) {
-  const envelope: EventEnvelope = {
-    eventId: uuidV7(),
-    aggregateType: 'Counter',
-    aggregateId: counterId,
-    aggregateVersion: version,
-    eventType: 'Incremented',
-    schemaVersion: 1,
-    payload: { by },
-    metadata: {},
-    occurredAt: new Date().toISOString(),
-  };
-  return {
-    key: counterId,
-    value: JSON.stringify(envelope.payload),
-    headers: envelopeHeaders(envelope),
-  };
-}
-
-/**
- * Produces `versions` events for each of `counters` counters (versions `fromVersion…`),
- * interleaved across counters, in Kafka transactions of `transactionSize` records, as the
- * capturer would. Returns how many were produced.
- */
-export async function produceCounterEvents(
-  kafka: KafkaClient,
-  topic: string,
-  options: {
-    counters: number;
-    versions: number;
-    fromVersion?: number;
-    transactionSize?: number;
-    transactionalId: string;
-  },
-): Promise<number> {
-  const producer = kafka.producer({ transactionalId: options.transactionalId });
-  await producer.connect();
-  const from = options.fromVersion ?? 1;
-  const size = options.transactionSize ?? 200;
-  let pending: ReturnType<typeof counterRecord>[] = [];
-  let produced = 0;
-  const flush = async (): Promise<void> => {
-    if (pending.length === 0) return;
-    const transaction = await producer.begin();
-    await transaction.send([{ topic, messages: pending }]);
-    await transaction.commit();
-    produced += pending.length;
-    pending = [];
-  };
-  try {
-    for (let version = from; version < from + options.versions; version += 1) {
-      for (let counter = 0; counter < options.counters; counter += 1) {
-        pending.push(counterRecord(`c${counter}`, version));
-        if (pending.length >= size) await flush();
-      }
-    }
-    await flush();
-  } finally {
-    await producer.disconnect();
-  }
-  return produced;
-}
+export { counterRecord, produceCounterEvents } from '@tributary/testing';
 
 /** One line a projection child printed. */
 export interface ChildLine {

@@ -1,28 +1,32 @@
-import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+/**
+ * `tributary project | status | rebuild | parked`: the projection runtime and its
+ * operations, wired with the default adapters (kafkajs, PostgreSQL through knex).
+ */
 import { parseArgs } from 'node:util';
-import { isTributaryError, type KafkaClient, type UpcasterChain } from '@tributary/core';
+import { isTributaryError, type KafkaClient } from '@tributary/core';
+import {
+  createProjectionRuntime,
+  faultPlansFromEnvironment,
+  PostgresProjectionStore,
+  resolveProjectionRuntimeConfig,
+  projectionStatus,
+  rebuildProjection,
+  replayParkedEvents,
+  type RebuildProgress,
+} from '@tributary/projections';
 import { createKafkajsClient } from '@tributary/kafkajs';
 import knexFactory, { type Knex } from 'knex';
-import { resolveProjectionRuntimeConfig, type ProjectionRuntimeConfig } from '../config.js';
-import { createConsoleLogger } from '../logger.js';
-import { validateProjection, type AnyProjection } from '../projection.js';
-import { rebuildProjection, type RebuildProgress } from '../rebuild.js';
-import { createProjectionRuntime } from '../runtime/kafka-runtime.js';
-import { faultPlansFromEnvironment } from '../fault-injection.js';
-import { replayParkedEvents } from '../runtime/parked.js';
-import { projectionStatus } from '../status.js';
-import { PostgresProjectionStore } from '../store/postgres/postgres-projection-store.js';
+import { commandLogger, LOG_USAGE } from '../logging.js';
+import { UsageError, type CliOutput } from '../output.js';
+import { listenForStopSignals } from '../signals.js';
+import { loadProjectionsModule } from './module.js';
+import {
+  projectionRuntimeConfigFrom,
+  projectionRuntimeOptions,
+  projectionRuntimeUsage,
+} from './settings.js';
 
-/** Output streams of the CLI, replaceable in tests (same shape as the `tributary` CLI's). */
-export interface ProjectionCliOutput {
-  readonly out: (line: string) => void;
-  readonly err: (line: string) => void;
-  /** Whether `err` is a terminal (progress bar redrawn in place). Default false. */
-  readonly isTTY?: boolean;
-}
-
-/** Usage of the projection commands, appended to `tributary --help`. */
+/** Usage of the projection commands, part of `tributary --help`. */
 export const PROJECTION_USAGE = `Projection commands:
   project                 Run projections as a service (until SIGTERM/SIGINT)
   status                  Stored offset, end offset and lag per projection and partition; parked events
@@ -30,89 +34,91 @@ export const PROJECTION_USAGE = `Projection commands:
   parked list             List parked events
   parked replay <projection> [--aggregate Type/id]  Replay parked events, in order, and unpark
 
-Options of the projection commands:
+Options of the projection commands (flags win over the environment):
   --module <path>         Module exporting \`projections\` (array) and optionally \`upcasters\`
+                          (.js, .mjs or .ts; it may import @tributary/* by bare name)
   --projection <name>     Only this projection (project); repeatable
-  --database-url <url>    Read-model PostgreSQL URL (default: env DATABASE_URL)
-  --brokers <list>        Kafka brokers, comma-separated (default: env KAFKA_BROKERS)
-  --topic-prefix <p>      Topics are <p>.<AggregateType> (default: events)
-  --schema <name>         Schema of the runtime tables (default: tributary)
-  --read-model-schema <n> Schema of read-model tables and views (default: public)
-  --group-prefix <p>      Consumer groups <p>.<name>.v<version> (default: tributary.projection)
+  --database-url <url>    Read-model PostgreSQL URL (env DATABASE_URL)
+  --pool-size <n>         Most database connections (env TRIBUTARY_PROJECTION_POOL_SIZE; default 10)
+  --brokers <list>        Kafka brokers, comma-separated (env KAFKA_BROKERS)
+  --client-id <id>        Kafka client id (env KAFKA_CLIENT_ID; default tributary-cli)
   --verify                rebuild: compare new and old tables before swapping
   --ignore-columns <list> rebuild --verify: columns left out of the comparison
   --no-swap               rebuild: stop when caught up, leave the old version active
   --json                  Machine-readable output (status, parked list) or JSON logs (project)
+${LOG_USAGE}
+
+Runtime settings (project, status, rebuild, parked):
+${projectionRuntimeUsage()}
 `;
 
 const options = {
   module: { type: 'string' },
   projection: { type: 'string', multiple: true },
   'database-url': { type: 'string' },
+  'pool-size': { type: 'string' },
   brokers: { type: 'string' },
-  'topic-prefix': { type: 'string' },
-  schema: { type: 'string' },
-  'read-model-schema': { type: 'string' },
-  'group-prefix': { type: 'string' },
+  'client-id': { type: 'string' },
   aggregate: { type: 'string' },
   verify: { type: 'boolean' },
   'ignore-columns': { type: 'string' },
   'no-swap': { type: 'boolean' },
   json: { type: 'boolean' },
+  'log-level': { type: 'string' },
+  'log-format': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-type Values = ReturnType<typeof parse>['values'];
+type Values = ReturnType<typeof parse>['values'] & Readonly<Record<string, unknown>>;
 
 function parse(args: readonly string[]) {
-  return parseArgs({ args: [...args], options, strict: true, allowPositionals: true });
-}
-
-class UsageError extends Error {}
-
-function runtimeConfig(values: Values): ProjectionRuntimeConfig {
-  return resolveProjectionRuntimeConfig({
-    ...(values['topic-prefix'] === undefined ? {} : { topicPrefix: values['topic-prefix'] }),
-    ...(values.schema === undefined ? {} : { schema: values.schema }),
-    ...(values['read-model-schema'] === undefined
-      ? {}
-      : { readModelSchema: values['read-model-schema'] }),
-    ...(values['group-prefix'] === undefined ? {} : { groupIdPrefix: values['group-prefix'] }),
+  return parseArgs({
+    args: [...args],
+    options: { ...options, ...projectionRuntimeOptions },
+    strict: true,
+    allowPositionals: true,
   });
 }
 
-interface LoadedModule {
-  readonly projections: readonly AnyProjection[];
-  readonly upcasters: UpcasterChain | undefined;
-}
+type Environment = Readonly<Record<string, string | undefined>>;
 
-/** Loads the user's projections module (`export const projections = [...]`, optional `upcasters`). */
-export async function loadProjectionsModule(path: string): Promise<LoadedModule> {
-  const loaded = (await import(pathToFileURL(resolve(path)).href)) as {
-    projections?: unknown;
-    default?: { projections?: unknown; upcasters?: unknown };
-    upcasters?: unknown;
-  };
-  const projections = loaded.projections ?? loaded.default?.projections;
-  if (!Array.isArray(projections) || projections.length === 0) {
-    throw new UsageError(`${path} must export a non-empty array named "projections"`);
-  }
-  for (const projection of projections as AnyProjection[]) validateProjection(projection);
-  const upcasters = (loaded.upcasters ?? loaded.default?.upcasters) as UpcasterChain | undefined;
-  return { projections: projections as AnyProjection[], upcasters };
-}
+/** A flag, else its environment variable; empty counts as unset. */
+const setting = (flag: string | undefined, env: string | undefined): string | undefined => {
+  const value = flag ?? env;
+  return value === '' ? undefined : value;
+};
 
-function connections(values: Values): { knex: Knex; kafka: KafkaClient } {
-  const databaseUrl = values['database-url'] ?? process.env['DATABASE_URL'];
-  if (databaseUrl === undefined || databaseUrl === '')
+function connections(
+  values: Values,
+  env: Environment,
+  needs: { readonly kafka: boolean },
+): { knex: Knex; kafka: KafkaClient | undefined } {
+  const databaseUrl = setting(values['database-url'], env.DATABASE_URL);
+  if (databaseUrl === undefined)
     throw new UsageError('no database: pass --database-url or set DATABASE_URL');
-  const brokers = values.brokers ?? process.env['KAFKA_BROKERS'];
-  if (brokers === undefined || brokers === '')
+  const brokers = setting(values.brokers, env.KAFKA_BROKERS);
+  if (needs.kafka && brokers === undefined)
     throw new UsageError('no Kafka: pass --brokers or set KAFKA_BROKERS');
+  const poolSize = Number(setting(values['pool-size'], env.TRIBUTARY_PROJECTION_POOL_SIZE) ?? 10);
+  if (!Number.isSafeInteger(poolSize) || poolSize < 1)
+    throw new UsageError('--pool-size (TRIBUTARY_PROJECTION_POOL_SIZE) must be a positive integer');
   return {
-    knex: knexFactory({ client: 'pg', connection: databaseUrl, pool: { min: 0, max: 10 } }),
-    kafka: createKafkajsClient({ clientId: 'tributary-cli', brokers: brokers.split(',') }),
+    knex: knexFactory({ client: 'pg', connection: databaseUrl, pool: { min: 0, max: poolSize } }),
+    kafka:
+      needs.kafka && brokers !== undefined
+        ? createKafkajsClient({
+            clientId: setting(values['client-id'], env.KAFKA_CLIENT_ID) ?? 'tributary-cli',
+            brokers: brokers.split(',').map((broker) => broker.trim()),
+          })
+        : undefined,
   };
+}
+
+/** Both connections, for the commands that read Kafka. */
+function kafkaConnections(values: Values, env: Environment): { knex: Knex; kafka: KafkaClient } {
+  const { knex, kafka } = connections(values, env, { kafka: true });
+  if (kafka === undefined) throw new UsageError('no Kafka: pass --brokers or set KAFKA_BROKERS');
+  return { knex, kafka };
 }
 
 /**
@@ -122,7 +128,8 @@ function connections(values: Values): { knex: Knex; kafka: KafkaClient } {
 export async function projectionCommand(
   name: string,
   args: readonly string[],
-  output: ProjectionCliOutput,
+  output: CliOutput,
+  env: Environment = process.env,
 ): Promise<number> {
   let values: Values;
   let positionals: string[];
@@ -141,13 +148,13 @@ export async function projectionCommand(
   try {
     switch (name) {
       case 'project':
-        return await projectCommand(values, output);
+        return await projectCommand(values, env, output);
       case 'status':
-        return await statusCommand(values, output);
+        return await statusCommand(values, env, output);
       case 'rebuild':
-        return await rebuildCommand(values, positionals, output);
+        return await rebuildCommand(values, env, positionals, output);
       case 'parked':
-        return await parkedCommand(values, positionals, output);
+        return await parkedCommand(values, env, positionals, output);
       default:
         output.err(`tributary: unknown projection command "${name}"`);
         return 2;
@@ -165,7 +172,11 @@ export async function projectionCommand(
   }
 }
 
-async function projectCommand(values: Values, output: ProjectionCliOutput): Promise<number> {
+async function projectCommand(
+  values: Values,
+  env: Environment,
+  output: CliOutput,
+): Promise<number> {
   if (values.module === undefined)
     throw new UsageError('pass --module <path> (exports `projections`)');
   const loaded = await loadProjectionsModule(values.module);
@@ -175,23 +186,28 @@ async function projectCommand(values: Values, output: ProjectionCliOutput): Prom
       : loaded.projections.filter((projection) => values.projection?.includes(projection.name));
   if (selected.length === 0)
     throw new UsageError(`no projection named ${values.projection?.join(', ')}`);
-  const { knex, kafka } = connections(values);
-  const logger = createConsoleLogger({ json: values.json === true, write: output.err });
+  const logger = commandLogger(
+    {
+      level: values['log-level'],
+      format: values['log-format'] ?? (values.json === true ? 'json' : undefined),
+    },
+    env,
+    output.err,
+  );
+  const { knex, kafka } = kafkaConnections(values, env);
   const runtime = createProjectionRuntime({
     kafka,
     knex,
     projections: selected,
-    config: runtimeConfig(values),
+    config: projectionRuntimeConfigFrom(values, env),
     ...(loaded.upcasters === undefined ? {} : { upcasters: loaded.upcasters }),
     logger,
-    faults: faultPlansFromEnvironment(),
+    faults: faultPlansFromEnvironment(env),
   });
-  const onSignal = (signal: string): void => {
+  const signals = listenForStopSignals((signal) => {
     logger.info('stopping', { signal });
     void runtime.stop();
-  };
-  process.once('SIGTERM', onSignal);
-  process.once('SIGINT', onSignal);
+  });
   try {
     await runtime.start();
     logger.info('projections running', {
@@ -201,18 +217,20 @@ async function projectCommand(values: Values, output: ProjectionCliOutput): Prom
     logger.info('stopped');
     return 0;
   } finally {
-    process.off('SIGTERM', onSignal);
-    process.off('SIGINT', onSignal);
+    signals.dispose();
     await knex.destroy();
   }
 }
 
-async function statusCommand(values: Values, output: ProjectionCliOutput): Promise<number> {
+async function statusCommand(values: Values, env: Environment, output: CliOutput): Promise<number> {
   const loaded =
     values.module === undefined ? undefined : await loadProjectionsModule(values.module);
-  const { knex, kafka } = connections(values);
+  const { knex, kafka } = kafkaConnections(values, env);
   try {
-    const store = new PostgresProjectionStore(knex, runtimeConfig(values));
+    const store = new PostgresProjectionStore(
+      knex,
+      resolveProjectionRuntimeConfig(projectionRuntimeConfigFrom(values, env)),
+    );
     const statuses = await projectionStatus(store, kafka, loaded?.projections ?? []);
     if (values.json === true) {
       output.out(JSON.stringify({ projections: statuses }, null, 2));
@@ -249,8 +267,9 @@ export function formatProgress(progress: RebuildProgress, width = 30): string {
 
 async function rebuildCommand(
   values: Values,
+  env: Environment,
   positionals: readonly string[],
-  output: ProjectionCliOutput,
+  output: CliOutput,
 ): Promise<number> {
   const [projectionName] = positionals;
   if (projectionName === undefined)
@@ -261,14 +280,14 @@ async function rebuildCommand(
   const projection = loaded.projections.find((p) => p.name === projectionName);
   if (projection === undefined)
     throw new UsageError(`${values.module} has no projection "${projectionName}"`);
-  const { knex, kafka } = connections(values);
+  const { knex, kafka } = kafkaConnections(values, env);
   let lastLine = 0;
   try {
     const result = await rebuildProjection({
       kafka,
       knex,
       projection,
-      config: runtimeConfig(values),
+      config: projectionRuntimeConfigFrom(values, env),
       ...(loaded.upcasters === undefined ? {} : { upcasters: loaded.upcasters }),
       verify: values.verify === true,
       ignoreColumns: values['ignore-columns']?.split(',').filter((c) => c !== '') ?? [],
@@ -302,14 +321,18 @@ async function rebuildCommand(
 
 async function parkedCommand(
   values: Values,
+  env: Environment,
   positionals: readonly string[],
-  output: ProjectionCliOutput,
+  output: CliOutput,
 ): Promise<number> {
   const [action, projectionName] = positionals;
   if (action === 'list') {
-    const { knex } = connections({ ...values, brokers: values.brokers ?? 'unused' });
+    const { knex } = connections(values, env, { kafka: false });
     try {
-      const store = new PostgresProjectionStore(knex, runtimeConfig(values));
+      const store = new PostgresProjectionStore(
+        knex,
+        resolveProjectionRuntimeConfig(projectionRuntimeConfigFrom(values, env)),
+      );
       await store.ensureSchema();
       const rows = await store.parkedEvents(
         projectionName === undefined ? {} : { projection: projectionName },
@@ -348,9 +371,12 @@ async function parkedCommand(
         aggregateId: values.aggregate.slice(slash + 1),
       };
     }
-    const { knex } = connections({ ...values, brokers: values.brokers ?? 'unused' });
+    const { knex } = connections(values, env, { kafka: false });
     try {
-      const store = new PostgresProjectionStore(knex, runtimeConfig(values));
+      const store = new PostgresProjectionStore(
+        knex,
+        resolveProjectionRuntimeConfig(projectionRuntimeConfigFrom(values, env)),
+      );
       await store.ensureSchema();
       const outcomes = await replayParkedEvents({
         store,

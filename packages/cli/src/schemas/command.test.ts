@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InMemorySchemaRegistry } from '@tributary/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { schemasCommand } from './cli.js';
+import { schemasCommand } from './command.js';
 
 let dir: string;
 const declaration = (schemaVersion: number, properties: object) => ({

@@ -16,9 +16,8 @@ import {
   type EventEnvelope,
 } from '@tributary/core';
 import { InMemorySchemaRegistry } from '@tributary/testing';
-import { createDefaultSchemaCodecs } from './codecs.js';
-import { benchCaptureEncoding } from './bench-capture.js';
-import { createRegistryEncoder } from './encoder.js';
+import { createDefaultSchemaCodecs, createRegistryEncoder } from '@tributary/outbox';
+import { benchCaptureEncoding } from './capture-encoding.js';
 
 const ITERATIONS = Number(process.env.BENCH_ITERATIONS ?? 200_000);
 const TOPIC = 'events.Account';

@@ -4,10 +4,13 @@
  * on stdout, so the benchmark can measure rates and commit-to-Kafka latency, and its own
  * peak RSS when it stops (SIGTERM).
  */
+import { captureConfigFromEnvironment } from '@tributary/cli';
 import { createKafkajsClient } from '@tributary/kafkajs';
-import { createPostgresKafkaCapturer } from '../capture/postgres-kafka-capturer.js';
-import { captureConfigFromEnvironment, resolveCaptureConfig } from '../capture/config.js';
-import { createConsoleLogger } from '../capture/logger.js';
+import {
+  createConsoleLogger,
+  createPostgresKafkaCapturer,
+  resolveCaptureConfig,
+} from '@tributary/outbox';
 
 const config = resolveCaptureConfig(captureConfigFromEnvironment());
 const logger = createConsoleLogger({ level: 'warn' });

@@ -18,7 +18,7 @@ import {
   type EventSchemaDeclaration,
   type SchemaRegistry,
 } from '@tributary/core';
-import { ConfluentSchemaRegistryClient } from './confluent-schema-registry-client.js';
+import { ConfluentSchemaRegistryClient } from '@tributary/outbox';
 
 /** Output streams of the command. */
 export interface SchemasCliOutput {

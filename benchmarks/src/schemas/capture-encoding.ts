@@ -9,18 +9,20 @@
  * (started if needed). Not part of the package API.
  */
 import { randomBytes } from 'node:crypto';
-import { prefillBacklog, dropBenchDatabase, withDatabase } from '../bench/support.js';
+import { prefillBacklog, dropBenchDatabase, withDatabase } from '../support/bench-database.js';
 import { avroSchema, defineEventSchemas, jsonSchema } from '@tributary/core';
 import { upStack } from '@tributary/testing';
 import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { createKafkajsClient } from '@tributary/kafkajs';
-import { createPostgresKafkaCapturer } from '../capture/postgres-kafka-capturer.js';
-import { mergeCaptureConfigInputs, resolveCaptureConfig } from '../capture/config.js';
-import type { PayloadEncoder } from '../capture/pipeline.js';
-import { migrateOutbox } from '../migrations.js';
-import { ConfluentSchemaRegistryClient } from './confluent-schema-registry-client.js';
-import { createRegistryEncoder } from './encoder.js';
+import {
+  ConfluentSchemaRegistryClient,
+  createPostgresKafkaCapturer,
+  createRegistryEncoder,
+  migrateOutbox,
+  resolveCaptureConfig,
+  type PayloadEncoder,
+} from '@tributary/outbox';
 
 const TYPES = ['Account', 'Transfer', 'Order', 'Invoice', 'Shipment'] as const;
 
@@ -173,18 +175,16 @@ export async function benchCaptureEncoding(
           subjects.add(`${topicPrefix}.${aggregateType}-LineAdded`);
         encoder = createRegistryEncoder({ registry, catalog, registration: 'auto' });
       }
-      const config = resolveCaptureConfig(
-        mergeCaptureConfigInputs({
-          name: `bench_${id}_${run.key}`,
-          databaseUrl,
-          kafka: { brokers },
-          slot: { publication },
-          router: { topicPrefix },
-          topics: { checkpointTopic: `${prefix}.checkpoints.${run.key}` },
-          heartbeatIntervalMs: 0,
-          progressIntervalMs: 0,
-        }),
-      );
+      const config = resolveCaptureConfig({
+        name: `bench_${id}_${run.key}`,
+        databaseUrl,
+        kafka: { brokers },
+        slot: { publication },
+        router: { topicPrefix },
+        topics: { checkpointTopic: `${prefix}.checkpoints.${run.key}` },
+        heartbeatIntervalMs: 0,
+        progressIntervalMs: 0,
+      });
       const capturer = createPostgresKafkaCapturer({
         config,
         kafka: createKafkajsClient({ brokers: config.kafka.brokers }),

@@ -10,9 +10,8 @@ import { randomBytes } from 'node:crypto';
 import { uuidV7 } from '@tributary/core';
 import { upStack } from '@tributary/testing';
 import pg from 'pg';
-import { migrateOutbox } from '../migrations.js';
-import { PostgresEventStore } from '../event-store/postgres-event-store.js';
-import { withDatabase } from './support.js';
+import { migrateOutbox, PostgresEventStore } from '@tributary/outbox';
+import { withDatabase } from '../support/bench-database.js';
 
 const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 4_000);
 

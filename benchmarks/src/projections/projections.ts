@@ -19,14 +19,12 @@ import {
   PostgresEventStore,
   resolveCaptureConfig,
 } from '@tributary/outbox';
-import { upStack } from '@tributary/testing';
+import { produceCounterEvents, upStack } from '@tributary/testing';
 import { createKafkajsClient } from '@tributary/kafkajs';
 import { Kafka, logLevel } from 'kafkajs';
 import knexFactory from 'knex';
 import type { DomainEvent } from '@tributary/core';
-import { defineProjection } from '../projection.js';
-import { createProjectionRuntime } from '../runtime/kafka-runtime.js';
-import { produceCounterEvents } from '../test-support/counter-events.js';
+import { createProjectionRuntime, defineProjection } from '@tributary/projections';
 
 const EVENTS = Number(process.env['BENCH_EVENTS'] ?? 50_000);
 const RATE = Number(process.env['BENCH_RATE'] ?? 2_000);

@@ -18,7 +18,7 @@ import {
   prefillBacklog,
   dropBenchDatabase,
   withDatabase,
-} from './support.js';
+} from '../support/bench-database.js';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -30,8 +30,7 @@ import { upStack } from '@tributary/testing';
 import { Kafka, logLevel } from 'kafkajs';
 import { LogicalReplicationService, PgoutputPlugin, type Pgoutput } from 'pg-logical-replication';
 import pg from 'pg';
-import { PostgresEventStore } from '../event-store/postgres-event-store.js';
-import { migrateOutbox } from '../migrations.js';
+import { migrateOutbox, PostgresEventStore } from '@tributary/outbox';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 200_000);
 const SUSTAINED_MS = Number(process.env.BENCH_SUSTAINED_MS ?? 10_000);
@@ -41,7 +40,7 @@ const PROFILE = (process.env.BENCH_PROFILE ?? '1') !== '0';
 const TYPES = ['Account', 'Transfer', 'Order', 'Invoice', 'Shipment'];
 const CHILD = fileURLToPath(new URL('./capture-child.ts', import.meta.url));
 const RAW_PRODUCE = fileURLToPath(new URL('./raw-produce.ts', import.meta.url));
-const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
+const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
 const out = (line = ''): void => {
   process.stdout.write(`${line}\n`);

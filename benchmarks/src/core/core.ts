@@ -8,11 +8,14 @@
  */
 import { command, CommandBus } from '@tributary/core';
 import { InMemoryEventStore } from '@tributary/testing';
-import { DepositMoney, OpenAccount } from '../account/commands.js';
-import { bankUpcasters } from '../account/upcasters.js';
-import { formatTable } from '../demo/output.js';
-import { exampleIban } from '../iban.js';
-import { bankAggregates } from '../runtime.js';
+import {
+  bankAggregates,
+  bankUpcasters,
+  DepositMoney,
+  exampleIban,
+  OpenAccount,
+} from '@tributary/example-bank';
+import { formatTable } from '../support/table.js';
 
 /** One measured case. */
 interface BenchCase {

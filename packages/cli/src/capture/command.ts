@@ -1,0 +1,117 @@
+import { parseArgs } from 'node:util';
+import { createKafkajsClient } from '@tributary/kafkajs';
+import {
+  createPostgresKafkaCapturer,
+  crashPointsFromEnvironment,
+  resolveCaptureConfig,
+  type CaptureConfigInput,
+} from '@tributary/outbox';
+import { commandLogger, LOG_USAGE } from '../logging.js';
+import type { CliOutput } from '../output.js';
+import { listenForStopSignals } from '../signals.js';
+import {
+  captureConfigFromEnvironment,
+  mergeCaptureConfigInputs,
+  readCaptureConfigFile,
+} from './environment.js';
+
+/** Help text of `tributary capture`. */
+export const CAPTURE_USAGE = `Options of capture (precedence: flags > environment > config file > defaults):
+  --config <file>         JSON file with capture settings (see docs/capture.md)
+  --name <name>           Capturer name: checkpoint key, transactional id, slot (default: default)
+  --database-url <url>    PostgreSQL URL (default: env DATABASE_URL)
+  --brokers <list>        Kafka brokers, comma-separated (default: env KAFKA_BROKERS)
+${LOG_USAGE}
+  Environment: DATABASE_URL, KAFKA_BROKERS, TRIBUTARY_CAPTURE_NAME, TRIBUTARY_TOPIC_PREFIX,
+  TRIBUTARY_TOPIC_PARTITIONS, TRIBUTARY_SLOT, … (full list in docs/capture.md)
+`;
+
+/** Options of {@link captureCommand} that tests replace. */
+export interface CaptureCommandHooks {
+  /** Environment to read settings from. Default `process.env`. */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Resolves when the command should stop gracefully. Default: SIGTERM or SIGINT. */
+  readonly stopSignal?: Promise<unknown>;
+}
+
+/**
+ * `tributary capture`: runs the WAL capturer until SIGTERM/SIGINT (graceful: the Kafka
+ * transaction in flight is finished and confirmed, exit 0) or a fatal error (exit 1).
+ */
+export async function captureCommand(
+  args: readonly string[],
+  output: CliOutput,
+  hooks: CaptureCommandHooks = {},
+): Promise<number> {
+  const { values } = parseArgs({
+    args: [...args],
+    options: {
+      config: { type: 'string' },
+      name: { type: 'string' },
+      'database-url': { type: 'string' },
+      brokers: { type: 'string' },
+      'log-format': { type: 'string' },
+      'log-level': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+  });
+  if (values.help === true) {
+    output.out(CAPTURE_USAGE);
+    return 0;
+  }
+  const env = hooks.env ?? process.env;
+  const fromFile: CaptureConfigInput =
+    values.config === undefined ? {} : await readCaptureConfigFile(values.config);
+  const fromFlags: CaptureConfigInput = {
+    ...(values.name === undefined ? {} : { name: values.name }),
+    ...(values['database-url'] === undefined ? {} : { databaseUrl: values['database-url'] }),
+    ...(values.brokers === undefined
+      ? {}
+      : { kafka: { brokers: values.brokers.split(',').map((broker) => broker.trim()) } }),
+  };
+  const config = resolveCaptureConfig(
+    mergeCaptureConfigInputs(fromFile, captureConfigFromEnvironment(env), fromFlags),
+  );
+  const logger = commandLogger(
+    { level: values['log-level'], format: values['log-format'] },
+    env,
+    output.err,
+  );
+  const capturer = createPostgresKafkaCapturer({
+    config,
+    kafka: createKafkajsClient({
+      brokers: config.kafka.brokers,
+      clientId: config.kafka.clientId,
+      ssl: config.kafka.ssl,
+      fastRecordEncoder: config.kafka.fastRecordEncoder,
+      logger,
+    }),
+    logger,
+    crashPoints: crashPointsFromEnvironment(env),
+  });
+  const signals = hooks.stopSignal === undefined ? listenForStopSignals() : undefined;
+  const stop = hooks.stopSignal ?? signals?.received ?? Promise.resolve();
+  logger.info('starting capture', {
+    name: config.name,
+    slot: config.slot.name,
+    publication: config.slot.publication,
+    table: `${config.outbox.schema}.${config.outbox.eventsTable}`,
+    topics: `${config.router.topicReplacement.replaceAll('${prefix}', config.router.topicPrefix)}`,
+    checkpointTopic: config.topics.checkpointTopic,
+    pid: process.pid,
+  });
+  const running = capturer.run();
+  void stop.then(async (signal) => {
+    logger.info('stopping: finishing the Kafka transaction in flight', {
+      signal: typeof signal === 'string' ? signal : 'stop',
+    });
+    await capturer.stop();
+  });
+  try {
+    await running;
+    return 0;
+  } finally {
+    signals?.dispose();
+  }
+}
