@@ -6,11 +6,8 @@
  */
 import { captureConfigFromEnvironment } from '@tributary/cli';
 import { createKafkajsClient } from '@tributary/kafkajs';
-import {
-  createConsoleLogger,
-  createPostgresKafkaCapturer,
-  resolveCaptureConfig,
-} from '@tributary/outbox';
+import { createConsoleLogger } from '@tributary/core';
+import { createPostgresKafkaCapturer, resolveCaptureConfig } from '@tributary/outbox';
 
 const config = resolveCaptureConfig(captureConfigFromEnvironment());
 const logger = createConsoleLogger({ level: 'warn' });

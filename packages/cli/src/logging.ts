@@ -1,4 +1,4 @@
-import { createConsoleLogger, type CaptureLogger, type LogLevel } from '@tributary/outbox';
+import { createConsoleLogger, type Logger, type LogLevel } from '@tributary/core';
 import { UsageError } from './output.js';
 
 const LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
@@ -17,7 +17,7 @@ export function commandLogger(
   flags: { readonly level?: string | undefined; readonly format?: string | undefined },
   env: Readonly<Record<string, string | undefined>>,
   write: (line: string) => void,
-): CaptureLogger {
+): Logger {
   const format = flags.format ?? nonEmpty(env.TRIBUTARY_LOG_FORMAT) ?? 'text';
   const level = flags.level ?? nonEmpty(env.TRIBUTARY_LOG_LEVEL) ?? 'info';
   if (format !== 'text' && format !== 'json') {

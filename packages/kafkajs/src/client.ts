@@ -9,17 +9,13 @@ import {
   type KafkaProducerOptions,
   type KafkaReadOptions,
   type KafkaRecord,
+  type Logger,
 } from '@tributary/core';
 import { Kafka, logLevel } from 'kafkajs';
 import { KafkajsAdmin } from './admin.js';
 import { KafkajsConsumer } from './consumer.js';
 import { installFastRecordEncoder } from './internal/kafkajs-record-encoder.js';
 import { KafkajsProducer } from './producer.js';
-
-/** Where the client's own log lines go (a Tributary logger fits). */
-export interface KafkajsClientLogger {
-  debug(message: string, fields?: Record<string, unknown>): void;
-}
 
 /** Options of {@link createKafkajsClient}. */
 export interface KafkajsClientOptions {
@@ -33,7 +29,7 @@ export interface KafkajsClientOptions {
    * Receives kafkajs's warnings and errors as debug lines: kafkajs logs every retry as an
    * error, and Tributary reports what matters itself. Default: silent.
    */
-  readonly logger?: KafkajsClientLogger;
+  readonly logger?: Logger;
   /** Retries of admin and consumer requests. Default 100 ms first delay, 5 retries. */
   readonly retry?: { readonly initialMs?: number; readonly retries?: number };
   /**

@@ -4,10 +4,6 @@
  * imports kafkajs. Create one client per process with {@link createKafkajsClient} and hand
  * it to the capturer, the projection runtime and the tools.
  */
-export {
-  createKafkajsClient,
-  type KafkajsClientOptions,
-  type KafkajsClientLogger,
-} from './client.js';
+export { createKafkajsClient, type KafkajsClientOptions } from './client.js';
 /** For raw kafkajs baselines (benchmarks) that want the encoder the client installs. */
 export { installFastRecordEncoder } from './internal/kafkajs-record-encoder.js';

@@ -15,7 +15,6 @@ export * from './capture/lsn.js';
 export * from './capture/router.js';
 export * from './capture/source.js';
 export * from './capture/sink.js';
-export * from './capture/logger.js';
 export * from './capture/kafka/checkpoint.js';
 export * from './capture/kafka/topic-hazards.js';
 export {

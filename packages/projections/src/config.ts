@@ -1,4 +1,9 @@
-import { assertSqlIdentifier, InvalidIdentifierError, type RetryOptions } from '@tributary/core';
+import {
+  assertSqlIdentifier,
+  DEFAULT_TOPIC_PREFIX,
+  InvalidIdentifierError,
+  type RetryOptions,
+} from '@tributary/core';
 
 /**
  * What to do when an aggregate's versions are not contiguous (checked from the record
@@ -82,7 +87,7 @@ export const defaultProjectionRuntimeConfig: ProjectionRuntimeConfig = {
   registryTable: 'projections',
   migrationsTable: 'projection_migrations',
   readModelSchema: 'public',
-  topicPrefix: 'events',
+  topicPrefix: DEFAULT_TOPIC_PREFIX,
   groupIdPrefix: 'tributary.projection',
   deadLetterTopicPrefix: 'tributary.dlq',
   ordering: 'fail',
@@ -142,14 +147,6 @@ export function groupIdFor(
   projection: { readonly name: string; readonly version: number },
 ): string {
   return `${config.groupIdPrefix}.${projection.name}.v${projection.version}`;
-}
-
-/** The topic of an aggregate type: `<topicPrefix>.<AggregateType>`. */
-export function topicFor(
-  config: Pick<ProjectionRuntimeConfig, 'topicPrefix'>,
-  aggregateType: string,
-): string {
-  return `${config.topicPrefix}.${aggregateType}`;
 }
 
 /** The dead-letter topic of a projection. */

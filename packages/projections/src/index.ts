@@ -10,7 +10,6 @@ export * from './config.js';
 export * from './errors.js';
 export * from './projection.js';
 export * from './instrumentation.js';
-export * from './logger.js';
 export * from './source-record.js';
 export * from './fault-injection.js';
 export * from './store/projection-store.js';

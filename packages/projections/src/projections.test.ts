@@ -1,11 +1,12 @@
 import {
   envelopeHeaders,
-  InvalidEventError,
-  UpcasterChain,
   type EventEnvelope,
+  InvalidEventError,
+  topicFor,
+  UpcasterChain,
 } from '@tributary/core';
 import { describe, expect, it } from 'vitest';
-import { groupIdFor, resolveProjectionRuntimeConfig, topicFor } from './config.js';
+import { groupIdFor, resolveProjectionRuntimeConfig } from './config.js';
 import { decodeEvent, readEnvelope } from './internal/decode.js';
 import type { SourceRecord } from './source-record.js';
 import { faultPlansFromEnvironment, FaultInjector } from './fault-injection.js';

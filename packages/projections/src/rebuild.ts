@@ -1,10 +1,15 @@
 import type { Knex } from 'knex';
-import { topicFor, type ProjectionRuntimeConfig } from './config.js';
+import { type ProjectionRuntimeConfig } from './config.js';
+import {
+  type KafkaClient,
+  type Logger,
+  type RecordValueDecoder,
+  topicFor,
+  type UpcasterChain,
+} from '@tributary/core';
 import { ProjectionError } from './errors.js';
-import type { ProjectionLogger } from './logger.js';
 import { versionedTableName, type AnyProjection } from './projection.js';
 import { createProjectionRuntime } from './runtime/kafka-runtime.js';
-import type { KafkaClient, RecordValueDecoder, UpcasterChain } from '@tributary/core';
 
 /** Progress of a rebuild, reported about twice a second. */
 export interface RebuildProgress {
@@ -30,7 +35,7 @@ export interface RebuildOptions {
   readonly upcasters?: UpcasterChain;
   /** Decodes schema-registry records (see `ProjectionRuntimeOptions.valueDecoder`). Default: JSON only. */
   readonly valueDecoder?: RecordValueDecoder;
-  readonly logger?: ProjectionLogger;
+  readonly logger?: Logger;
   readonly onProgress?: (progress: RebuildProgress) => void;
   /** Compare the new tables with the active version's before swapping (same table names). Default false. */
   readonly verify?: boolean;

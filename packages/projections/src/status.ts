@@ -1,5 +1,4 @@
-import type { KafkaClient } from '@tributary/core';
-import { topicFor } from './config.js';
+import { type KafkaClient, topicFor } from '@tributary/core';
 import type { AnyProjection } from './projection.js';
 import type { PostgresProjectionStore } from './store/postgres/postgres-projection-store.js';
 import type { ProjectionVersionStatus } from './store/projection-store.js';

@@ -1,4 +1,4 @@
-import { envelopeFromHeaders, EventHeaders, type NewEvent } from '@tributary/core';
+import { envelopeFromHeaders, EventHeaders, type Logger, type NewEvent } from '@tributary/core';
 import { createKafkajsClient } from '@tributary/kafkajs';
 import { useIntegrationEnv } from '@tributary/testing';
 import pg from 'pg';
@@ -10,7 +10,6 @@ import { createPostgresKafkaCapturer } from './postgres-kafka-capturer.js';
 import { resolveCaptureConfig, type CaptureConfig, type CaptureConfigInput } from './config.js';
 import { CaptureError, isCaptureError } from './errors.js';
 import { readTopics } from './kafka/kafka-reader.test.support.js';
-import type { CaptureLogger } from './logger.js';
 import { parseLsn } from './lsn.js';
 
 const env = await useIntegrationEnv({ label: 'capture' });
@@ -55,7 +54,7 @@ function configFor(name: string, overrides: CaptureConfigInput = {}): CaptureCon
 
 interface Captured {
   readonly warnings: string[];
-  readonly logger: CaptureLogger;
+  readonly logger: Logger;
 }
 
 function captureLogs(): Captured {

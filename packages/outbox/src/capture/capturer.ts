@@ -20,15 +20,16 @@
  */
 import {
   createInstrumentation,
+  type Instrumentation,
   isRetriableError,
   isTributaryError,
-  type Instrumentation,
+  type Logger,
+  silentLogger,
 } from '@tributary/core';
 import type { CaptureConfig } from './config.js';
 import { noCrashPoints, type CrashPoints } from './crash-points.js';
 import { CaptureError } from './errors.js';
 import type { CaptureEvents } from './events.js';
-import { silentLogger, type CaptureLogger } from './logger.js';
 import { formatLsn } from './lsn.js';
 import { CapturePipeline, type PayloadEncoder } from './pipeline.js';
 import { createOutboxRouter } from './router.js';
@@ -61,7 +62,7 @@ export interface CapturerOptions {
    */
   readonly sink: () => CaptureSink;
   /** Default: silent. The CLI passes a console logger. */
-  readonly logger?: CaptureLogger;
+  readonly logger?: Logger;
   /**
    * Test hook for crash tests; default none. The relay calls `after-commit` and `after-ack`;
    * a sink calls its own (the Kafka sink: `produce`) when given the same hook.
@@ -128,7 +129,7 @@ class RelayCapturer implements Capturer {
   readonly #config: CaptureRelayConfig;
   readonly #openSource: () => ChangeSource;
   readonly #openSink: () => CaptureSink;
-  readonly #logger: CaptureLogger;
+  readonly #logger: Logger;
   readonly #crash: CrashPoints;
   readonly #payloadEncoder: PayloadEncoder | undefined;
   #state: CapturerState = 'starting';

@@ -4,6 +4,7 @@
  * variables into a {@link CaptureConfigInput}; {@link resolveCaptureConfig} fills in the
  * defaults and validates the result once, so the rest of the capturer never checks again.
  */
+import { DEFAULT_TOPIC_PREFIX, DEFAULT_TOPIC_REPLACEMENT } from '@tributary/core';
 import { resolveOutboxConfig, type OutboxConfig } from '../config.js';
 import { CaptureError } from './errors.js';
 
@@ -189,8 +190,8 @@ export interface CaptureConfigInput {
 
 /** The router defaults. */
 export const defaultRouterConfig: RouterConfig = {
-  topicPrefix: 'events',
-  topicReplacement: '${prefix}.${routedByValue}',
+  topicPrefix: DEFAULT_TOPIC_PREFIX,
+  topicReplacement: DEFAULT_TOPIC_REPLACEMENT,
   routeByColumn: 'aggregate_type',
   columns: {
     eventId: 'event_id',

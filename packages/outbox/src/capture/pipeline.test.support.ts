@@ -3,13 +3,12 @@
  * Kafka-like log (with a gate to hold commits), a change stream that records its
  * confirmations, and builders of outbox rows and source transactions.
  */
-import { createInstrumentation, EventHeaders } from '@tributary/core';
+import { createInstrumentation, EventHeaders, type Logger, silentLogger } from '@tributary/core';
 import { InMemoryKafkaLog, type InMemoryProducer } from '@tributary/testing';
 import { expect } from 'vitest';
 import { captureDefaults, defaultRouterConfig, type CaptureBatchConfig } from './config.js';
 import type { CaptureEvents } from './events.js';
 import { decodeCheckpoint, encodeCheckpoint } from './kafka/checkpoint.js';
-import { silentLogger, type CaptureLogger } from './logger.js';
 import { CapturePipeline } from './pipeline.js';
 import { createOutboxRouter, type OutboxRow } from './router.js';
 import type { CaptureSink, PublishBatch } from './sink.js';
@@ -150,7 +149,7 @@ export const tx = (lsn: number, rows: OutboxRow[]): SourceTransaction => ({
 /** A pipeline over the in-memory log, a fake stream and fast linger. */
 export function setup(
   batch: Partial<CaptureBatchConfig> = {},
-  options: { onUnroutable?: 'warn' | 'error' | 'fatal'; logger?: CaptureLogger } = {},
+  options: { onUnroutable?: 'warn' | 'error' | 'fatal'; logger?: Logger } = {},
 ) {
   const log = new InMemoryKafkaLog();
   log.createTopic(CHECKPOINTS, { partitions: 1, cleanupPolicy: 'compact' });

@@ -1,10 +1,9 @@
-import { createInstrumentation, EventHeaders } from '@tributary/core';
+import { createInstrumentation, EventHeaders, silentLogger } from '@tributary/core';
 import { InMemoryKafkaLog } from '@tributary/testing';
 import { describe, expect, it } from 'vitest';
 import { captureDefaults, defaultRouterConfig } from './config.js';
 import { isCaptureError } from './errors.js';
 import type { CaptureEvents } from './events.js';
-import { silentLogger } from './logger.js';
 import { CapturePipeline } from './pipeline.js';
 import {
   CHECKPOINTS,

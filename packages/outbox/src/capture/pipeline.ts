@@ -4,12 +4,16 @@
  * (bounded by events, bytes and linger time), publishes one batch at a time while the next
  * one fills, and confirms LSNs to PostgreSQL only after the Kafka commit.
  */
-import { EventHeaders, type EventEnvelope, type Instrumentation } from '@tributary/core';
+import {
+  type EventEnvelope,
+  EventHeaders,
+  type Instrumentation,
+  type Logger,
+} from '@tributary/core';
 import type { CaptureBatchConfig, UnroutablePolicy } from './config.js';
 import { noCrashPoints, type CrashPoints } from './crash-points.js';
 import { CaptureError } from './errors.js';
 import type { CaptureEvents } from './events.js';
-import type { CaptureLogger } from './logger.js';
 import { formatLsn, maxLsn } from './lsn.js';
 import type { CaptureRecord, OutboxRouter, RoutedRow } from './router.js';
 import type { CaptureSink, PublishBatch, TransactionSummary } from './sink.js';
@@ -40,7 +44,7 @@ export interface CapturePipelineOptions {
   readonly router: OutboxRouter;
   readonly batch: CaptureBatchConfig;
   readonly onUnroutable: UnroutablePolicy;
-  readonly logger: CaptureLogger;
+  readonly logger: Logger;
   readonly instrumentation: Instrumentation<CaptureEvents>;
   readonly crashPoints?: CrashPoints;
   /** Default: the payload JSON as stored. */

@@ -3,12 +3,11 @@
  * Kafka sink, as `tributary capture` runs it. Kept apart so the relay itself names no
  * technology.
  */
-import type { KafkaClient } from '@tributary/core';
+import { type KafkaClient, silentLogger } from '@tributary/core';
 import { createCapturer, type Capturer, type CapturerOptions } from './capturer.js';
 import type { CaptureConfig } from './config.js';
 import { noCrashPoints } from './crash-points.js';
 import { createKafkaCaptureSink } from './kafka/kafka-sink.js';
-import { silentLogger } from './logger.js';
 import { createPostgresChangeSource } from './postgres/postgres-change-source.js';
 
 /** Options of {@link createPostgresKafkaCapturer}: those of `createCapturer` minus the collaborators. */

@@ -1,7 +1,7 @@
-import { envelopeFromHeaders, EventHeaders } from '@tributary/core';
+import { envelopeFromHeaders, EventHeaders, topicFor } from '@tributary/core';
 import { describe, expect, it } from 'vitest';
 import { defaultRouterConfig, type RouterConfig } from './config.js';
-import { createOutboxRouter, toIsoTimestamp, topicFor, type OutboxRow } from './router.js';
+import { createOutboxRouter, toIsoTimestamp, type OutboxRow } from './router.js';
 
 const row = (overrides: Record<string, string | null> = {}): OutboxRow => ({
   position: '7',

@@ -15,6 +15,7 @@ import {
   EventHeaders,
   type EventEnvelope,
   type EventMetadata,
+  topicFor,
 } from '@tributary/core';
 import type { RouterConfig } from './config.js';
 import { formatLsn } from './lsn.js';
@@ -101,16 +102,6 @@ function parseIsoTimestamp(text: string): string {
     throw new TypeError(`not a valid timestamp: ${JSON.stringify(text)}`);
   }
   return parsed.toISOString();
-}
-
-/**
- * The topic a routed-by value maps to, or an explanation why it cannot be a topic.
- * Exported for the unit tests and for tools that list the topics a configuration uses.
- */
-export function topicFor(config: RouterConfig, routedByValue: string): string {
-  return config.topicReplacement
-    .replaceAll('${prefix}', config.topicPrefix)
-    .replaceAll('${routedByValue}', routedByValue);
 }
 
 /** Creates the router for a configuration. Caches topic names per routed-by value. */

@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest';
 import { crashPointsFromEnvironment, noCrashPoints } from './crash-points.js';
 import { isCaptureError } from './errors.js';
 import { chunk, transactionalIdFor } from './kafka/kafka-sink.js';
-import { createConsoleLogger } from './logger.js';
 import { classifyReplicationError, SlotBusyError } from './postgres/pgoutput-source.js';
 import type { CaptureRecord } from './router.js';
 
@@ -71,21 +70,5 @@ describe('the transactional id', () => {
   it('is stable per capturer name, so a restarted instance fences its predecessor', () => {
     expect(transactionalIdFor('billing')).toBe('tributary.capture.billing');
     expect(transactionalIdFor('billing')).toBe(transactionalIdFor('billing'));
-  });
-});
-
-describe('the console logger', () => {
-  it('writes text or JSON lines at or above its level', () => {
-    const lines: string[] = [];
-    const now = () => new Date('2024-01-01T00:00:00.000Z');
-    const text = createConsoleLogger({ level: 'info', write: (line) => lines.push(line), now });
-    text.debug('hidden');
-    text.info('capture progress', { events: 5, lsn: '0/1', note: 'a b' });
-    const json = createConsoleLogger({ format: 'json', write: (line) => lines.push(line), now });
-    json.warn('standby', { pid: 7n });
-    expect(lines).toEqual([
-      '2024-01-01T00:00:00.000Z INFO  capture progress events=5 lsn=0/1 note="a b"',
-      '{"time":"2024-01-01T00:00:00.000Z","level":"warn","message":"standby","pid":"7"}',
-    ]);
   });
 });

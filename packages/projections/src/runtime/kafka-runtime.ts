@@ -1,6 +1,5 @@
 import {
   createInstrumentation,
-  UpcasterChain,
   type Instrumentation,
   type KafkaBatch,
   type KafkaClient,
@@ -8,19 +7,21 @@ import {
   type KafkaProducer,
   type KafkaRecord,
   type KafkaTopicPartition,
+  type Logger,
   type RecordValueDecoder,
+  silentLogger,
+  topicFor,
+  UpcasterChain,
 } from '@tributary/core';
 import type { Knex } from 'knex';
 import {
   groupIdFor,
   resolveProjectionRuntimeConfig,
-  topicFor,
   type ProjectionRuntimeConfig,
 } from '../config.js';
 import type { ProjectionInstrumentationEvents } from '../instrumentation.js';
 import type { SourceRecord } from '../source-record.js';
 import { FaultInjector, type FaultPlan } from '../fault-injection.js';
-import { silentLogger, type ProjectionLogger } from '../logger.js';
 import { validateProjection, type AnyProjection } from '../projection.js';
 import { PostgresProjectionStore } from '../store/postgres/postgres-projection-store.js';
 import { kafkaDeadLetterPublisher } from './dead-letter.js';
@@ -43,7 +44,7 @@ export interface ProjectionRuntimeOptions {
    */
   readonly valueDecoder?: RecordValueDecoder;
   readonly instrumentation?: Instrumentation<ProjectionInstrumentationEvents>;
-  readonly logger?: ProjectionLogger;
+  readonly logger?: Logger;
   /** Crash-test fault plans (see `faultPlansFromEnvironment`). Default: none. */
   readonly faults?: readonly FaultPlan[];
 }

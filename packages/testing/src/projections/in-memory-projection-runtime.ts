@@ -1,4 +1,9 @@
-import { createInstrumentation, UpcasterChain, type Instrumentation } from '@tributary/core';
+import {
+  createInstrumentation,
+  type Instrumentation,
+  topicFor,
+  UpcasterChain,
+} from '@tributary/core';
 import {
   deadLetterHeaders,
   deadLetterTopicFor,
@@ -10,7 +15,6 @@ import {
   ProjectionApplier,
   resolveProjectionRuntimeConfig,
   SimulatedCrash,
-  topicFor,
   validateProjection,
   type AnyProjection,
   type DeadLetterPublisher,

@@ -2,7 +2,7 @@ import { InMemoryKafkaClient, InMemoryKafkaLog } from '@tributary/testing';
 import { describe, expect, it } from 'vitest';
 import { resolveCaptureConfig } from '../config.js';
 import { isCaptureError } from '../errors.js';
-import { silentLogger } from '../logger.js';
+import { silentLogger } from '@tributary/core';
 import type { CaptureRecord } from '../router.js';
 import { KafkaCaptureSink } from './kafka-sink.js';
 

@@ -19,12 +19,12 @@ import {
   type KafkaMessage,
   type KafkaProducer,
   type KafkaTopicMessages,
+  type Logger,
 } from '@tributary/core';
 import type { CaptureConfig } from '../config.js';
 import { decodeCheckpoint, encodeCheckpoint } from './checkpoint.js';
 import { noCrashPoints, type CrashPoints } from '../crash-points.js';
 import { CaptureError } from '../errors.js';
-import type { CaptureLogger } from '../logger.js';
 import { formatLsn } from '../lsn.js';
 import type { CaptureRecord } from '../router.js';
 import type { CaptureSink, PublishBatch } from '../sink.js';
@@ -40,7 +40,7 @@ export interface KafkaCaptureSinkOptions {
   /** The Kafka client (e.g. `createKafkajsClient` of `@tributary/kafkajs`). */
   readonly client: KafkaClient;
   readonly config: CaptureConfig;
-  readonly logger: CaptureLogger;
+  readonly logger: Logger;
   readonly crashPoints?: CrashPoints;
   /** Topics already created or checked by an earlier sink of the same capturer. */
   readonly knownTopics?: Set<string>;
@@ -87,7 +87,7 @@ export function createKafkaCaptureSink(options: KafkaCaptureSinkOptions): Captur
 /** A {@link CaptureSink} on Kafka. One instance per pipeline run (fresh producer each time). */
 export class KafkaCaptureSink implements CaptureSink {
   readonly #config: CaptureConfig;
-  readonly #logger: CaptureLogger;
+  readonly #logger: Logger;
   readonly #crash: CrashPoints;
   readonly #client: KafkaClient;
   readonly #known: Set<string>;

@@ -16,7 +16,7 @@
  */
 import { LogicalReplicationService, PgoutputPlugin, type Pgoutput } from 'pg-logical-replication';
 import { CaptureError } from '../errors.js';
-import type { CaptureLogger } from '../logger.js';
+import { type Logger } from '@tributary/core';
 import { formatLsn, parseLsn } from '../lsn.js';
 import type { OutboxRow } from '../router.js';
 import type { ChangeListener, ChangeStream, SourceTransaction } from '../source.js';
@@ -35,7 +35,7 @@ export interface PgoutputSourceOptions {
   readonly walSenderTimeoutMs: number | null;
   /** The slot's confirmed position when streaming starts: never report less. */
   readonly initialConfirmed: bigint;
-  readonly logger: CaptureLogger;
+  readonly logger: Logger;
 }
 
 /** The slot is held by another walsender (SQLSTATE 55006): wait as a standby. */

@@ -7,7 +7,7 @@
 import pg from 'pg';
 import type { CaptureConfig } from '../config.js';
 import { CaptureError } from '../errors.js';
-import { silentLogger, type CaptureLogger } from '../logger.js';
+import { silentLogger, type Logger } from '@tributary/core';
 import { formatLsn, parseLsn } from '../lsn.js';
 import type {
   ChangeListener,
@@ -35,7 +35,7 @@ export type PostgresChangeSourceConfig = Pick<
 export interface PostgresChangeSourceOptions {
   readonly config: PostgresChangeSourceConfig;
   /** Default: silent. */
-  readonly logger?: CaptureLogger;
+  readonly logger?: Logger;
 }
 
 /**
@@ -48,11 +48,11 @@ export function createPostgresChangeSource(options: PostgresChangeSourceOptions)
 
 class PostgresChangeSource implements ChangeSource {
   readonly #config: PostgresChangeSourceConfig;
-  readonly #logger: CaptureLogger;
+  readonly #logger: Logger;
   readonly #admin: pg.Client;
   readonly failed: Promise<never>;
 
-  constructor(config: PostgresChangeSourceConfig, logger: CaptureLogger) {
+  constructor(config: PostgresChangeSourceConfig, logger: Logger) {
     this.#config = config;
     this.#logger = logger;
     this.#admin = new pg.Client({

@@ -5,11 +5,10 @@
  * committed in between would be lost without a trace.
  */
 import type pg from 'pg';
-import { quoteIdentifier } from '@tributary/core';
+import { type Logger, quoteIdentifier } from '@tributary/core';
 import type { OutboxConfig } from '../../config.js';
 import type { CaptureSlotConfig } from '../config.js';
 import { CaptureError } from '../errors.js';
-import type { CaptureLogger } from '../logger.js';
 import { formatLsn, parseLsn } from '../lsn.js';
 
 /** A replication slot as `pg_replication_slots` shows it. */
@@ -86,7 +85,7 @@ export async function ensurePublication(
   client: pg.ClientBase | pg.Pool,
   slot: CaptureSlotConfig,
   outbox: OutboxConfig,
-  logger: CaptureLogger,
+  logger: Logger,
 ): Promise<void> {
   const publication = quoteIdentifier('publication', slot.publication);
   const table = `${quoteIdentifier('schema', outbox.schema)}.${quoteIdentifier('table', outbox.eventsTable)}`;
@@ -148,7 +147,7 @@ export async function ensureSlot(
   slot: CaptureSlotConfig,
   outbox: OutboxConfig,
   context: SlotCheckContext,
-  logger: CaptureLogger,
+  logger: Logger,
 ): Promise<SlotState> {
   const existing = await inspectSlot(client, slot.name);
   if (existing !== undefined) {
