@@ -3,9 +3,10 @@
  *
  * Codes and `retriable` flags are Kafka's own (the protocol error names that kafkajs
  * surfaces as `error.type`), so code written against this log handles the same
- * conditions the same way when it runs against a real broker. The core package's error
- * base is not finished yet, hence the small local base class.
+ * conditions the same way when it runs against a real broker. They extend core's
+ * `TributaryError`, so `isTributaryError` and `isRetriableError` treat them like any other.
  */
+import { TributaryError } from '@tributary/core';
 
 /** The Kafka protocol error names this log can raise. */
 export type LogErrorCode =
@@ -21,11 +22,9 @@ export type LogErrorCode =
   | 'ILLEGAL_STATE';
 
 /** Base class of every error thrown by the in-memory log. */
-export class LogError extends Error {
+export class LogError extends TributaryError {
   /** Kafka's name for the condition (kafkajs `error.type`). */
-  readonly code: LogErrorCode;
-  /** Whether retrying the same call can succeed without any other change, as Kafka classifies it. */
-  readonly retriable: boolean;
+  declare readonly code: LogErrorCode;
 
   /**
    * @param code - Kafka's name for the condition.
@@ -33,10 +32,7 @@ export class LogError extends Error {
    * @param retriable - Kafka's retriable classification of `code`.
    */
   constructor(code: LogErrorCode, message: string, retriable: boolean) {
-    super(message);
-    this.name = new.target.name;
-    this.code = code;
-    this.retriable = retriable;
+    super(code, message, { retriable });
   }
 }
 
