@@ -21,6 +21,110 @@ export const coreForbiddenImports = [
   'node:child_process',
 ];
 
+/** Test code: test files, their support modules and the child processes crash tests spawn. */
+const TEST_FILES = ['**/*.test.ts', '**/*.test.support.ts', '**/test-support/**'];
+
+/** Imports of another package's files instead of its public entry points. */
+const deepImports = {
+  group: ['@tributary/*/src', '@tributary/*/src/**', '@tributary/*/dist', '@tributary/*/dist/**'],
+  message: 'Import a Tributary package by its name (its public index), never a file inside it.',
+};
+
+const forbid = (names, message) => names.map((name) => ({ name, message }));
+
+/**
+ * One `no-restricted-imports` per package. ESLint replaces (does not merge) a rule's options
+ * for files that a later block matches, so each block lists everything its files may not
+ * import.
+ */
+function packageBoundaries() {
+  const kafkaLibrary = forbid(
+    ['kafkajs'],
+    'Only @tributary/kafkajs talks to kafkajs: use the KafkaClient port of @tributary/core.',
+  );
+  const testing = forbid(
+    ['@tributary/testing', '@tributary/testing/vitest'],
+    'Library code never depends on test helpers (only *.test.ts and test support may).',
+  );
+  const cli = forbid(['@tributary/cli'], 'Libraries never depend on the command line.');
+  const block = (files, paths, ignores = TEST_FILES) => ({
+    files,
+    ignores,
+    rules: { 'no-restricted-imports': ['error', { paths, patterns: [deepImports] }] },
+  });
+  return [
+    block(['packages/*/src/**/*.ts', 'benchmarks/src/**/*.ts', 'examples/*/src/**/*.ts'], [], []),
+    block(
+      ['packages/core/src/**/*.ts'],
+      [
+        ...coreForbiddenImports.map((name) => ({
+          name,
+          message:
+            '@tributary/core is pure: I/O adapters belong in outbox, projections or testing.',
+        })),
+        ...forbid(
+          [
+            '@tributary/outbox',
+            '@tributary/projections',
+            '@tributary/kafkajs',
+            '@tributary/testing',
+            '@tributary/cli',
+          ],
+          '@tributary/core depends on no other Tributary package: it holds the ports they implement.',
+        ),
+      ],
+      ['packages/core/src/purity.test.ts'],
+    ),
+    block(
+      ['packages/outbox/src/**/*.ts'],
+      [
+        ...forbid(['@tributary/projections'], 'outbox knows nothing of projections.'),
+        ...forbid(
+          ['@tributary/kafkajs'],
+          'The capture sink receives a KafkaClient; wiring belongs to the CLI.',
+        ),
+        ...kafkaLibrary,
+        ...testing,
+        ...cli,
+      ],
+    ),
+    block(
+      ['packages/projections/src/**/*.ts'],
+      [
+        ...forbid(
+          ['@tributary/outbox', 'pg-logical-replication'],
+          'projections knows nothing of the outbox or the WAL.',
+        ),
+        ...forbid(
+          ['@tributary/kafkajs'],
+          'The runtime receives a KafkaClient; wiring belongs to the CLI.',
+        ),
+        ...kafkaLibrary,
+        ...testing,
+        ...cli,
+      ],
+    ),
+    block(
+      ['packages/kafkajs/src/**/*.ts'],
+      [
+        ...forbid(
+          ['@tributary/outbox', '@tributary/projections'],
+          'A Kafka client implements the port only.',
+        ),
+        ...testing,
+        ...cli,
+      ],
+    ),
+    // The stack launcher probes its own broker (cluster id, warm-up, topic clean-up), like
+    // pg_isready for PostgreSQL: that is server tooling, not Tributary's Kafka client.
+    block(
+      ['packages/testing/src/**/*.ts'],
+      [...forbid(['@tributary/outbox'], 'testing sits below outbox.'), ...kafkaLibrary, ...cli],
+      [...TEST_FILES, 'packages/testing/src/stack/**'],
+    ),
+  ];
+}
+
 export default tseslint.config(
   {
     ignores: [
@@ -69,21 +173,9 @@ export default tseslint.config(
       ],
     },
   },
-  {
-    files: ['packages/core/src/**/*.ts'],
-    rules: {
-      'no-restricted-imports': [
-        'error',
-        {
-          paths: coreForbiddenImports.map((name) => ({
-            name,
-            message:
-              '@tributary/core is pure: I/O adapters belong in outbox, projections or testing.',
-          })),
-        },
-      ],
-    },
-  },
+  // The direction of dependencies between packages (docs/architecture.md), enforced rather
+  // than hoped for. Tests may reach further (the testing package, a real Kafka client).
+  ...packageBoundaries(),
   {
     files: ['**/*.js', '**/*.mjs'],
     ...tseslint.configs.disableTypeChecked,

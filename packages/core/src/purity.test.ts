@@ -6,6 +6,10 @@ import { describe, expect, it } from 'vitest';
 const repositoryRoot = fileURLToPath(new URL('../../../', import.meta.url));
 
 async function lintCoreSource(code: string): Promise<string[]> {
+  return lintSource('packages/core/src/purity-probe.ts', code);
+}
+
+async function lintSource(path: string, code: string): Promise<string[]> {
   const eslint = new ESLint({
     cwd: repositoryRoot,
     // The file below does not exist on disk, so type information is unavailable; the purity
@@ -13,7 +17,7 @@ async function lintCoreSource(code: string): Promise<string[]> {
     overrideConfig: [{ files: ['**/*.ts'], ...tseslint.configs.disableTypeChecked }],
   });
   const [result] = await eslint.lintText(code, {
-    filePath: `${repositoryRoot}packages/core/src/purity-probe.ts`,
+    filePath: `${repositoryRoot}${path}`,
   });
   return (result?.messages ?? []).map(
     (message) => `${message.ruleId ?? 'fatal'}: ${message.message}`,
@@ -33,5 +37,34 @@ describe('packages/core purity', () => {
   it('passes lint for a core source file without I/O imports', async () => {
     const messages = await lintCoreSource(`import { v7 } from 'uuid';\nexport const id = v7();\n`);
     expect(messages).toEqual([]);
+  });
+});
+
+describe('package boundaries', () => {
+  const restricted = async (path: string, specifier: string): Promise<boolean> =>
+    (
+      await lintSource(path, `import * as probe from '${specifier}';\nexport const x = probe;\n`)
+    ).some((message) => message.startsWith('no-restricted-imports'));
+
+  it.each([
+    ['packages/core/src/probe.ts', '@tributary/outbox'],
+    ['packages/outbox/src/probe.ts', '@tributary/projections'],
+    ['packages/outbox/src/probe.ts', 'kafkajs'],
+    ['packages/outbox/src/probe.ts', '@tributary/testing'],
+    ['packages/projections/src/probe.ts', '@tributary/outbox'],
+    ['packages/projections/src/probe.ts', '@tributary/kafkajs'],
+    ['packages/projections/src/probe.ts', '@tributary/cli'],
+    ['packages/cli/src/probe.ts', '@tributary/outbox/src/config.js'],
+  ])('%s may not import %s', async (path, specifier) => {
+    expect(await restricted(path, specifier)).toBe(true);
+  });
+
+  it.each([
+    ['packages/outbox/src/capture/probe.test.ts', '@tributary/testing'],
+    ['packages/kafkajs/src/probe.ts', 'kafkajs'],
+    ['packages/cli/src/probe.ts', '@tributary/kafkajs'],
+    ['packages/projections/src/probe.ts', '@tributary/core'],
+  ])('%s may import %s', async (path, specifier) => {
+    expect(await restricted(path, specifier)).toBe(false);
   });
 });
