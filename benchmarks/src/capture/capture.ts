@@ -1,4 +1,7 @@
 /**
+ * One file on purpose: one benchmark program whose measurements share the same backlog,
+ * servers and summary table, in the order they run.
+ *
  * `npm run bench:capture`: throughput, latency and memory of the WAL capturer, next to the
  * raw speed of its two libraries measured in the same run on the same servers:
  *

@@ -1,3 +1,5 @@
+// One file on purpose: the account aggregate's given/when/then specification, one describe
+// per command, reads as the aggregate's rule book.
 import type { DomainRuleViolation } from '@tributary/core';
 import { command, ValidationError } from '@tributary/core';
 import { aggregateSpec } from '@tributary/testing';

@@ -1,3 +1,5 @@
+// One file on purpose: the demo's scenario is one story, told in order, whose steps share
+// the accounts and transfers it creates.
 import {
   command,
   type CommandResult,

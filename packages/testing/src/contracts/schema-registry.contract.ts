@@ -1,3 +1,8 @@
+/**
+ * The schema registry contract suite, run against the in-memory registry and the real one.
+ * One file on purpose: most of its length is the table of compatibility cases, which both
+ * registries must decide the same way; splitting it would hide which cases the suite covers.
+ */
 import {
   IncompatibleSchemaError,
   isTributaryError,

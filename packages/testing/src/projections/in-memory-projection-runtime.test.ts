@@ -1,3 +1,5 @@
+// One file on purpose: every behaviour of the in-memory runtime (exactly once, ordering
+// policies, poison policies, parking, rebuild) against one shared PGlite database.
 import { uuidV7, type EventEnvelope } from '@tributary/core';
 import {
   HandlerFailedError,

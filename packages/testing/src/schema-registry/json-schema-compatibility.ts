@@ -1,4 +1,7 @@
 /**
+ * One file on purpose: the walk below is one mutually recursive comparison over every
+ * JSON Schema keyword, and its cases share the node types and the difference classifier.
+ *
  * JSON Schema compatibility, computed the way Apicurio Registry (3.x, behind its
  * Confluent-compatible API) computes it, so the in-memory registry accepts and refuses the
  * same changes as the local stack's registry. The approach is Apicurio's (itself modelled
