@@ -4,8 +4,7 @@
  * on stdout, so the benchmark can measure rates and commit-to-Kafka latency, and its own
  * peak RSS when it stops (SIGTERM).
  */
-import { captureConfigFromEnvironment } from '@tributary/cli';
-import { createKafkajsClient } from '@tributary/kafkajs';
+import { captureConfigFromEnvironment, captureKafkaClient } from '@tributary/cli';
 import { createConsoleLogger } from '@tributary/core';
 import { createPostgresKafkaCapturer, resolveCaptureConfig } from '@tributary/outbox';
 
@@ -13,13 +12,7 @@ const config = resolveCaptureConfig(captureConfigFromEnvironment());
 const logger = createConsoleLogger({ level: 'warn' });
 const capturer = createPostgresKafkaCapturer({
   config,
-  kafka: createKafkajsClient({
-    brokers: config.kafka.brokers,
-    clientId: config.kafka.clientId,
-    ssl: config.kafka.ssl,
-    fastRecordEncoder: config.kafka.fastRecordEncoder,
-    logger,
-  }),
+  kafka: captureKafkaClient(config, logger),
   logger,
 });
 const print = (value: unknown): void => {

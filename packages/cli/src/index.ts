@@ -15,6 +15,7 @@ export {
   mergeCaptureConfigInputs,
   readCaptureConfigFile,
 } from './capture/environment.js';
+export { captureKafkaClient } from './capture/kafka-client.js';
 export { schemasCommand, loadSchemaDeclarations, SCHEMAS_USAGE } from './schemas/command.js';
 export { projectionCommand, PROJECTION_USAGE, formatProgress } from './projections/commands.js';
 export { loadProjectionsModule, type LoadedProjectionsModule } from './projections/module.js';

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { uuidV7 } from '@tributary/core';
-import { recordOf, useIntegrationEnv } from '@tributary/testing';
+import { counterEnvelope, recordOf, useIntegrationEnv } from '@tributary/testing';
 import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -79,17 +79,7 @@ async function produce(counterId: string, versions: readonly number[]): Promise<
   await transaction.send({
     topic,
     messages: versions.map((version) => {
-      const record = recordOf({
-        eventId: uuidV7(),
-        aggregateType: 'Counter',
-        aggregateId: counterId,
-        aggregateVersion: version,
-        eventType: 'Incremented',
-        schemaVersion: 1,
-        payload: { by: 1 },
-        metadata: {},
-        occurredAt: new Date().toISOString(),
-      });
+      const record = recordOf(counterEnvelope(counterId, version));
       return {
         key: counterId,
         value: Buffer.from(record.value ?? []),

@@ -13,6 +13,7 @@ export * from './logger.js';
 export * from './topics.js';
 export * from './ids.js';
 export * from './retry.js';
+export * from './timeout.js';
 export * from './instrumentation.js';
 export * from './payload.js';
 export * from './serializer.js';

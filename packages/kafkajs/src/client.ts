@@ -10,6 +10,7 @@ import {
   type KafkaReadOptions,
   type KafkaRecord,
   type Logger,
+  withTimeout,
 } from '@tributary/core';
 import { Kafka, logLevel } from 'kafkajs';
 import { KafkajsAdmin } from './admin.js';
@@ -38,22 +39,6 @@ export interface KafkajsClientOptions {
    */
   readonly fastRecordEncoder?: boolean;
 }
-
-const withTimeout = async <T>(promise: Promise<T>, ms: number, what: string): Promise<T> => {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<never>((_resolve, reject) => {
-        timer = setTimeout(() => {
-          reject(new KafkaIndeterminateError(`${what} did not finish within ${ms} ms`));
-        }, ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-};
 
 class KafkajsClient implements KafkaClient {
   readonly #kafka: Kafka;
@@ -163,7 +148,14 @@ class KafkajsClient implements KafkaClient {
           return Promise.resolve();
         },
       });
-      await withTimeout(finished, options.timeoutMs ?? 30_000, `reading ${topic}`);
+      await withTimeout(
+        finished,
+        options.timeoutMs ?? 30_000,
+        () =>
+          new KafkaIndeterminateError(
+            `reading ${topic} did not finish within ${options.timeoutMs ?? 30_000} ms`,
+          ),
+      );
     } finally {
       await consumer.disconnect().catch(() => undefined);
     }

@@ -18,3 +18,4 @@ export * from './stack/index.js';
 export * from './projections/index.js';
 export * from './schema-registry/index.js';
 export * from './fixtures/counter-events.js';
+export * from './fixtures/counter-projection.js';

@@ -1,5 +1,4 @@
 import { parseArgs } from 'node:util';
-import { createKafkajsClient } from '@tributary/kafkajs';
 import {
   createPostgresKafkaCapturer,
   crashPointsFromEnvironment,
@@ -7,6 +6,7 @@ import {
   type CaptureConfigInput,
 } from '@tributary/outbox';
 import { commandLogger, LOG_USAGE } from '../logging.js';
+import { captureKafkaClient } from './kafka-client.js';
 import type { CliOutput } from '../output.js';
 import { listenForStopSignals } from '../signals.js';
 import {
@@ -80,13 +80,7 @@ export async function captureCommand(
   );
   const capturer = createPostgresKafkaCapturer({
     config,
-    kafka: createKafkajsClient({
-      brokers: config.kafka.brokers,
-      clientId: config.kafka.clientId,
-      ssl: config.kafka.ssl,
-      fastRecordEncoder: config.kafka.fastRecordEncoder,
-      logger,
-    }),
+    kafka: captureKafkaClient(config, logger),
     logger,
     crashPoints: crashPointsFromEnvironment(env),
   });

@@ -1,4 +1,5 @@
-import { envelopeHeaders, uuidV7, type EventEnvelope } from '@tributary/core';
+import { envelopeHeaders } from '@tributary/core';
+import { counterEnvelope } from '../fixtures/counter-events.js';
 import {
   resolveProjectionRuntimeConfig,
   validateProjection,
@@ -52,17 +53,10 @@ export function counterRecord(
   offset: number,
   options: { readonly partition?: number; readonly payload?: unknown } = {},
 ): SourceRecord {
-  const envelope: EventEnvelope = {
-    eventId: uuidV7(),
-    aggregateType: 'Counter',
-    aggregateId: counterId,
-    aggregateVersion: version,
-    eventType: 'Incremented',
-    schemaVersion: 1,
+  const envelope = counterEnvelope(counterId, version, {
     payload: options.payload ?? { by: 1 },
-    metadata: {},
-    occurredAt: new Date(0).toISOString(),
-  };
+    occurredAt: new Date(0),
+  });
   return {
     topic: 'events.Counter',
     partition: options.partition ?? 0,

@@ -13,7 +13,8 @@ import { InMemoryKafkaLog } from '../log/in-memory-kafka-log.js';
 import { createPgliteKnex, type PgliteKnex } from './pglite.js';
 import { recordOf } from './in-memory-relay.js';
 import { InMemoryProjectionRuntime } from './in-memory-projection-runtime.js';
-import { applicationsProjection, poisonSwitch } from './test-projections.test-support.js';
+import { counterEnvelope } from '../fixtures/counter-events.js';
+import { applicationsProjection, poisonSwitch } from '../fixtures/counter-projection.js';
 
 let db: PgliteKnex;
 let scenario = 0;
@@ -89,17 +90,7 @@ function setup(partitions = 3) {
       ).map((row) => [row.counter_id, row.total]),
     );
   const sendRaw = async (counterId: string, version: number, payload: { by: number }) => {
-    const envelope: EventEnvelope = {
-      eventId: uuidV7(),
-      aggregateType: 'Counter',
-      aggregateId: counterId,
-      aggregateVersion: version,
-      eventType: 'Incremented',
-      schemaVersion: 1,
-      payload,
-      metadata: {},
-      occurredAt: new Date().toISOString(),
-    };
+    const envelope = counterEnvelope(counterId, version, { payload });
     await producer.connect();
     await producer.send({ topic: 'events.Counter', messages: [recordOf(envelope)] });
   };

@@ -20,6 +20,7 @@ import {
   type KafkaProducer,
   type KafkaTopicMessages,
   type Logger,
+  withTimeout,
 } from '@tributary/core';
 import type { CaptureConfig } from '../config.js';
 import { decodeCheckpoint, encodeCheckpoint } from './checkpoint.js';
@@ -53,27 +54,18 @@ export function transactionalIdFor(name: string): string {
 
 const decoder = new TextDecoder();
 
-const withTimeout = async <T>(promise: Promise<T>, ms: number, what: string): Promise<T> => {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<never>((_resolve, reject) => {
-        timer = setTimeout(() => {
-          reject(
-            new CaptureError(
-              'CAPTURE_KAFKA_INDETERMINATE',
-              `${what} did not finish within ${ms} ms; its outcome is unknown`,
-              { retriable: true },
-            ),
-          );
-        }, ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-};
+// A Kafka call that does not finish in time has an unknown outcome: restart from the checkpoint.
+const withKafkaTimeout = <T>(promise: Promise<T>, ms: number, what: string): Promise<T> =>
+  withTimeout(
+    promise,
+    ms,
+    () =>
+      new CaptureError(
+        'CAPTURE_KAFKA_INDETERMINATE',
+        `${what} did not finish within ${ms} ms; its outcome is unknown`,
+        { retriable: true },
+      ),
+  );
 
 /**
  * Creates the Kafka sink for one pipeline run (a fresh producer each time). Pass
@@ -127,7 +119,7 @@ export class KafkaCaptureSink implements CaptureSink {
       retry: { initialMs: kafka.retryInitialMs, retries: kafka.retries },
     });
     // Fences every older instance with this transactional id.
-    await withTimeout(producer.connect(), kafka.commitTimeoutMs, 'connecting the producer');
+    await withKafkaTimeout(producer.connect(), kafka.commitTimeoutMs, 'connecting the producer');
     this.#producer = producer;
   }
 
@@ -151,7 +143,7 @@ export class KafkaCaptureSink implements CaptureSink {
     for (const topic of topics) {
       if (!this.#known.has(topic)) await this.#ensureTopic(topic, 'events');
     }
-    await withTimeout(
+    await withKafkaTimeout(
       this.#publishInTransaction(producer, batch),
       this.#config.kafka.commitTimeoutMs,
       `Kafka transaction up to ${formatLsn(batch.checkpoint)}`,
@@ -217,8 +209,10 @@ export class KafkaCaptureSink implements CaptureSink {
     this.#admin = undefined;
     // Bounded: a dead broker must not keep a restart or a shutdown waiting.
     await Promise.allSettled([
-      producer === undefined ? undefined : withTimeout(producer.disconnect(), 5_000, 'disconnect'),
-      admin === undefined ? undefined : withTimeout(admin.disconnect(), 5_000, 'disconnect'),
+      producer === undefined
+        ? undefined
+        : withKafkaTimeout(producer.disconnect(), 5_000, 'disconnect'),
+      admin === undefined ? undefined : withKafkaTimeout(admin.disconnect(), 5_000, 'disconnect'),
     ]);
   }
 
