@@ -116,13 +116,21 @@ function shouldRestart(error: unknown): boolean {
   return isTributaryError(error) ? isRetriableError(error) : true;
 }
 
-const sleep = (ms: number, interrupt: Promise<unknown>): Promise<unknown> =>
-  Promise.race([
+// The back-off and standby timers must hold the event loop: while they run, the source and
+// the sink are closed and nothing else may. An unref'd timer let `tributary capture` exit in
+// the middle of a restart (exit code 13, "unsettled top-level await"). `stop()` settles
+// `interrupt`, which clears the timer at once.
+const sleep = (ms: number, interrupt: Promise<unknown>): Promise<unknown> => {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
     new Promise((resolve) => {
-      setTimeout(resolve, ms).unref();
+      timer = setTimeout(resolve, ms);
     }),
     interrupt,
-  ]);
+  ]).finally(() => {
+    clearTimeout(timer);
+  });
+};
 
 class RelayCapturer implements Capturer {
   readonly instrumentation: Instrumentation<CaptureEvents>;
