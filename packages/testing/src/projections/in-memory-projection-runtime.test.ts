@@ -28,11 +28,11 @@ afterAll(async () => {
 });
 
 /** A fresh log and fresh schemas, so tests share the database but not their data. */
-function setup(partitions = 3) {
+function setup(partitions = 3, createTopic = true) {
   scenario += 1;
   const config = { schema: `rt_${scenario}`, readModelSchema: `rm_${scenario}` };
   const log = new InMemoryKafkaLog();
-  log.createTopic('events.Counter', { partitions });
+  if (createTopic) log.createTopic('events.Counter', { partitions });
   const producer = log.producer();
   const versions = new Map<string, number>();
   const envelopes: EventEnvelope[] = [];
@@ -423,6 +423,37 @@ describe('InMemoryProjectionRuntime', () => {
     await expect(v1.runUntilIdle()).rejects.toThrow(ProjectionRetiredError);
     await v2.runUntilIdle();
     expect((await s.totals())['c1']).toBe(6);
+  });
+
+  it("missingTopics 'wait' (default): started before the topic exists, it reports the wait and projects the topic once it appears", async () => {
+    const s = setup(3, false);
+    const runtime = s.runtime([applicationsProjection()]);
+    await runtime.start();
+    const before = await runtime.runUntilIdle();
+    expect(before).toMatchObject({ delivered: 0, waitingForTopics: ['events.Counter'] });
+    // The capturer creates the topic with its first event of the type.
+    s.log.createTopic('events.Counter', { partitions: 2 });
+    await appendMany(s.append, 3, 2);
+    const after = await runtime.runUntilIdle();
+    expect(after).toMatchObject({ applied: 6, waitingForTopics: [] });
+    expectExactlyOnceInOrder(await s.applications(), 6);
+    await runtime.stop();
+  });
+
+  it("missingTopics 'create': creates the missing topic with topicPartitions partitions, as the Kafka runtime does", async () => {
+    const s = setup(3, false);
+    const runtime = new InMemoryProjectionRuntime({
+      log: s.log,
+      knex: db.knex,
+      projections: [applicationsProjection()],
+      config: { ...s.config, missingTopics: 'create', topicPartitions: 5 },
+    });
+    await runtime.start();
+    expect(s.log.endOffsets('events.Counter')).toHaveLength(5);
+    await appendMany(s.append, 4, 2);
+    expect(await runtime.runUntilIdle()).toMatchObject({ applied: 8, waitingForTopics: [] });
+    expectExactlyOnceInOrder(await s.applications(), 8);
+    await runtime.stop();
   });
 });
 

@@ -63,12 +63,20 @@ export interface RunSummary {
   readonly skipped: number;
   /** Simulated crashes that happened. */
   readonly crashes: number;
+  /**
+   * Consumed topics that do not exist yet (`missingTopics: 'wait'`, the default): nothing
+   * of theirs was projected. Members subscribe to them as soon as they exist, as the Kafka
+   * runtime does, so this is empty once every aggregate type has published.
+   */
+  readonly waitingForTopics: readonly string[];
 }
 
 interface Member {
   consumer: InMemoryConsumer;
   readonly projection: AnyProjection;
   readonly applier: ProjectionApplier<ProjectionContext>;
+  /** Topics of the projection that did not exist when the member last subscribed. */
+  missing: readonly string[];
 }
 
 /**
@@ -121,7 +129,7 @@ export class InMemoryProjectionRuntime {
         deadLetter: this.#options.deadLetter ?? this.#deadLetterToLog(),
       });
       for (let index = 0; index < (this.#options.consumersPerProjection ?? 1); index += 1) {
-        this.#members.push({ projection, applier, consumer: await this.#join(projection) });
+        this.#members.push({ projection, applier, ...(await this.#join(projection)) });
       }
     }
   }
@@ -139,7 +147,7 @@ export class InMemoryProjectionRuntime {
   async addMember(projectionName: string): Promise<void> {
     const existing = this.#members.find((member) => member.projection.name === projectionName);
     if (existing === undefined) throw new Error(`Unknown projection "${projectionName}"`);
-    this.#members.push({ ...existing, consumer: await this.#join(existing.projection) });
+    this.#members.push({ ...existing, ...(await this.#join(existing.projection)) });
   }
 
   /**
@@ -152,7 +160,10 @@ export class InMemoryProjectionRuntime {
     let applied = 0;
     let skipped = 0;
     let crashes = 0;
+    const waiting = new Set<string>();
     for (const member of this.#members) {
+      await this.#subscribeToNewTopics(member);
+      for (const topic of member.missing) waiting.add(topic);
       const batches = await member.consumer.poll();
       for (const batch of batches) {
         const records: SourceRecord[] = batch.records.map((record) => ({
@@ -178,12 +189,12 @@ export class InMemoryProjectionRuntime {
           // The member dies: no offset commit, no graceful hand-over. A fresh member joins
           // and reads again from the group's committed offsets.
           await member.consumer.disconnect();
-          member.consumer = await this.#join(member.projection);
+          Object.assign(member, await this.#join(member.projection));
           break;
         }
       }
     }
-    return { delivered, applied, skipped, crashes };
+    return { delivered, applied, skipped, crashes, waitingForTopics: [...waiting].sort() };
   }
 
   /**
@@ -199,7 +210,8 @@ export class InMemoryProjectionRuntime {
       total.applied += summary.applied;
       total.skipped += summary.skipped;
       total.crashes += summary.crashes;
-      if (summary.delivered === 0 && summary.crashes === 0) return total;
+      if (summary.delivered === 0 && summary.crashes === 0)
+        return { ...total, waitingForTopics: summary.waitingForTopics };
     }
     throw new Error(`Projections still busy after ${maxRounds} rounds`);
   }
@@ -231,7 +243,27 @@ export class InMemoryProjectionRuntime {
     };
   }
 
-  async #join(projection: AnyProjection): Promise<InMemoryConsumer> {
+  /**
+   * Subscribes a member to those of its missing topics that exist now (the Kafka runtime
+   * polls the broker's topic list the same way under `missingTopics: 'wait'`).
+   */
+  async #subscribeToNewTopics(member: Member): Promise<void> {
+    if (member.missing.length === 0) return;
+    const existing = new Set(this.#options.log.listTopics());
+    const appeared = member.missing.filter((topic) => existing.has(topic));
+    if (appeared.length === 0) return;
+    await member.consumer.subscribe({ topics: appeared, fromBeginning: true });
+    member.missing = member.missing.filter((topic) => !existing.has(topic));
+  }
+
+  /**
+   * A new group member for `projection`, subscribed to its existing topics. Missing topics
+   * are created under `missingTopics: 'create'` (with `topicPartitions` partitions, as the
+   * Kafka runtime does) and otherwise remembered until they appear.
+   */
+  async #join(
+    projection: AnyProjection,
+  ): Promise<{ consumer: InMemoryConsumer; missing: readonly string[] }> {
     const config = this.config;
     const log = this.#options.log;
     const consumer: InMemoryConsumer = log.consumer({
@@ -247,10 +279,20 @@ export class InMemoryProjectionRuntime {
         }
       },
     });
-    const topics = projection.aggregateTypes
-      .map((aggregateType) => topicFor(config, aggregateType))
-      .filter((topic) => log.listTopics().includes(topic));
-    await consumer.subscribe({ topics, fromBeginning: true });
-    return consumer;
+    const topics = projection.aggregateTypes.map((aggregateType) =>
+      topicFor(config, aggregateType),
+    );
+    if (config.missingTopics === 'create') {
+      const existing = new Set(log.listTopics());
+      for (const topic of topics) {
+        if (!existing.has(topic)) log.createTopic(topic, { partitions: config.topicPartitions });
+      }
+    }
+    const existing = new Set(log.listTopics());
+    await consumer.subscribe({
+      topics: topics.filter((topic) => existing.has(topic)),
+      fromBeginning: true,
+    });
+    return { consumer, missing: topics.filter((topic) => !existing.has(topic)) };
   }
 }
