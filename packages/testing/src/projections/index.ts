@@ -19,7 +19,11 @@ export {
 export {
   projectionSpec,
   givenEvent,
+  givenRawEvent,
+  type GivenEventFields,
+  type GivenInput,
   type GivenProjectedEvent,
+  type RawGivenEvent,
   type ProjectionScenario,
   type ProjectionSpecOptions,
   type ReadModel,

@@ -16,6 +16,18 @@ export interface PgliteKnexOptions {
   readonly cacheInitialDataDir?: boolean;
 }
 
+/**
+ * Where PGlite's type parsing differs from node-postgres (what the real stack and production
+ * use), parse as node-postgres does, so a projection spec that passes in memory passes on
+ * PostgreSQL: `int8` (bigint, bigserial, `count(*)`) arrives as a string — PGlite would
+ * return a number, or a BigInt beyond 2^53; `bytea` arrives as a Buffer.
+ */
+const NODE_POSTGRES_PARSERS = {
+  20: (value: string): string => value,
+  // bytea: a Buffer, as node-postgres returns (PGlite returns a plain Uint8Array).
+  17: (value: string): Buffer => Buffer.from(value.slice(2), 'hex'),
+};
+
 /** A knex on an embedded PGlite database, and the database itself. */
 export interface PgliteKnex {
   readonly knex: Knex;
@@ -63,7 +75,10 @@ async function initialDataDir(): Promise<Blob | undefined> {
  */
 export async function createPgliteKnex(options: PgliteKnexOptions = {}): Promise<PgliteKnex> {
   const loadDataDir = (options.cacheInitialDataDir ?? true) ? await initialDataDir() : undefined;
-  const pglite = await PGlite.create(loadDataDir === undefined ? {} : { loadDataDir });
+  const pglite = await PGlite.create({
+    ...(loadDataDir === undefined ? {} : { loadDataDir }),
+    parsers: NODE_POSTGRES_PARSERS,
+  });
   const knex = knexFactory({
     client: ClientPgLite,
     dialect: 'postgres',

@@ -1,28 +1,57 @@
 import { deepStrictEqual } from 'node:assert/strict';
 import {
   uuidV7,
+  type DomainEvent,
   type EventEnvelope,
   type EventMetadata,
   type UpcasterChain,
 } from '@tributary/core';
-import { readModelViews, type AnyProjection, type TableNames } from '@tributary/projections';
+import {
+  readModelViews,
+  type AnyProjection,
+  type ProjectionDefinition,
+  type TableNames,
+} from '@tributary/projections';
 import type { Knex } from 'knex';
 import { InMemoryKafkaLog } from '../log/in-memory-kafka-log.js';
 import { recordOf } from './in-memory-relay.js';
 import { InMemoryProjectionRuntime } from './in-memory-projection-runtime.js';
 
-/** An event for {@link projectionSpec}: the version is assigned per aggregate when omitted. */
-export interface GivenProjectedEvent {
+/** The envelope fields of a given event other than its type and data. */
+export interface GivenEventFields {
   readonly aggregateType: string;
   readonly aggregateId: string;
-  readonly type: string;
-  readonly data: unknown;
+  /** Assigned per aggregate (1, 2, …) when omitted. */
   readonly aggregateVersion?: number;
   readonly schemaVersion?: number;
   readonly metadata?: EventMetadata;
   readonly eventId?: string;
   readonly occurredAt?: string;
 }
+
+/**
+ * An event for {@link projectionSpec}, typed by the projection's events `E`: its `type` must
+ * be one of theirs and its `data` that type's payload, so a misspelt event type or payload
+ * key fails to compile instead of passing silently.
+ */
+export type GivenProjectedEvent<E extends DomainEvent = DomainEvent> =
+  E extends DomainEvent<infer Type, infer Data>
+    ? GivenEventFields & { readonly type: Type; readonly data: Data }
+    : never;
+
+/**
+ * A given event checked against nothing (see {@link givenRawEvent}): an older schema
+ * version's payload (to test upcasters) or an event type the projection does not declare.
+ */
+export interface RawGivenEvent extends GivenEventFields {
+  readonly raw: true;
+  readonly type: string;
+  readonly data: unknown;
+}
+
+/** What {@link ProjectionScenario.given} accepts for a projection of events `E`. */
+export type GivenInput<E extends DomainEvent> =
+  GivenProjectedEvent<E> | RawGivenEvent | EventEnvelope;
 
 /** The read side after the given events: knex and the reader views of the projection. */
 export interface ReadModel<Tables extends string = string> {
@@ -31,10 +60,10 @@ export interface ReadModel<Tables extends string = string> {
   readonly views: TableNames<Tables>;
 }
 
-/** One given/then scenario of a projection. */
-export interface ProjectionScenario<Tables extends string> {
+/** One given/then scenario of a projection of events `E`. */
+export interface ProjectionScenario<E extends DomainEvent, Tables extends string> {
   /** Adds events (in log order). */
-  given(...events: readonly (GivenProjectedEvent | EventEnvelope)[]): ProjectionScenario<Tables>;
+  given(...events: readonly GivenInput<E>[]): ProjectionScenario<E, Tables>;
   /** Projects the given events, then lets `assert` query the read model. */
   then(assert: (readModel: ReadModel<Tables>) => Promise<void> | void): Promise<void>;
   /**
@@ -71,15 +100,14 @@ let scenarioCounter = 0;
  *   .thenRows('account_balances', [{ account_id: 'a1', balance_cents: 0 }]);
  * ```
  */
-export function projectionSpec<Tables extends string>(
-  projection: AnyProjection & { readonly tables: readonly Tables[] },
+export function projectionSpec<E extends DomainEvent, Tables extends string>(
+  definition: ProjectionDefinition<E, Tables>,
   options: ProjectionSpecOptions,
 ): {
-  given(...events: readonly (GivenProjectedEvent | EventEnvelope)[]): ProjectionScenario<Tables>;
+  given(...events: readonly GivenInput<E>[]): ProjectionScenario<E, Tables>;
 } {
-  const scenario = (
-    events: readonly (GivenProjectedEvent | EventEnvelope)[],
-  ): ProjectionScenario<Tables> => {
+  const projection: AnyProjection = definition;
+  const scenario = (events: readonly GivenInput<E>[]): ProjectionScenario<E, Tables> => {
     const project = async (): Promise<ReadModel<Tables>> => {
       scenarioCounter += 1;
       const suffix = `${process.pid}_${scenarioCounter}`;
@@ -139,10 +167,7 @@ export function projectionSpec<Tables extends string>(
 const sortRows = (rows: readonly Record<string, unknown>[]): Record<string, unknown>[] =>
   rows.map((row) => ({ ...row })).sort((a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1));
 
-function toEnvelope(
-  given: GivenProjectedEvent | EventEnvelope,
-  versions: Map<string, number>,
-): EventEnvelope {
+function toEnvelope(given: GivenInput<DomainEvent>, versions: Map<string, number>): EventEnvelope {
   if ('eventType' in given) return given;
   const key = `${given.aggregateType}/${given.aggregateId}`;
   const version = given.aggregateVersion ?? (versions.get(key) ?? 0) + 1;
@@ -160,13 +185,31 @@ function toEnvelope(
   };
 }
 
-/** Shorthand for a {@link GivenProjectedEvent}. */
-export function givenEvent(
+/**
+ * Shorthand for a {@link GivenProjectedEvent}. The event type and payload are inferred as
+ * written, and `given` checks them against the projection's events.
+ */
+export function givenEvent<const Type extends string, const Data>(
+  aggregateType: string,
+  aggregateId: string,
+  type: Type,
+  data: Data,
+  extra: Omit<GivenEventFields, 'aggregateType' | 'aggregateId'> = {},
+): GivenProjectedEvent<DomainEvent<Type, Data>> {
+  return { aggregateType, aggregateId, type, data, ...extra };
+}
+
+/**
+ * A given event that is not type-checked against the projection: an older schema version's
+ * payload (what upcasters turn into the current one) or an event type the projection does
+ * not declare (to show that it is ignored).
+ */
+export function givenRawEvent(
   aggregateType: string,
   aggregateId: string,
   type: string,
   data: unknown,
-  extra: Partial<Omit<GivenProjectedEvent, 'aggregateType' | 'aggregateId' | 'type' | 'data'>> = {},
-): GivenProjectedEvent {
-  return { aggregateType, aggregateId, type, data, ...extra };
+  extra: Omit<GivenEventFields, 'aggregateType' | 'aggregateId'> = {},
+): RawGivenEvent {
+  return { raw: true, aggregateType, aggregateId, type, data, ...extra };
 }
