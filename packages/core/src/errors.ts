@@ -174,12 +174,18 @@ export class UnknownEventTypeError extends TributaryError {
   }
 }
 
-/** No aggregate handles this command class. */
+/**
+ * No aggregate handles this command class. A plain object (type `Object`) gets its own
+ * message: it is the usual mistake (`when({ ... })`, `bus.execute({ ... })`), and "no
+ * aggregate handles Object" would not say how to fix it.
+ */
 export class UnknownCommandError extends TributaryError {
   constructor(commandType: string) {
     super(
       'UNKNOWN_COMMAND',
-      `No aggregate handles command "${commandType}". Register the aggregate that declares it with the command bus.`,
+      commandType === 'Object'
+        ? 'A plain object is not a command: create it with command(CommandClass, props) (or new CommandClass()), so its type and validation rules are known.'
+        : `No aggregate handles command "${commandType}". Register the aggregate that declares it with the command bus.`,
       { details: { commandType } },
     );
   }

@@ -7,7 +7,11 @@ import {
   type DomainEvent,
 } from '@tributary/core';
 import { describe, expect, it } from 'vitest';
-import { aggregateSpec, SpecificationError } from './aggregate-specification.js';
+import {
+  aggregateSpec,
+  SpecificationError,
+  StateMutationError,
+} from './aggregate-specification.js';
 
 type WalletEvent =
   DomainEvent<'Credited', { amount: number }> | DomainEvent<'Debited', { amount: number }>;
@@ -121,7 +125,45 @@ describe('aggregateSpec', () => {
       .thenNothing()
       .catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(SpecificationError);
+    expect(error).toBeInstanceOf(StateMutationError);
     expect((error as Error).message).toMatch(/read only property 'balance'/);
+    // Names the function, the event and the rule, not "the command was rejected".
+    expect((error as Error).message).toMatch(
+      /^evolve mutated the state it was given while handling event Credited \(version 1\).*must not change its input: return a new state/,
+    );
+    expect((error as Error).message).not.toMatch(/rejected/);
+  });
+
+  it('names decide when decide mutates state, whatever the spec expected', async () => {
+    const Listing = defineAggregate<{ readonly log: number[] }, WalletEvent>({
+      type: 'Wallet',
+      initialState: () => ({ log: [] }),
+      evolve: { Credited: (state) => state, Debited: (state) => state },
+    }).handles(Debit, {
+      aggregateId: (cmd) => cmd.walletId,
+      decide: (cmd, state) => {
+        state.log.push(cmd.amount);
+        return [];
+      },
+    });
+    const error = await aggregateSpec(Listing)
+      .when(debit(1))
+      .thenThrows(InsufficientFunds)
+      .catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(StateMutationError);
+    expect((error as Error).message).toMatch(
+      /^decide mutated the state it was given while handling command Debit \(Cannot add property 0/,
+    );
+  });
+
+  it('says to use command(Class, props) when given a plain object', async () => {
+    const error = await aggregateSpec(WalletAggregate)
+      .when({ walletId: 'w-1', amount: 1 })
+      .thenNothing()
+      .catch((caught: unknown) => caught);
+    expect((error as Error).message).toMatch(
+      /A plain object is not a command: create it with command\(CommandClass, props\)/,
+    );
   });
 
   it('upcasts given events with the configured chain', async () => {

@@ -20,6 +20,27 @@ export class SpecificationError extends Error {
   }
 }
 
+/**
+ * `evolve` or `decide` changed the state object it was given instead of returning a new
+ * one. Specs freeze state to catch this: the command bus and the stores share state
+ * between calls, so a mutation there corrupts it silently.
+ */
+export class StateMutationError extends SpecificationError {
+  constructor(
+    readonly fn: 'evolve' | 'decide',
+    readonly subject: string,
+    cause: unknown,
+  ) {
+    super(
+      `${fn} mutated the state it was given while handling ${subject} (${
+        cause instanceof Error ? cause.message : String(cause)
+      }). ${fn} must not change its input: return a new state instead, e.g. ` +
+        '`{ ...state, items: [...state.items, item] }`.',
+    );
+    this.name = 'StateMutationError';
+  }
+}
+
 /** A given event: a domain event, optionally at an older schema version (to test upcasting). */
 export type GivenEvent<E extends DomainEvent> =
   E | (DomainEvent & { readonly schemaVersion: number });
@@ -105,6 +126,8 @@ function outcome<S, E extends DomainEvent>(
 
   const expectEvents = async (): Promise<{ events: readonly DomainEvent[]; state: S }> => {
     const value = await result();
+    // A broken aggregate is not a rejected command: say so whatever the spec expected.
+    if (value.kind === 'error' && value.error instanceof StateMutationError) throw value.error;
     if (value.kind === 'error') {
       throw new SpecificationError(
         `${title}: expected events, but the command was rejected:\n  ${describeError(value.error)}`,
@@ -137,6 +160,7 @@ function outcome<S, E extends DomainEvent>(
     },
     async thenThrows(errorClass, check) {
       const value = await result();
+      if (value.kind === 'error' && value.error instanceof StateMutationError) throw value.error;
       if (value.kind === 'events') {
         throw new SpecificationError(
           `${title}: expected ${errorClass.name}, but the command produced:\n${inspect(
@@ -174,7 +198,9 @@ async function execute<S, E extends DomainEvent>(
       upcasters.upcast(envelopeOf(aggregate, aggregateId, index + 1, event)),
     );
     const state = foldFrozen(aggregate, envelopes, aggregate.initialState());
-    const decided = handling.decide(commandInstance, state);
+    const decided = guardMutation('decide', `command ${commandType}`, () =>
+      handling.decide(commandInstance, state),
+    );
     const events: readonly DomainEvent[] = Array.isArray(decided)
       ? (decided as readonly DomainEvent[])
       : [decided as DomainEvent];
@@ -193,9 +219,33 @@ async function execute<S, E extends DomainEvent>(
 
 function foldFrozen<S>(aggregate: AnyAggregate, envelopes: readonly EventEnvelope[], from: S): S {
   let state = deepFreeze(from);
-  for (const envelope of envelopes)
-    state = deepFreeze(aggregate.apply(state, deepFreeze(envelope)) as S);
+  for (const envelope of envelopes) {
+    const event = deepFreeze(envelope);
+    state = deepFreeze(
+      guardMutation(
+        'evolve',
+        `event ${event.eventType} (version ${event.aggregateVersion})`,
+        () => aggregate.apply(state, event) as S,
+      ),
+    );
+  }
   return state;
+}
+
+/** What V8 says when code writes to a frozen object (strict mode, which ES modules are). */
+const FROZEN_WRITE =
+  /Cannot (add|assign to read only|delete|define) property|object is not extensible|read[- ]only/i;
+
+/** Runs `fn`, turning a write to the frozen state into a {@link StateMutationError}. */
+function guardMutation<T>(fn: 'evolve' | 'decide', subject: string, run: () => T): T {
+  try {
+    return run();
+  } catch (error) {
+    if (error instanceof TypeError && FROZEN_WRITE.test(error.message)) {
+      throw new StateMutationError(fn, subject, error);
+    }
+    throw error;
+  }
 }
 
 function envelopeOf(
