@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { isTributaryError } from '@tributary/core';
 import { migrateOutbox } from '@tributary/outbox';
 import { captureCommand, CAPTURE_USAGE } from './capture/command.js';
+import { grantsCommand } from './grants/command.js';
 import { consoleOutput, UsageError, type CliOutput } from './output.js';
 import { projectionCommand, PROJECTION_USAGE } from './projections/commands.js';
 import { schemasCommand } from './schemas/command.js';
@@ -12,6 +13,7 @@ Commands:
   migrate     Create or upgrade the outbox tables (idempotent).
   capture     Stream the outbox to Kafka (WAL capture, exactly once) until SIGTERM.
   schemas     check | register event schemas against the registry (tributary schemas --help).
+  grants      Print least-privilege SQL roles and Kafka ACLs (tributary grants --help).
   project | status | rebuild | parked
               Run and operate projections (tributary project --help).
 
@@ -46,6 +48,8 @@ export async function main(
         return await captureCommand(rest, output);
       case 'schemas':
         return await schemasCommand(rest, output);
+      case 'grants':
+        return grantsCommand(rest, output);
       case 'project':
       case 'status':
       case 'rebuild':

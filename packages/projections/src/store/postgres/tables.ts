@@ -72,10 +72,19 @@ export async function createRuntimeTables(
 ): Promise<void> {
   await knex.transaction(async (trx) => {
     await trx.raw(`select pg_advisory_xact_lock(hashtext(?))`, [`tributary:${t.schema}`]);
-    await trx.raw(`create schema if not exists ${t.schema}`);
-    await trx.raw(
-      `create schema if not exists ${quoteIdentifier('readModelSchema', readModelSchema)}`,
-    );
+    // `create schema if not exists` needs CREATE on the database even when the schema
+    // exists; a least-privilege role (see `tributary grants`) only has it on its schemas.
+    for (const [schema, quoted] of [
+      // t.schema is a validated identifier in double quotes.
+      [t.schema.slice(1, -1), t.schema],
+      [readModelSchema, quoteIdentifier('readModelSchema', readModelSchema)],
+    ] as const) {
+      const found = await trx.raw<{ rows: unknown[] }>(
+        'select 1 from pg_namespace where nspname = ?',
+        [schema],
+      );
+      if (found.rows.length === 0) await trx.raw(`create schema if not exists ${quoted}`);
+    }
     await trx.raw(`create table if not exists ${t.registry} (
       projection text not null,
       version integer not null,
