@@ -9,6 +9,7 @@ import { retry, type RetryOptions } from './retry.js';
 import { UpcasterChain } from './upcasting.js';
 import { crossesSnapshotBoundary, type SnapshotStore } from './snapshots.js';
 import { assertJsonPayload } from './payload.js';
+import { encodeConsistencyToken } from './consistency.js';
 
 /** Instrumentation events emitted by the core. */
 export interface CoreInstrumentationEvents {
@@ -77,6 +78,12 @@ export interface CommandResult<S = unknown> {
   readonly version: number;
   /** How many times the command was decided (> 1 after concurrency conflicts). */
   readonly attempts: number;
+  /**
+   * Read-your-writes across Kafka: names the aggregate version this command left. Pass it
+   * to a projection runtime's `waitFor` (e.g. from an HTTP header) to wait until a read
+   * model shows the command's effect. See {@link encodeConsistencyToken}.
+   */
+  readonly consistencyToken: string;
 }
 
 /** A loaded aggregate: its state and the version it reflects. */
@@ -185,7 +192,14 @@ export class CommandBus {
         durationMs: performance.now() - started,
         correlationId: context.correlationId ?? result.commandId,
       }));
-      return result as CommandResult<S>;
+      const consistencyToken = encodeConsistencyToken([
+        {
+          aggregateType: result.aggregateType,
+          aggregateId: result.aggregateId,
+          version: result.version,
+        },
+      ]);
+      return { ...result, consistencyToken } as CommandResult<S>;
     } catch (error) {
       this.#instrumentation?.emit('command.failed', () => ({
         commandType,
@@ -264,7 +278,7 @@ export class CommandBus {
     handling: RegisteredCommand<unknown, DomainEvent>,
     commandInstance: object,
     context: CommandContext,
-  ): Promise<CommandResult> {
+  ): Promise<Omit<CommandResult, 'consistencyToken'>> {
     const aggregateId = handling.aggregateId(commandInstance);
     const commandId = context.commandId ?? this.#idGenerator();
     const metadata: EventMetadata = {

@@ -23,6 +23,7 @@ export * from './aggregate.js';
 export * from './event-store.js';
 export * from './snapshots.js';
 export * from './command-bus.js';
+export * from './consistency.js';
 export * from './di.js';
 export * from './record-format.js';
 export * from './schemas/index.js';

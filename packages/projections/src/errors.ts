@@ -8,7 +8,9 @@ export type ProjectionErrorCode =
   | 'PROJECTION_HANDLER_FAILED'
   | 'PROJECTION_RETIRED'
   | 'PROJECTION_REBUILD_REFUSED'
-  | 'PROJECTION_STOPPED';
+  | 'PROJECTION_STOPPED'
+  | 'PROJECTION_CONSISTENCY_TIMEOUT'
+  | 'PROJECTION_CONSISTENCY_NOT_APPLICABLE';
 
 /** Base of every error the projection runtime throws; `code` tells them apart. */
 export class ProjectionError extends TributaryError {

@@ -28,3 +28,4 @@ export * from './runtime/parked.js';
 export * from './runtime/kafka-runtime.js';
 export * from './rebuild.js';
 export * from './status.js';
+export * from './read-your-writes.js';

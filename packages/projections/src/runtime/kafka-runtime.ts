@@ -25,6 +25,7 @@ import { FaultInjector, type FaultPlan } from '../fault-injection.js';
 import { validateProjection, type AnyProjection } from '../projection.js';
 import { PostgresProjectionStore } from '../store/postgres/postgres-projection-store.js';
 import { kafkaDeadLetterPublisher } from './dead-letter.js';
+import { runningProjection, waitForProjection, type WaitForOptions } from '../read-your-writes.js';
 import { isFatalProjectionError, ProjectionApplier } from './projection-applier.js';
 
 /** Options of {@link createProjectionRuntime}. */
@@ -62,6 +63,14 @@ export interface ProjectionRuntime {
   stop(): Promise<void>;
   /** Settles when the runtime stopped: resolves after `stop()`, rejects on a fatal error. */
   readonly stopped: Promise<void>;
+  /**
+   * Read-your-writes: resolves when `projection` (active version) has applied the command
+   * behind `consistencyToken` (from `CommandResult.consistencyToken`).
+   *
+   * @throws ConsistencyTimeoutError after `timeoutMs` (default 5 s); ProjectionError
+   * `PROJECTION_NOT_FOUND` for a projection this runtime does not run.
+   */
+  waitFor(projection: string, consistencyToken: string, options?: WaitForOptions): Promise<void>;
 }
 
 const utf8 = new TextDecoder();
@@ -334,6 +343,14 @@ export function createProjectionRuntime(options: ProjectionRuntimeOptions): Proj
     store,
     instrumentation,
     stopped,
+    waitFor: async (projectionName, token, waitOptions = {}) => {
+      await waitForProjection(
+        store,
+        runningProjection(options.projections, projectionName),
+        token,
+        waitOptions,
+      );
+    },
     async start() {
       await store.ensureSchema();
       try {

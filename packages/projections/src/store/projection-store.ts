@@ -159,6 +159,14 @@ export interface ProjectionStore<Context = unknown> {
   versions(projectionName?: string): Promise<ProjectionVersionRow[]>;
   /** Stored checkpoints of a projection version (or of all versions). */
   checkpoints(projectionName?: string, version?: number): Promise<StoredCheckpoint[]>;
+  /**
+   * Where the given aggregates stand for one projection version (a plain read, no locks):
+   * what read-your-writes waits on. Aggregates the version never saw are left out.
+   */
+  aggregateVersions(
+    projection: { readonly name: string; readonly version: number },
+    aggregates: readonly AggregateRef[],
+  ): Promise<AggregateVersion[]>;
   /** Parked events, oldest first per aggregate. */
   parkedEvents(filter?: {
     readonly projection?: string;

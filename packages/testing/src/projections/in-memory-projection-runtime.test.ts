@@ -1,7 +1,9 @@
 // One file on purpose: every behaviour of the in-memory runtime (exactly once, ordering
 // policies, poison policies, parking, rebuild) against one shared PGlite database.
-import { uuidV7, type EventEnvelope } from '@tributary/core';
+import { encodeConsistencyToken, uuidV7, type EventEnvelope } from '@tributary/core';
 import {
+  ConsistencyNotApplicableError,
+  ConsistencyTimeoutError,
   HandlerFailedError,
   OrderingViolationError,
   ProjectionRetiredError,
@@ -423,6 +425,35 @@ describe('InMemoryProjectionRuntime', () => {
     await expect(v1.runUntilIdle()).rejects.toThrow(ProjectionRetiredError);
     await v2.runUntilIdle();
     expect((await s.totals())['c1']).toBe(6);
+  });
+
+  it('waitFor (read-your-writes) resolves once the version is applied, and times out with what is behind otherwise', async () => {
+    const s = setup();
+    await appendMany(s.append, 2, 3);
+    const runtime = s.runtime([applicationsProjection()]);
+    await runtime.start();
+    const token = (version: number, aggregateType = 'Counter') =>
+      encodeConsistencyToken([{ aggregateType, aggregateId: 'c1', version }]);
+    await runtime.waitFor('applications', token(3));
+    expect((await s.applications()).filter((row) => row.counter_id === 'c1')).toHaveLength(3);
+    // Version 4 of c1 was never written: the wait ends with a typed error saying where it is.
+    const timedOut = await runtime
+      .waitFor('applications', token(4), { timeoutMs: 100 })
+      .catch((error: unknown) => error);
+    expect(timedOut).toBeInstanceOf(ConsistencyTimeoutError);
+    expect((timedOut as ConsistencyTimeoutError).behind).toEqual([
+      { aggregateType: 'Counter', aggregateId: 'c1', version: 4, applied: 3, parked: false },
+    ]);
+    // Once it is written, the same wait resolves.
+    await s.append('c1', { by: 1 });
+    await runtime.waitFor('applications', token(4));
+    await expect(runtime.waitFor('applications', token(1, 'Account'))).rejects.toThrow(
+      ConsistencyNotApplicableError,
+    );
+    await expect(runtime.waitFor('nope', token(1))).rejects.toThrow(
+      /does not run a projection "nope"/,
+    );
+    await runtime.stop();
   });
 
   it("missingTopics 'wait' (default): started before the topic exists, it reports the wait and projects the topic once it appears", async () => {

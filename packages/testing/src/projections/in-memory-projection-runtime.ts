@@ -14,8 +14,10 @@ import {
   PostgresProjectionStore,
   ProjectionApplier,
   resolveProjectionRuntimeConfig,
+  runningProjection,
   SimulatedCrash,
   validateProjection,
+  waitForProjection,
   type AnyProjection,
   type DeadLetterPublisher,
   type FaultPoint,
@@ -23,6 +25,7 @@ import {
   type ProjectionInstrumentationEvents,
   type ProjectionRuntimeConfig,
   type SourceRecord,
+  type WaitForOptions,
 } from '@tributary/projections';
 import type { Knex } from 'knex';
 import type { InMemoryConsumer } from '../log/consumer.js';
@@ -214,6 +217,32 @@ export class InMemoryProjectionRuntime {
         return { ...total, waitingForTopics: summary.waitingForTopics };
     }
     throw new Error(`Projections still busy after ${maxRounds} rounds`);
+  }
+
+  /**
+   * Read-your-writes, as on the Kafka runtime: resolves when `projection` has applied the
+   * command behind `consistencyToken`. Nothing runs this runtime in the background, so it
+   * polls the log itself (one {@link runOnce} round per read).
+   *
+   * @throws ConsistencyTimeoutError after `timeoutMs` (default 5 s); the applier's fatal errors.
+   */
+  async waitFor(
+    projection: string,
+    consistencyToken: string,
+    options: WaitForOptions = {},
+  ): Promise<void> {
+    await waitForProjection(
+      this.store,
+      runningProjection(this.#options.projections, projection),
+      consistencyToken,
+      {
+        pollMs: 0,
+        ...options,
+        beforeRead: async () => {
+          await this.runOnce();
+        },
+      },
+    );
   }
 
   /** Leaves the groups. The knex instance stays open (the caller owns it). */

@@ -10,6 +10,8 @@ import {
   type ProjectionContext,
 } from '../../projection.js';
 import type {
+  AggregateRef,
+  AggregateVersion,
   ParkedEventRow,
   PrepareResult,
   ProjectionStore,
@@ -268,6 +270,33 @@ export class PostgresProjectionStore implements ProjectionStore<ProjectionContex
   }
 
   /** Stored checkpoints of a projection version (or of all versions). */
+  async aggregateVersions(
+    projection: { readonly name: string; readonly version: number },
+    aggregates: readonly AggregateRef[],
+  ): Promise<AggregateVersion[]> {
+    if (aggregates.length === 0) return [];
+    const rows = await typedRows<{
+      aggregate_type: string;
+      aggregate_id: string;
+      last_version: number;
+      parked: boolean;
+    }>(
+      this.knex(this.refs.aggregates)
+        .where({ projection: projection.name, version: projection.version })
+        .whereIn(
+          ['aggregate_type', 'aggregate_id'],
+          aggregates.map((aggregate) => [aggregate.aggregateType, aggregate.aggregateId]),
+        )
+        .select('aggregate_type', 'aggregate_id', 'last_version', 'parked'),
+    );
+    return rows.map((row) => ({
+      aggregateType: row.aggregate_type,
+      aggregateId: row.aggregate_id,
+      lastVersion: Number(row.last_version),
+      parked: row.parked,
+    }));
+  }
+
   async checkpoints(projectionName?: string, version?: number): Promise<StoredCheckpoint[]> {
     const query = this.knex(this.refs.checkpoints).select('*');
     if (projectionName !== undefined) void query.where({ projection: projectionName });
