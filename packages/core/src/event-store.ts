@@ -1,6 +1,11 @@
 import type { EventEnvelope, EventMetadata, NewEvent } from './envelope.js';
 import type { StreamRef } from './errors.js';
-import { ConcurrencyError, DuplicateEventError, InvalidEventError } from './errors.js';
+import {
+  ConcurrencyError,
+  DuplicateEventError,
+  InvalidEventError,
+  RecordTooLargeError,
+} from './errors.js';
 import type { Clock, IdGenerator } from './ids.js';
 import {
   assertAggregateId,
@@ -10,6 +15,7 @@ import {
   assertVersion,
 } from './identifiers.js';
 import { assertJsonPayload, DEFAULT_MAX_PAYLOAD_BYTES } from './payload.js';
+import { DEFAULT_MAX_RECORD_BYTES, unnumberedEventRecordSize } from './record-size.js';
 
 /**
  * What the caller believes about the stream before appending:
@@ -101,6 +107,11 @@ export interface PrepareAppendOptions {
   readonly clock: Clock;
   /** Default 1 MiB. */
   readonly maxPayloadBytes?: number;
+  /**
+   * Largest Kafka record batch capture may publish for one event (see `eventRecordSize`).
+   * Default {@link DEFAULT_MAX_RECORD_BYTES}, the broker's default `message.max.bytes`.
+   */
+  readonly maxRecordBytes?: number;
 }
 
 /**
@@ -108,7 +119,8 @@ export interface PrepareAppendOptions {
  * timestamp). Shared by every store so they reject exactly the same inputs, before any
  * write happens.
  *
- * @throws InvalidIdentifierError, InvalidVersionError or InvalidEventError.
+ * @throws InvalidIdentifierError, InvalidVersionError, InvalidEventError, or
+ * RecordTooLargeError when an event's Kafka record would exceed `maxRecordBytes`.
  */
 export function prepareAppend(
   stream: StreamRef,
@@ -125,6 +137,7 @@ export function prepareAppend(
     );
   }
   const maxBytes = options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
+  const maxRecordBytes = options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
   const seen = new Set<string>();
   const now = options.clock().toISOString();
   return events.map((event, index) => {
@@ -141,12 +154,20 @@ export function prepareAppend(
     const metadata = event.metadata ?? {};
     assertJsonPayload(metadata, `metadata of ${what}`, maxBytes);
     const occurredAt = event.occurredAt ?? now;
-    if (Number.isNaN(Date.parse(occurredAt))) {
+    const occurredTime = Date.parse(occurredAt);
+    if (Number.isNaN(occurredTime)) {
       throw new InvalidEventError(
         `${what} has an invalid occurredAt ${JSON.stringify(occurredAt)}`,
       );
     }
-    return {
+    const year = new Date(occurredTime).getUTCFullYear();
+    if (year < 1 || year > 9999) {
+      // Capture reads the timestamp back as PostgreSQL prints it and expects a 4-digit year.
+      throw new InvalidEventError(
+        `${what} has occurredAt ${JSON.stringify(occurredAt)} outside the years 0001–9999`,
+      );
+    }
+    const prepared = {
       eventId: normalizedId,
       eventType: event.type,
       schemaVersion,
@@ -155,6 +176,23 @@ export function prepareAppend(
       occurredAt,
       payloadBytes,
     };
+    // Refused here, because capture could neither publish nor skip it later.
+    const size = unnumberedEventRecordSize(
+      { ...prepared, aggregateType: stream.aggregateType, aggregateId: stream.aggregateId },
+      { payloadJsonBytes: payloadBytes },
+    );
+    if (size.totalBytes > maxRecordBytes) {
+      throw new RecordTooLargeError(
+        { ...prepared, aggregateType: stream.aggregateType, aggregateId: stream.aggregateId },
+        {
+          recordBytes: size.totalBytes,
+          valueBytes: size.valueBytes,
+          headerBytes: size.headerBytes,
+        },
+        maxRecordBytes,
+      );
+    }
+    return prepared;
   });
 }
 

@@ -25,5 +25,6 @@ export * from './snapshots.js';
 export * from './command-bus.js';
 export * from './di.js';
 export * from './record-format.js';
+export * from './record-size.js';
 export * from './schemas/index.js';
 export * from './kafka/index.js';

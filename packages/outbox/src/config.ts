@@ -1,6 +1,7 @@
 import {
   assertSqlIdentifier,
   DEFAULT_MAX_PAYLOAD_BYTES,
+  DEFAULT_MAX_RECORD_BYTES,
   InvalidIdentifierError,
   quoteIdentifier,
 } from '@tributary/core';
@@ -20,6 +21,13 @@ export interface OutboxConfig {
   readonly migrationsTable: string;
   /** Largest accepted payload as UTF-8 JSON, in bytes. Default 1 MiB, Kafka's default message size. */
   readonly maxPayloadBytes: number;
+  /**
+   * Largest Kafka record capture may publish for one event, as the broker measures it (the
+   * record batch: key, payload as `jsonb` text, every header, framing). An event over it is
+   * refused at append with `RECORD_TOO_LARGE`. Default 1,048,588, the broker's default
+   * `message.max.bytes`; keep it at most the `max.message.bytes` of your event topics.
+   */
+  readonly maxRecordBytes: number;
 }
 
 /** The defaults of {@link OutboxConfig}. */
@@ -29,6 +37,7 @@ export const defaultOutboxConfig: OutboxConfig = {
   snapshotsTable: 'snapshots',
   migrationsTable: 'knex_migrations',
   maxPayloadBytes: DEFAULT_MAX_PAYLOAD_BYTES,
+  maxRecordBytes: DEFAULT_MAX_RECORD_BYTES,
 };
 
 /**
@@ -41,12 +50,10 @@ export function resolveOutboxConfig(overrides: Partial<OutboxConfig> = {}): Outb
   for (const key of ['schema', 'eventsTable', 'snapshotsTable', 'migrationsTable'] as const) {
     assertSqlIdentifier(key, config[key]);
   }
-  if (!Number.isSafeInteger(config.maxPayloadBytes) || config.maxPayloadBytes < 1) {
-    throw new InvalidIdentifierError(
-      'maxPayloadBytes',
-      config.maxPayloadBytes,
-      'must be a positive integer',
-    );
+  for (const key of ['maxPayloadBytes', 'maxRecordBytes'] as const) {
+    if (!Number.isSafeInteger(config[key]) || config[key] < 1) {
+      throw new InvalidIdentifierError(key, config[key], 'must be a positive integer');
+    }
   }
   return config;
 }

@@ -183,6 +183,7 @@ export class PostgresEventStore implements EventStore {
       idGenerator: this.#options.idGenerator ?? uuidV7,
       clock: this.#options.clock ?? systemClock,
       maxPayloadBytes: this.#config.maxPayloadBytes,
+      maxRecordBytes: this.#config.maxRecordBytes,
     };
     // Everything is validated before the first byte goes to the database.
     const plans: StreamPlan[] = appends.map((append, index) => {

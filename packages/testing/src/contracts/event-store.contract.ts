@@ -1,6 +1,8 @@
 import {
   ConcurrencyError,
+  DEFAULT_MAX_RECORD_BYTES,
   isTributaryError,
+  unnumberedEventRecordSize,
   uuidV7,
   type EventStore,
   type NewEvent,
@@ -24,6 +26,30 @@ function freshStream(aggregateType = 'Account'): StreamRef {
 
 const opened = (owner = 'Ann'): NewEvent => ({ type: 'AccountOpened', data: { owner } });
 const deposited = (amount: number): NewEvent => ({ type: 'MoneyDeposited', data: { amount } });
+
+/**
+ * An event whose Kafka record, as the stores bound it at append, is exactly `targetBytes`.
+ * The string length is corrected until the varints settle.
+ */
+function eventOfRecordSize(stream: StreamRef, targetBytes: number): NewEvent {
+  const eventId = uuidV7();
+  const occurredAt = '2026-01-02T03:04:05.678Z';
+  let length = 1_000;
+  for (;;) {
+    const payload = { text: 'x'.repeat(length) };
+    const { totalBytes } = unnumberedEventRecordSize({
+      eventId,
+      ...stream,
+      eventType: 'Sized',
+      schemaVersion: 1,
+      payload,
+      metadata: {},
+      occurredAt,
+    });
+    if (totalBytes === targetBytes) return { eventId, type: 'Sized', data: payload, occurredAt };
+    length += targetBytes - totalBytes;
+  }
+}
 
 async function expectCode(promise: Promise<unknown>, code: string): Promise<void> {
   const error = await promise.then(
@@ -292,6 +318,44 @@ export function describeEventStoreContract(
       });
     });
 
+    describe('record size', () => {
+      it('refuses an event whose Kafka record would exceed the maximum record size, writing nothing of the append', async () => {
+        const stream = freshStream();
+        // 7 bytes a number as JSON, 302 as PostgreSQL prints jsonb: the record is over 1 MiB.
+        const eventId = uuidV7();
+        const tiny = { values: Array.from({ length: 3_500 }, () => 1e-300) };
+        const error = await store
+          .appendToStream(stream, [opened(), { eventId, type: 'Tiny', data: tiny }])
+          .then(
+            () => undefined,
+            (caught: unknown) => caught,
+          );
+        expect(isTributaryError(error, 'RECORD_TOO_LARGE'), String(error)).toBe(true);
+        const details = (error as { details: Record<string, unknown> }).details;
+        expect(details).toMatchObject({
+          eventId,
+          eventType: 'Tiny',
+          aggregateType: stream.aggregateType,
+          aggregateId: stream.aggregateId,
+          maxRecordBytes: DEFAULT_MAX_RECORD_BYTES,
+        });
+        expect(details['recordBytes']).toBeGreaterThan(DEFAULT_MAX_RECORD_BYTES);
+        expect((await store.readStream(stream)).currentVersion).toBe(0);
+      });
+
+      it('accepts an event at exactly the maximum record size and refuses one a byte larger', async () => {
+        const stream = freshStream();
+        await expectCode(
+          store.appendToStream(stream, [eventOfRecordSize(stream, DEFAULT_MAX_RECORD_BYTES + 1)]),
+          'RECORD_TOO_LARGE',
+        );
+        const result = await store.appendToStream(stream, [
+          eventOfRecordSize(stream, DEFAULT_MAX_RECORD_BYTES),
+        ]);
+        expect(result.nextExpectedVersion).toBe(1);
+      });
+    });
+
     describe('bad input gets a typed error and writes nothing', () => {
       const cases: readonly [string, (stream: StreamRef) => Promise<unknown>, string][] = [
         [
@@ -374,6 +438,17 @@ export function describeEventStoreContract(
         [
           'a Date object in the payload',
           (s) => store.appendToStream(s, [{ type: 'Dated', data: { at: new Date() } }]),
+          'INVALID_EVENT',
+        ],
+        [
+          'a lone UTF-16 surrogate in the payload',
+          (s) => store.appendToStream(s, [{ type: 'Note', data: { text: 'a\ud800b' } }]),
+          'INVALID_EVENT',
+        ],
+        [
+          'an occurredAt after the year 9999',
+          (s) =>
+            store.appendToStream(s, [{ ...opened(), occurredAt: '+010000-01-01T00:00:00.000Z' }]),
           'INVALID_EVENT',
         ],
         [

@@ -3,6 +3,8 @@ import {
   assertReadOptions,
   assertStreamRef,
   checkExpectedVersion,
+  DEFAULT_MAX_PAYLOAD_BYTES,
+  DEFAULT_MAX_RECORD_BYTES,
   storedVersionsOfRetry,
   type StoredEventLocation,
   prepareAppend,
@@ -29,6 +31,11 @@ import {
 export interface InMemoryEventStoreOptions {
   /** Largest payload accepted, in bytes. Default 1 MiB, as the Postgres store. */
   readonly maxPayloadBytes?: number;
+  /**
+   * Largest Kafka record capture may publish for one event; larger events are refused with
+   * `RECORD_TOO_LARGE`. Default 1,048,588 (`DEFAULT_MAX_RECORD_BYTES`), as the Postgres store.
+   */
+  readonly maxRecordBytes?: number;
   readonly idGenerator?: IdGenerator;
   readonly clock?: Clock;
   /** Checks payloads against their declared schemas before anything is stored. Default: none. */
@@ -63,7 +70,8 @@ export class InMemoryEventStore implements EventStore {
   constructor(options: InMemoryEventStoreOptions = {}) {
     this.#payloadValidator = options.payloadValidator;
     this.#options = {
-      maxPayloadBytes: options.maxPayloadBytes ?? 1_048_576,
+      maxPayloadBytes: options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES,
+      maxRecordBytes: options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES,
       idGenerator: options.idGenerator ?? uuidV7,
       clock: options.clock ?? systemClock,
     };
