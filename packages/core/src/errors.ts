@@ -185,7 +185,11 @@ export class RecordTooLargeError extends TributaryError {
       readonly aggregateType: string;
       readonly aggregateId: string;
     },
-    sizes: { readonly recordBytes: number; readonly valueBytes: number; readonly headerBytes: number },
+    sizes: {
+      readonly recordBytes: number;
+      readonly valueBytes: number;
+      readonly headerBytes: number;
+    },
     maxRecordBytes: number,
   ) {
     super(

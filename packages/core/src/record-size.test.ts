@@ -50,7 +50,7 @@ describe('jsonb text rendering', () => {
       { nested: { deeper: [{ a: 1e-300 }, [1.5e-7, -3e-9]], text: 'é🎉\n"' } },
       { many: Array.from({ length: 50 }, (_, index) => index * 1.1e-8) },
       [null, undefined, { x: undefined, y: 2 }],
-      { 'ключ': 'значение', '🎉': ['\u0001', '\\'] },
+      { ключ: 'значение', '🎉': ['\u0001', '\\'] },
     ];
     for (const value of values) {
       expect(jsonbTextBytes(value), renderJsonbText(value)).toBe(utf8(renderJsonbText(value)));
@@ -209,7 +209,8 @@ describe('the cost of the check at append', () => {
       }
       const checkMicros = ((performance.now() - started) * 1000) / rounds;
       started = performance.now();
-      for (let round = 0; round < rounds; round += 1) prepareAppend(stream, [event], 'any', options);
+      for (let round = 0; round < rounds; round += 1)
+        prepareAppend(stream, [event], 'any', options);
       const prepareMicros = ((performance.now() - started) * 1000) / rounds;
       expect(sizes.size).toBe(1);
       lines.push(
