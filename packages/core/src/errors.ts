@@ -212,6 +212,21 @@ export class RecordTooLargeError extends TributaryError {
   }
 }
 
+/**
+ * A command id (idempotency key) was already used for a command on another stream. Command
+ * ids must be unique per command: reusing one for a different command would silently
+ * return the other command's result.
+ */
+export class CommandIdReusedError extends TributaryError {
+  constructor(commandId: string, recordedFor: StreamRef, requestedFor: StreamRef) {
+    super(
+      'COMMAND_ID_REUSED',
+      `Command id ${JSON.stringify(commandId)} was already used for ${recordedFor.aggregateType}/${recordedFor.aggregateId}, not ${requestedFor.aggregateType}/${requestedFor.aggregateId}; give every command its own id (a retry of the same command keeps it)`,
+      { details: { commandId, recordedFor, requestedFor } },
+    );
+  }
+}
+
 /** An event type that the aggregate (or projection) does not know. */
 export class UnknownEventTypeError extends TributaryError {
   constructor(owner: string, eventType: string) {

@@ -1,8 +1,10 @@
 import type { EventEnvelope, EventMetadata, NewEvent } from './envelope.js';
 import type { StreamRef } from './errors.js';
 import {
+  CommandIdReusedError,
   ConcurrencyError,
   DuplicateEventError,
+  InvalidIdentifierError,
   InvalidEventError,
   RecordTooLargeError,
 } from './errors.js';
@@ -29,6 +31,14 @@ export type ExpectedVersion = number | 'no-stream' | 'any';
 export interface AppendOptions {
   /** Default `'any'`. */
   readonly expectedVersion?: ExpectedVersion;
+  /**
+   * The idempotency key of the command that produced this append. The store records it in
+   * the same atomic write as the events (durably, on PostgreSQL in the commands table); a
+   * later append with the same key writes nothing and returns `status: 'duplicate'` with the
+   * events of the first, whatever its events and expected version. With a command id the
+   * append may have no events: that records a command that decided nothing.
+   */
+  readonly commandId?: string;
 }
 
 /** One stream's part of an atomic multi-stream append. */
@@ -36,6 +46,18 @@ export interface StreamAppend {
   readonly stream: StreamRef;
   readonly events: readonly NewEvent[];
   readonly expectedVersion?: ExpectedVersion;
+  /** See {@link AppendOptions.commandId}. Each command id may appear once per append. */
+  readonly commandId?: string;
+}
+
+/** Where a command recorded with {@link AppendOptions.commandId} appended its events. */
+export interface ProcessedCommand {
+  readonly commandId: string;
+  readonly stream: StreamRef;
+  /** Version of the command's first event (`toVersion + 1` when it appended none). */
+  readonly fromVersion: number;
+  /** The stream's version right after the command. */
+  readonly toVersion: number;
 }
 
 /** The outcome of appending to one stream. */
@@ -87,6 +109,8 @@ export interface EventStore {
   ): Promise<AppendResult>;
   /** Appends to several streams atomically: all are written or none. */
   appendMany(appends: readonly StreamAppend[]): Promise<readonly AppendResult[]>;
+  /** The command recorded under `commandId` by an earlier append, if any. */
+  findCommand(commandId: string): Promise<ProcessedCommand | undefined>;
 }
 
 /** An event checked and completed by {@link prepareAppend}, ready to be numbered and stored. */
@@ -126,12 +150,13 @@ export function prepareAppend(
   stream: StreamRef,
   events: readonly NewEvent[],
   expectedVersion: ExpectedVersion,
-  options: PrepareAppendOptions,
+  options: PrepareAppendOptions & { readonly commandId?: string | undefined },
 ): PreparedEvent[] {
   assertStreamRef(stream);
   assertExpectedVersion(expectedVersion);
+  if (options.commandId !== undefined) assertCommandId(options.commandId);
   const list: unknown = events;
-  if (!Array.isArray(list) || list.length === 0) {
+  if (!Array.isArray(list) || (list.length === 0 && options.commandId === undefined)) {
     throw new InvalidEventError(
       `Append to ${stream.aggregateType}/${stream.aggregateId} has no events`,
     );
@@ -194,6 +219,65 @@ export function prepareAppend(
     }
     return prepared;
   });
+}
+
+/** Longest accepted command id. */
+export const MAX_COMMAND_ID_LENGTH = 200;
+
+/**
+ * @throws InvalidIdentifierError unless `value` is a non-empty string of at most
+ * {@link MAX_COMMAND_ID_LENGTH} characters without control characters.
+ */
+export function assertCommandId(value: unknown): asserts value is string {
+  if (
+    typeof value !== 'string' ||
+    value.length === 0 ||
+    value.length > MAX_COMMAND_ID_LENGTH ||
+    // eslint-disable-next-line no-control-regex -- control characters are what is refused
+    /[\u0000-\u001f\u007f]/.test(value)
+  ) {
+    throw new InvalidIdentifierError(
+      'command id',
+      value,
+      `must be a non-empty string of at most ${MAX_COMMAND_ID_LENGTH} characters without control characters`,
+    );
+  }
+}
+
+/**
+ * The idempotency rule for command ids, in one place: `undefined` when `commandId` is new,
+ * the recorded command when it was processed for `stream` (write nothing, report
+ * `'duplicate'`).
+ *
+ * @throws CommandIdReusedError when it was recorded for another stream.
+ */
+export function processedCommandOf(
+  stream: StreamRef,
+  commandId: string,
+  recorded: ProcessedCommand | undefined,
+): ProcessedCommand | undefined {
+  if (recorded === undefined) return undefined;
+  if (
+    recorded.stream.aggregateType !== stream.aggregateType ||
+    recorded.stream.aggregateId !== stream.aggregateId
+  ) {
+    throw new CommandIdReusedError(commandId, recorded.stream, stream);
+  }
+  return recorded;
+}
+
+/** @throws InvalidEventError when one command id appears twice in a multi-stream append. */
+export function assertDistinctCommandIds(appends: readonly StreamAppend[]): void {
+  const ids = new Set<string>();
+  for (const { commandId } of appends) {
+    if (commandId === undefined) continue;
+    if (ids.has(commandId)) {
+      throw new InvalidEventError(
+        `Command id ${JSON.stringify(commandId)} appears twice in one appendMany; a command appends to one stream`,
+      );
+    }
+    ids.add(commandId);
+  }
 }
 
 /** @throws InvalidIdentifierError unless the stream's type and id are valid. */

@@ -17,6 +17,11 @@ export interface OutboxConfig {
   readonly eventsTable: string;
   /** Snapshots of aggregate state. Default `snapshots`. */
   readonly snapshotsTable: string;
+  /**
+   * Command ids recorded with their appends, so a retried command appends nothing (see
+   * `AppendOptions.commandId`). Default `commands`.
+   */
+  readonly commandsTable: string;
   /** Table where knex records applied migrations. Default `knex_migrations` (in `schema`). */
   readonly migrationsTable: string;
   /** Largest accepted payload as UTF-8 JSON, in bytes. Default 1 MiB, Kafka's default message size. */
@@ -35,6 +40,7 @@ export const defaultOutboxConfig: OutboxConfig = {
   schema: 'tributary',
   eventsTable: 'events',
   snapshotsTable: 'snapshots',
+  commandsTable: 'commands',
   migrationsTable: 'knex_migrations',
   maxPayloadBytes: DEFAULT_MAX_PAYLOAD_BYTES,
   maxRecordBytes: DEFAULT_MAX_RECORD_BYTES,
@@ -47,7 +53,13 @@ export const defaultOutboxConfig: OutboxConfig = {
  */
 export function resolveOutboxConfig(overrides: Partial<OutboxConfig> = {}): OutboxConfig {
   const config = { ...defaultOutboxConfig, ...overrides };
-  for (const key of ['schema', 'eventsTable', 'snapshotsTable', 'migrationsTable'] as const) {
+  for (const key of [
+    'schema',
+    'eventsTable',
+    'snapshotsTable',
+    'commandsTable',
+    'migrationsTable',
+  ] as const) {
     assertSqlIdentifier(key, config[key]);
   }
   for (const key of ['maxPayloadBytes', 'maxRecordBytes'] as const) {
@@ -61,7 +73,7 @@ export function resolveOutboxConfig(overrides: Partial<OutboxConfig> = {}): Outb
 /** `"schema"."table"`, both validated. */
 export function qualifiedTable(
   config: OutboxConfig,
-  table: 'eventsTable' | 'snapshotsTable',
+  table: 'eventsTable' | 'snapshotsTable' | 'commandsTable',
 ): string {
   return `${quoteIdentifier('schema', config.schema)}.${quoteIdentifier(table, config[table])}`;
 }

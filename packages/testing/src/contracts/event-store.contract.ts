@@ -318,6 +318,95 @@ export function describeEventStoreContract(
       });
     });
 
+    describe('command ids (idempotency keys)', () => {
+      it('records the command with its events; the same command id again appends nothing and returns the original events', async () => {
+        const stream = freshStream();
+        const commandId = `cmd-${uuidV7()}`;
+        const first = await store.appendToStream(stream, [opened(), deposited(5)], {
+          expectedVersion: 'no-stream',
+          commandId,
+        });
+        expect(first.status).toBe('appended');
+        const again = await store.appendToStream(stream, [deposited(99)], {
+          expectedVersion: 0,
+          commandId,
+        });
+        expect(again.status).toBe('duplicate');
+        expect(again.nextExpectedVersion).toBe(2);
+        expect(again.events.map((event) => event.eventId)).toEqual(
+          first.events.map((event) => event.eventId),
+        );
+        expect((await store.readStream(stream)).currentVersion).toBe(2);
+        expect(await store.findCommand(commandId)).toEqual({
+          commandId,
+          stream,
+          fromVersion: 1,
+          toVersion: 2,
+        });
+        expect(await store.findCommand(`cmd-${uuidV7()}`)).toBeUndefined();
+      });
+
+      it('records a command that appended no events, so its retry appends nothing either', async () => {
+        const stream = freshStream();
+        await store.appendToStream(stream, [opened()]);
+        const commandId = `cmd-${uuidV7()}`;
+        const none = await store.appendToStream(stream, [], { expectedVersion: 1, commandId });
+        expect(none).toMatchObject({ status: 'appended', nextExpectedVersion: 1, events: [] });
+        const retry = await store.appendToStream(stream, [deposited(1)], { commandId });
+        expect(retry).toMatchObject({ status: 'duplicate', nextExpectedVersion: 1, events: [] });
+        expect(await store.findCommand(commandId)).toMatchObject({ fromVersion: 2, toVersion: 1 });
+        expect((await store.readStream(stream)).currentVersion).toBe(1);
+      });
+
+      it('rejects a command id already used for another stream, writing nothing', async () => {
+        const commandId = `cmd-${uuidV7()}`;
+        await store.appendToStream(freshStream(), [opened()], { commandId });
+        const other = freshStream();
+        await expectCode(
+          store.appendToStream(other, [opened()], { commandId }),
+          'COMMAND_ID_REUSED',
+        );
+        expect((await store.readStream(other)).currentVersion).toBe(0);
+      });
+
+      it('lets exactly one of concurrent appends with the same command id write; the others return its events without error', async () => {
+        const stream = freshStream();
+        const commandId = `cmd-${uuidV7()}`;
+        const results = await Promise.all(
+          Array.from({ length: 6 }, (_, n) =>
+            store.appendToStream(stream, [deposited(n)], { expectedVersion: 0, commandId }),
+          ),
+        );
+        const written = results.filter((result) => result.status === 'appended');
+        expect(written).toHaveLength(1);
+        const ids = written[0]?.events.map((event) => event.eventId);
+        for (const result of results) {
+          expect(result.events.map((event) => event.eventId)).toEqual(ids);
+        }
+        expect((await store.readStream(stream)).currentVersion).toBe(1);
+      });
+
+      it('rejects an empty or control-character command id and one used twice in an appendMany', async () => {
+        const stream = freshStream();
+        await expectCode(
+          store.appendToStream(stream, [opened()], { commandId: '' }),
+          'INVALID_IDENTIFIER',
+        );
+        await expectCode(
+          store.appendToStream(stream, [opened()], { commandId: 'a\nb' }),
+          'INVALID_IDENTIFIER',
+        );
+        await expectCode(
+          store.appendMany([
+            { stream, events: [opened()], commandId: 'same' },
+            { stream: freshStream(), events: [opened()], commandId: 'same' },
+          ]),
+          'INVALID_EVENT',
+        );
+        expect((await store.readStream(stream)).currentVersion).toBe(0);
+      });
+    });
+
     describe('record size', () => {
       it('refuses an event whose Kafka record would exceed the maximum record size, writing nothing of the append', async () => {
         const stream = freshStream();
