@@ -9,6 +9,7 @@ import {
   type StreamRef,
 } from '@tributary/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describeIdempotentCommands } from './event-store-commands.contract.js';
 
 /** What a contract suite needs from the store under test. */
 export interface EventStoreFixture {
@@ -406,6 +407,8 @@ export function describeEventStoreContract(
         expect((await store.readStream(stream)).currentVersion).toBe(0);
       });
     });
+
+    describeIdempotentCommands(() => store);
 
     describe('record size', () => {
       it('refuses an event whose Kafka record would exceed the maximum record size, writing nothing of the append', async () => {
