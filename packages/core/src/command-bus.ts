@@ -1,3 +1,8 @@
+/**
+ * The command bus. Over 400 lines because one command's cycle (load, idempotency look-up,
+ * decide, fold, append, replay of a recorded command, snapshot, instrumentation) is kept
+ * in one file, in the order it runs.
+ */
 import type { AggregateDefinition, AnyAggregate, RegisteredCommand } from './aggregate.js';
 import { commandTypeOf, validateCommand } from './command.js';
 import type { DomainEvent, EventEnvelope, EventMetadata, JsonValue, NewEvent } from './envelope.js';

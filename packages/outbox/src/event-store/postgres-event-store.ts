@@ -1,3 +1,9 @@
+/**
+ * The PostgreSQL event store. Over 400 lines because the append's outcomes (appended,
+ * duplicate by event id, duplicate by command id, concurrency conflict, savepoint inside a
+ * caller's transaction) share one statement and one retry loop and read best in one place;
+ * the SQL itself lives in `event-store-sql.ts`.
+ */
 import type { UpcasterChain } from '@tributary/core';
 import {
   assertCommandId,

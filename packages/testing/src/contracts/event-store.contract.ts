@@ -1,8 +1,6 @@
 import {
   ConcurrencyError,
-  DEFAULT_MAX_RECORD_BYTES,
   isTributaryError,
-  unnumberedEventRecordSize,
   uuidV7,
   type EventStore,
   type NewEvent,
@@ -10,55 +8,14 @@ import {
 } from '@tributary/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeIdempotentCommands } from './event-store-commands.contract.js';
+import { describeCommandIdRules, describeRecordSizeRules } from './event-store-keys.contract.js';
+import { deposited, expectCode, freshStream, opened } from './event-store-support.js';
 
 /** What a contract suite needs from the store under test. */
 export interface EventStoreFixture {
   readonly store: EventStore;
   /** Releases connections, drops databases… */
   readonly teardown?: () => Promise<void>;
-}
-
-let streamCounter = 0;
-/** A stream no other test touches, so the suite can share one store. */
-function freshStream(aggregateType = 'Account'): StreamRef {
-  streamCounter += 1;
-  return { aggregateType, aggregateId: `acc-${streamCounter}-${uuidV7().slice(-8)}` };
-}
-
-const opened = (owner = 'Ann'): NewEvent => ({ type: 'AccountOpened', data: { owner } });
-const deposited = (amount: number): NewEvent => ({ type: 'MoneyDeposited', data: { amount } });
-
-/**
- * An event whose Kafka record, as the stores bound it at append, is exactly `targetBytes`.
- * The string length is corrected until the varints settle.
- */
-function eventOfRecordSize(stream: StreamRef, targetBytes: number): NewEvent {
-  const eventId = uuidV7();
-  const occurredAt = '2026-01-02T03:04:05.678Z';
-  let length = 1_000;
-  for (;;) {
-    const payload = { text: 'x'.repeat(length) };
-    const { totalBytes } = unnumberedEventRecordSize({
-      eventId,
-      ...stream,
-      eventType: 'Sized',
-      schemaVersion: 1,
-      payload,
-      metadata: {},
-      occurredAt,
-    });
-    if (totalBytes === targetBytes) return { eventId, type: 'Sized', data: payload, occurredAt };
-    length += targetBytes - totalBytes;
-  }
-}
-
-async function expectCode(promise: Promise<unknown>, code: string): Promise<void> {
-  const error = await promise.then(
-    () => undefined,
-    (caught: unknown) => caught,
-  );
-  expect(error, `expected an error with code ${code}`).toBeDefined();
-  expect(isTributaryError(error, code), `expected code ${code}, got ${String(error)}`).toBe(true);
 }
 
 /**
@@ -319,134 +276,9 @@ export function describeEventStoreContract(
       });
     });
 
-    describe('command ids (idempotency keys)', () => {
-      it('records the command with its events; the same command id again appends nothing and returns the original events', async () => {
-        const stream = freshStream();
-        const commandId = `cmd-${uuidV7()}`;
-        const first = await store.appendToStream(stream, [opened(), deposited(5)], {
-          expectedVersion: 'no-stream',
-          commandId,
-        });
-        expect(first.status).toBe('appended');
-        const again = await store.appendToStream(stream, [deposited(99)], {
-          expectedVersion: 0,
-          commandId,
-        });
-        expect(again.status).toBe('duplicate');
-        expect(again.nextExpectedVersion).toBe(2);
-        expect(again.events.map((event) => event.eventId)).toEqual(
-          first.events.map((event) => event.eventId),
-        );
-        expect((await store.readStream(stream)).currentVersion).toBe(2);
-        expect(await store.findCommand(commandId)).toEqual({
-          commandId,
-          stream,
-          fromVersion: 1,
-          toVersion: 2,
-        });
-        expect(await store.findCommand(`cmd-${uuidV7()}`)).toBeUndefined();
-      });
-
-      it('records a command that appended no events, so its retry appends nothing either', async () => {
-        const stream = freshStream();
-        await store.appendToStream(stream, [opened()]);
-        const commandId = `cmd-${uuidV7()}`;
-        const none = await store.appendToStream(stream, [], { expectedVersion: 1, commandId });
-        expect(none).toMatchObject({ status: 'appended', nextExpectedVersion: 1, events: [] });
-        const retry = await store.appendToStream(stream, [deposited(1)], { commandId });
-        expect(retry).toMatchObject({ status: 'duplicate', nextExpectedVersion: 1, events: [] });
-        expect(await store.findCommand(commandId)).toMatchObject({ fromVersion: 2, toVersion: 1 });
-        expect((await store.readStream(stream)).currentVersion).toBe(1);
-      });
-
-      it('rejects a command id already used for another stream, writing nothing', async () => {
-        const commandId = `cmd-${uuidV7()}`;
-        await store.appendToStream(freshStream(), [opened()], { commandId });
-        const other = freshStream();
-        await expectCode(
-          store.appendToStream(other, [opened()], { commandId }),
-          'COMMAND_ID_REUSED',
-        );
-        expect((await store.readStream(other)).currentVersion).toBe(0);
-      });
-
-      it('lets exactly one of concurrent appends with the same command id write; the others return its events without error', async () => {
-        const stream = freshStream();
-        const commandId = `cmd-${uuidV7()}`;
-        const results = await Promise.all(
-          Array.from({ length: 6 }, (_, n) =>
-            store.appendToStream(stream, [deposited(n)], { expectedVersion: 0, commandId }),
-          ),
-        );
-        const written = results.filter((result) => result.status === 'appended');
-        expect(written).toHaveLength(1);
-        const ids = written[0]?.events.map((event) => event.eventId);
-        for (const result of results) {
-          expect(result.events.map((event) => event.eventId)).toEqual(ids);
-        }
-        expect((await store.readStream(stream)).currentVersion).toBe(1);
-      });
-
-      it('rejects an empty or control-character command id and one used twice in an appendMany', async () => {
-        const stream = freshStream();
-        await expectCode(
-          store.appendToStream(stream, [opened()], { commandId: '' }),
-          'INVALID_IDENTIFIER',
-        );
-        await expectCode(
-          store.appendToStream(stream, [opened()], { commandId: 'a\nb' }),
-          'INVALID_IDENTIFIER',
-        );
-        await expectCode(
-          store.appendMany([
-            { stream, events: [opened()], commandId: 'same' },
-            { stream: freshStream(), events: [opened()], commandId: 'same' },
-          ]),
-          'INVALID_EVENT',
-        );
-        expect((await store.readStream(stream)).currentVersion).toBe(0);
-      });
-    });
-
     describeIdempotentCommands(() => store);
-
-    describe('record size', () => {
-      it('refuses an event whose Kafka record would exceed the maximum record size, writing nothing of the append', async () => {
-        const stream = freshStream();
-        // 7 bytes a number as JSON, 302 as PostgreSQL prints jsonb: the record is over 1 MiB.
-        const eventId = uuidV7();
-        const tiny = { values: Array.from({ length: 3_500 }, () => 1e-300) };
-        const error = await store
-          .appendToStream(stream, [opened(), { eventId, type: 'Tiny', data: tiny }])
-          .then(
-            () => undefined,
-            (caught: unknown) => caught,
-          );
-        expect(isTributaryError(error, 'RECORD_TOO_LARGE'), String(error)).toBe(true);
-        const details = (error as { details: Record<string, unknown> }).details;
-        expect(details).toMatchObject({
-          eventId,
-          eventType: 'Tiny',
-          aggregateType: stream.aggregateType,
-          aggregateId: stream.aggregateId,
-          maxRecordBytes: DEFAULT_MAX_RECORD_BYTES,
-        });
-        expect(details['recordBytes']).toBeGreaterThan(DEFAULT_MAX_RECORD_BYTES);
-        expect((await store.readStream(stream)).currentVersion).toBe(0);
-      });
-
-      it('accepts an event at exactly the maximum record size and refuses one a byte larger', async () => {
-        const stream = freshStream();
-        await expectCode(
-          store.appendToStream(stream, [eventOfRecordSize(stream, DEFAULT_MAX_RECORD_BYTES + 1)]),
-          'RECORD_TOO_LARGE',
-        );
-        const result = await store.appendToStream(stream, [
-          eventOfRecordSize(stream, DEFAULT_MAX_RECORD_BYTES),
-        ]);
-        expect(result.nextExpectedVersion).toBe(1);
-      });
-    });
+    describeCommandIdRules(() => store);
+    describeRecordSizeRules(() => store);
 
     describe('bad input gets a typed error and writes nothing', () => {
       const cases: readonly [string, (stream: StreamRef) => Promise<unknown>, string][] = [
