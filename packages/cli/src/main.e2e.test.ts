@@ -24,7 +24,7 @@ describe('tributary migrate', () => {
     const first = capture();
     expect(await main(['migrate', '--database-url', env.databaseUrl], first.output)).toBe(0);
     expect(first.lines).toEqual([
-      'tributary migrate: applied 0001_create_events, 0002_create_snapshots',
+      'tributary migrate: applied 0001_create_events, 0002_create_snapshots, 0003_create_commands',
     ]);
     const second = capture();
     expect(await main(['migrate', '--database-url', env.databaseUrl], second.output)).toBe(0);

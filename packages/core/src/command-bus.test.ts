@@ -83,6 +83,10 @@ class ScriptedStore implements EventStore {
   /** Appends that lose to a simulated competing writer before they are applied. */
   conflictsToInject = 0;
 
+  findCommand(): Promise<undefined> {
+    return Promise.resolve(undefined);
+  }
+
   readStream(stream: StreamRef): Promise<ReadStreamResult> {
     const events = this.streams.get(stream.aggregateId) ?? [];
     return Promise.resolve({ stream, currentVersion: events.length, events: [...events] });

@@ -1,7 +1,13 @@
+/**
+ * The command bus. Over 400 lines because one command's cycle (load, idempotency look-up,
+ * decide, fold, append, replay of a recorded command, snapshot, instrumentation) is kept
+ * in one file, in the order it runs.
+ */
 import type { AggregateDefinition, AnyAggregate, RegisteredCommand } from './aggregate.js';
 import { commandTypeOf, validateCommand } from './command.js';
 import type { DomainEvent, EventEnvelope, EventMetadata, JsonValue, NewEvent } from './envelope.js';
-import type { AppendResult, EventStore } from './event-store.js';
+import type { EventStore, ProcessedCommand } from './event-store.js';
+import { processedCommandOf } from './event-store.js';
 import { ConcurrencyError, isTributaryError, UnknownCommandError } from './errors.js';
 import { uuidV7, type Clock, type IdGenerator, systemClock } from './ids.js';
 import type { Instrumentation } from './instrumentation.js';
@@ -50,7 +56,13 @@ export interface CoreInstrumentationEvents {
 
 /** Per-call context of a command: tracing ids and metadata copied into every event. */
 export interface CommandContext {
-  /** Id of this command; becomes the events' `causationId`. Default: a new UUID v7. */
+  /**
+   * Id of this command and its idempotency key; becomes the events' `causationId`. When
+   * given, the store records it with the command's events in the same write, and executing
+   * the same id again (a client retry after a lost reply, a racing duplicate, after a
+   * restart) appends nothing and returns the original result. Default: a new UUID v7, not
+   * recorded (nobody can retry an id they never saw).
+   */
   readonly commandId?: string;
   /** Ties together all messages of one request. Default: the command id. */
   readonly correlationId?: string;
@@ -291,12 +303,35 @@ export class CommandBus {
       ...(context.traceparent === undefined ? {} : { traceparent: context.traceparent }),
     };
     const stream = { aggregateType: aggregate.type, aggregateId };
+    // Only an id the caller gave can be retried by the caller: only those are recorded.
+    const idempotencyKey = context.commandId;
     return retry(
       async (attempt) => {
         const loaded = await this.load(aggregate, aggregateId);
+        if (idempotencyKey !== undefined) {
+          // Looked up after the load: if the first execution commits between the two reads,
+          // this one still sees it here, or it decides on the state before it and its
+          // append finds the recorded command (a duplicate), never a second append.
+          const processed = processedCommandOf(
+            stream,
+            idempotencyKey,
+            await this.#store.findCommand(idempotencyKey),
+          );
+          if (processed !== undefined) return this.#replay(aggregate, processed, attempt);
+        }
         const decided = handling.decide(commandInstance, loaded.state as Readonly<unknown>);
         const domainEvents = toEventList(decided);
         if (domainEvents.length === 0) {
+          if (idempotencyKey !== undefined) {
+            // Recorded too, so a retry does not decide again on a state that moved on.
+            const recorded = await this.#store.appendToStream(stream, [], {
+              expectedVersion: loaded.version,
+              commandId: idempotencyKey,
+            });
+            if (recorded.status === 'duplicate') {
+              return this.#replayRecorded(aggregate, stream, idempotencyKey, attempt);
+            }
+          }
           return {
             commandId,
             ...stream,
@@ -306,26 +341,47 @@ export class CommandBus {
             attempts: attempt,
           };
         }
+        const occurredAt = this.#clock().toISOString();
         const newEvents: NewEvent[] = domainEvents.map((event) => ({
+          eventId: this.#idGenerator(),
           type: event.type,
           data: event.data,
           schemaVersion: aggregate.schemaVersionOf(event.type),
           metadata,
-          occurredAt: this.#clock().toISOString(),
+          occurredAt,
         }));
-        const appended: AppendResult = await this.#store.appendToStream(stream, newEvents, {
+        // The new state is folded BEFORE the append: an evolve that throws on these events
+        // fails the command with nothing stored (the stream stays loadable), and nothing
+        // can fail after the append commits, so a failure reported to the caller always
+        // means "nothing was appended".
+        const state = aggregate.fold(
+          newEvents.map((event, index) => ({
+            eventId: event.eventId as string,
+            ...stream,
+            aggregateVersion: loaded.version + index + 1,
+            eventType: event.type,
+            schemaVersion: event.schemaVersion ?? 1,
+            payload: event.data,
+            metadata,
+            occurredAt,
+          })),
+          loaded.state,
+        );
+        const appended = await this.#store.appendToStream(stream, newEvents, {
           expectedVersion: loaded.version,
+          ...(idempotencyKey === undefined ? {} : { commandId: idempotencyKey }),
         });
-        const state = aggregate.fold(appended.events, loaded.state);
-        if (appended.status === 'appended') {
-          await this.#maybeSnapshot(
-            aggregate,
-            stream,
-            loaded.version,
-            appended.nextExpectedVersion,
-            state,
-          );
+        if (appended.status === 'duplicate') {
+          // A racing duplicate of this command committed first: report its result.
+          return this.#replayRecorded(aggregate, stream, commandId, attempt);
         }
+        await this.#maybeSnapshot(
+          aggregate,
+          stream,
+          loaded.version,
+          appended.nextExpectedVersion,
+          state,
+        );
         return {
           commandId,
           ...stream,
@@ -350,6 +406,50 @@ export class CommandBus {
         },
       },
     );
+  }
+
+  async #replayRecorded(
+    aggregate: AggregateDefinition,
+    stream: { aggregateType: string; aggregateId: string },
+    commandId: string,
+    attempt: number,
+  ): Promise<CommandResult> {
+    const processed = processedCommandOf(
+      stream,
+      commandId,
+      await this.#store.findCommand(commandId),
+    );
+    if (processed === undefined) {
+      throw new Error(
+        `the store reported command ${commandId} as a duplicate but has no record of it`,
+      );
+    }
+    return this.#replay(aggregate, processed, attempt);
+  }
+
+  /**
+   * The original result of a command executed before: its events and the state right after
+   * them, read back from the stream (the state folds the stream up to the command's last
+   * version, so it is what the first execution returned).
+   */
+  async #replay(
+    aggregate: AggregateDefinition,
+    processed: ProcessedCommand,
+    attempt: number,
+  ): Promise<CommandResult> {
+    const { events } =
+      processed.toVersion === 0
+        ? { events: [] }
+        : await this.#store.readStream(processed.stream, { maxCount: processed.toVersion });
+    const upcast = events.map((event) => this.#upcasters.upcast(event));
+    return {
+      commandId: processed.commandId,
+      ...processed.stream,
+      events: events.filter((event) => event.aggregateVersion >= processed.fromVersion),
+      state: aggregate.fold(upcast),
+      version: processed.toVersion,
+      attempts: attempt,
+    };
   }
 }
 

@@ -14,6 +14,8 @@ export type CoreErrorCode =
   | 'INVALID_IDENTIFIER'
   | 'INVALID_VERSION'
   | 'INVALID_EVENT'
+  | 'RECORD_TOO_LARGE'
+  | 'COMMAND_ID_REUSED'
   | 'UNKNOWN_EVENT_TYPE'
   | 'UNKNOWN_COMMAND'
   | 'DOMAIN_RULE_VIOLATION'
@@ -162,6 +164,66 @@ export class InvalidVersionError extends TributaryError {
 export class InvalidEventError extends TributaryError {
   constructor(message: string, details: Readonly<Record<string, unknown>> = {}) {
     super('INVALID_EVENT', message, { details });
+  }
+}
+
+/**
+ * An event whose Kafka record would exceed the configured maximum record size. Capture
+ * could never publish it (the broker refuses it), so the store refuses it at append and
+ * writes nothing of the append.
+ */
+export class RecordTooLargeError extends TributaryError {
+  readonly eventId: string;
+  /** Size of the record batch capture would publish (an upper bound, see `eventRecordSize`). */
+  readonly recordBytes: number;
+  readonly maxRecordBytes: number;
+
+  constructor(
+    event: {
+      readonly eventId: string;
+      readonly eventType: string;
+      readonly aggregateType: string;
+      readonly aggregateId: string;
+    },
+    sizes: {
+      readonly recordBytes: number;
+      readonly valueBytes: number;
+      readonly headerBytes: number;
+    },
+    maxRecordBytes: number,
+  ) {
+    super(
+      'RECORD_TOO_LARGE',
+      `Event ${event.eventId} (${event.eventType}) of ${event.aggregateType}/${event.aggregateId} would be a Kafka record of ${sizes.recordBytes} bytes (payload as jsonb text ${sizes.valueBytes}, headers ${sizes.headerBytes}), over maxRecordBytes ${maxRecordBytes}; nothing was written. Make the event smaller (keep large data elsewhere and reference it), or raise the broker's and topic's message.max.bytes and maxRecordBytes together.`,
+      {
+        details: {
+          eventId: event.eventId,
+          eventType: event.eventType,
+          aggregateType: event.aggregateType,
+          aggregateId: event.aggregateId,
+          recordBytes: sizes.recordBytes,
+          maxRecordBytes,
+        },
+      },
+    );
+    this.eventId = event.eventId;
+    this.recordBytes = sizes.recordBytes;
+    this.maxRecordBytes = maxRecordBytes;
+  }
+}
+
+/**
+ * A command id (idempotency key) was already used for a command on another stream. Command
+ * ids must be unique per command: reusing one for a different command would silently
+ * return the other command's result.
+ */
+export class CommandIdReusedError extends TributaryError {
+  constructor(commandId: string, recordedFor: StreamRef, requestedFor: StreamRef) {
+    super(
+      'COMMAND_ID_REUSED',
+      `Command id ${JSON.stringify(commandId)} was already used for ${recordedFor.aggregateType}/${recordedFor.aggregateId}, not ${requestedFor.aggregateType}/${requestedFor.aggregateId}; give every command its own id (a retry of the same command keeps it)`,
+      { details: { commandId, recordedFor, requestedFor } },
+    );
   }
 }
 

@@ -1,6 +1,13 @@
 import type { EventEnvelope, EventMetadata, NewEvent } from './envelope.js';
 import type { StreamRef } from './errors.js';
-import { ConcurrencyError, DuplicateEventError, InvalidEventError } from './errors.js';
+import {
+  CommandIdReusedError,
+  ConcurrencyError,
+  DuplicateEventError,
+  InvalidIdentifierError,
+  InvalidEventError,
+  RecordTooLargeError,
+} from './errors.js';
 import type { Clock, IdGenerator } from './ids.js';
 import {
   assertAggregateId,
@@ -10,6 +17,7 @@ import {
   assertVersion,
 } from './identifiers.js';
 import { assertJsonPayload, DEFAULT_MAX_PAYLOAD_BYTES } from './payload.js';
+import { DEFAULT_MAX_RECORD_BYTES, unnumberedEventRecordSize } from './record-size.js';
 
 /**
  * What the caller believes about the stream before appending:
@@ -23,6 +31,14 @@ export type ExpectedVersion = number | 'no-stream' | 'any';
 export interface AppendOptions {
   /** Default `'any'`. */
   readonly expectedVersion?: ExpectedVersion;
+  /**
+   * The idempotency key of the command that produced this append. The store records it in
+   * the same atomic write as the events (durably, on PostgreSQL in the commands table); a
+   * later append with the same key writes nothing and returns `status: 'duplicate'` with the
+   * events of the first, whatever its events and expected version. With a command id the
+   * append may have no events: that records a command that decided nothing.
+   */
+  readonly commandId?: string;
 }
 
 /** One stream's part of an atomic multi-stream append. */
@@ -30,6 +46,18 @@ export interface StreamAppend {
   readonly stream: StreamRef;
   readonly events: readonly NewEvent[];
   readonly expectedVersion?: ExpectedVersion;
+  /** See {@link AppendOptions.commandId}. Each command id may appear once per append. */
+  readonly commandId?: string;
+}
+
+/** Where a command recorded with {@link AppendOptions.commandId} appended its events. */
+export interface ProcessedCommand {
+  readonly commandId: string;
+  readonly stream: StreamRef;
+  /** Version of the command's first event (`toVersion + 1` when it appended none). */
+  readonly fromVersion: number;
+  /** The stream's version right after the command. */
+  readonly toVersion: number;
 }
 
 /** The outcome of appending to one stream. */
@@ -81,6 +109,8 @@ export interface EventStore {
   ): Promise<AppendResult>;
   /** Appends to several streams atomically: all are written or none. */
   appendMany(appends: readonly StreamAppend[]): Promise<readonly AppendResult[]>;
+  /** The command recorded under `commandId` by an earlier append, if any. */
+  findCommand(commandId: string): Promise<ProcessedCommand | undefined>;
 }
 
 /** An event checked and completed by {@link prepareAppend}, ready to be numbered and stored. */
@@ -101,6 +131,11 @@ export interface PrepareAppendOptions {
   readonly clock: Clock;
   /** Default 1 MiB. */
   readonly maxPayloadBytes?: number;
+  /**
+   * Largest Kafka record batch capture may publish for one event (see `eventRecordSize`).
+   * Default {@link DEFAULT_MAX_RECORD_BYTES}, the broker's default `message.max.bytes`.
+   */
+  readonly maxRecordBytes?: number;
 }
 
 /**
@@ -108,23 +143,26 @@ export interface PrepareAppendOptions {
  * timestamp). Shared by every store so they reject exactly the same inputs, before any
  * write happens.
  *
- * @throws InvalidIdentifierError, InvalidVersionError or InvalidEventError.
+ * @throws InvalidIdentifierError, InvalidVersionError, InvalidEventError, or
+ * RecordTooLargeError when an event's Kafka record would exceed `maxRecordBytes`.
  */
 export function prepareAppend(
   stream: StreamRef,
   events: readonly NewEvent[],
   expectedVersion: ExpectedVersion,
-  options: PrepareAppendOptions,
+  options: PrepareAppendOptions & { readonly commandId?: string | undefined },
 ): PreparedEvent[] {
   assertStreamRef(stream);
   assertExpectedVersion(expectedVersion);
+  if (options.commandId !== undefined) assertCommandId(options.commandId);
   const list: unknown = events;
-  if (!Array.isArray(list) || list.length === 0) {
+  if (!Array.isArray(list) || (list.length === 0 && options.commandId === undefined)) {
     throw new InvalidEventError(
       `Append to ${stream.aggregateType}/${stream.aggregateId} has no events`,
     );
   }
   const maxBytes = options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
+  const maxRecordBytes = options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
   const seen = new Set<string>();
   const now = options.clock().toISOString();
   return events.map((event, index) => {
@@ -141,12 +179,20 @@ export function prepareAppend(
     const metadata = event.metadata ?? {};
     assertJsonPayload(metadata, `metadata of ${what}`, maxBytes);
     const occurredAt = event.occurredAt ?? now;
-    if (Number.isNaN(Date.parse(occurredAt))) {
+    const occurredTime = Date.parse(occurredAt);
+    if (Number.isNaN(occurredTime)) {
       throw new InvalidEventError(
         `${what} has an invalid occurredAt ${JSON.stringify(occurredAt)}`,
       );
     }
-    return {
+    const year = new Date(occurredTime).getUTCFullYear();
+    if (year < 1 || year > 9999) {
+      // Capture reads the timestamp back as PostgreSQL prints it and expects a 4-digit year.
+      throw new InvalidEventError(
+        `${what} has occurredAt ${JSON.stringify(occurredAt)} outside the years 0001–9999`,
+      );
+    }
+    const prepared = {
       eventId: normalizedId,
       eventType: event.type,
       schemaVersion,
@@ -155,7 +201,83 @@ export function prepareAppend(
       occurredAt,
       payloadBytes,
     };
+    // Refused here, because capture could neither publish nor skip it later.
+    const size = unnumberedEventRecordSize(
+      { ...prepared, aggregateType: stream.aggregateType, aggregateId: stream.aggregateId },
+      { payloadJsonBytes: payloadBytes },
+    );
+    if (size.totalBytes > maxRecordBytes) {
+      throw new RecordTooLargeError(
+        { ...prepared, aggregateType: stream.aggregateType, aggregateId: stream.aggregateId },
+        {
+          recordBytes: size.totalBytes,
+          valueBytes: size.valueBytes,
+          headerBytes: size.headerBytes,
+        },
+        maxRecordBytes,
+      );
+    }
+    return prepared;
   });
+}
+
+/** Longest accepted command id. */
+export const MAX_COMMAND_ID_LENGTH = 200;
+
+/**
+ * @throws InvalidIdentifierError unless `value` is a non-empty string of at most
+ * {@link MAX_COMMAND_ID_LENGTH} characters without control characters.
+ */
+export function assertCommandId(value: unknown): asserts value is string {
+  if (
+    typeof value !== 'string' ||
+    value.length === 0 ||
+    value.length > MAX_COMMAND_ID_LENGTH ||
+    // eslint-disable-next-line no-control-regex -- control characters are what is refused
+    /[\u0000-\u001f\u007f]/.test(value)
+  ) {
+    throw new InvalidIdentifierError(
+      'command id',
+      value,
+      `must be a non-empty string of at most ${MAX_COMMAND_ID_LENGTH} characters without control characters`,
+    );
+  }
+}
+
+/**
+ * The idempotency rule for command ids, in one place: `undefined` when `commandId` is new,
+ * the recorded command when it was processed for `stream` (write nothing, report
+ * `'duplicate'`).
+ *
+ * @throws CommandIdReusedError when it was recorded for another stream.
+ */
+export function processedCommandOf(
+  stream: StreamRef,
+  commandId: string,
+  recorded: ProcessedCommand | undefined,
+): ProcessedCommand | undefined {
+  if (recorded === undefined) return undefined;
+  if (
+    recorded.stream.aggregateType !== stream.aggregateType ||
+    recorded.stream.aggregateId !== stream.aggregateId
+  ) {
+    throw new CommandIdReusedError(commandId, recorded.stream, stream);
+  }
+  return recorded;
+}
+
+/** @throws InvalidEventError when one command id appears twice in a multi-stream append. */
+export function assertDistinctCommandIds(appends: readonly StreamAppend[]): void {
+  const ids = new Set<string>();
+  for (const { commandId } of appends) {
+    if (commandId === undefined) continue;
+    if (ids.has(commandId)) {
+      throw new InvalidEventError(
+        `Command id ${JSON.stringify(commandId)} appears twice in one appendMany; a command appends to one stream`,
+      );
+    }
+    ids.add(commandId);
+  }
 }
 
 /** @throws InvalidIdentifierError unless the stream's type and id are valid. */

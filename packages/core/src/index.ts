@@ -26,5 +26,6 @@ export * from './command-bus.js';
 export * from './consistency.js';
 export * from './di.js';
 export * from './record-format.js';
+export * from './record-size.js';
 export * from './schemas/index.js';
 export * from './kafka/index.js';

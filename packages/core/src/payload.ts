@@ -4,13 +4,15 @@ import { InvalidEventError } from './errors.js';
 export const DEFAULT_MAX_PAYLOAD_BYTES = 1_048_576;
 
 const encoder = new TextEncoder();
+/** In `u` mode a valid surrogate pair is one code point, so this matches only lone halves. */
+const LONE_SURROGATE = /\p{Surrogate}/u;
 
 /**
  * Checks that `value` survives a JSON round trip through Postgres `jsonb` and Kafka
  * unchanged, and returns its UTF-8 JSON size. Rejected, because each would be silently
  * altered or refused later: `undefined` at the top, functions, symbols, bigints, NaN and
  * ±Infinity (JSON turns them into `null`), integers beyond 2^53 (precision lost), strings
- * or keys containing `\u0000` (Postgres `jsonb` refuses them), and non-plain objects such as
+ * or keys containing `\u0000` or a lone UTF-16 surrogate (Postgres `jsonb` refuses them), and non-plain objects such as
  * `Date` or `Map` (they would come back as strings or `{}`).
  *
  * @throws InvalidEventError naming the path of the first offending value.
@@ -37,6 +39,8 @@ function checkJson(value: unknown, path: string, what: string, seen: Set<object>
     case 'string':
       if (value.includes('\u0000'))
         fail(what, path, 'contains \\u0000, which Postgres jsonb rejects');
+      if (LONE_SURROGATE.test(value))
+        fail(what, path, 'contains a lone UTF-16 surrogate, which Postgres jsonb rejects');
       return;
     case 'number':
       if (!Number.isFinite(value)) fail(what, path, `is ${value}, which JSON cannot represent`);
@@ -69,6 +73,8 @@ function checkJson(value: unknown, path: string, what: string, seen: Set<object>
     }
     for (const [key, child] of Object.entries(value)) {
       if (key.includes('\u0000')) fail(what, `${path}.<key>`, 'has a key containing \\u0000');
+      if (LONE_SURROGATE.test(key))
+        fail(what, `${path}.<key>`, 'has a key containing a lone UTF-16 surrogate');
       // undefined properties are dropped by JSON, as expected of optional fields.
       if (child !== undefined) checkJson(child, `${path}.${key}`, what, seen);
     }

@@ -17,6 +17,7 @@ export interface OutboxMigration {
 export function outboxMigrations(config: OutboxConfig): readonly OutboxMigration[] {
   const events = qualifiedTable(config, 'eventsTable');
   const snapshots = qualifiedTable(config, 'snapshotsTable');
+  const commands = qualifiedTable(config, 'commandsTable');
   const versionConstraint = quoteIdentifier(
     'constraint',
     `${config.eventsTable}_stream_version_key`,
@@ -63,6 +64,27 @@ export function outboxMigrations(config: OutboxConfig): readonly OutboxMigration
       },
       async down(knex) {
         await knex.raw(`drop table if exists ${snapshots}`);
+      },
+    },
+    {
+      name: '0003_create_commands',
+      async up(knex) {
+        // One row per command executed with an idempotency key, written by the append
+        // statement in the same transaction as its events: the primary key makes a racing
+        // or retried duplicate write nothing, and the versions let it return the original
+        // result. Rows are never needed once no client can retry that command any more.
+        await knex.raw(`
+          create table ${commands} (
+            command_id text primary key,
+            aggregate_type text not null,
+            aggregate_id text not null,
+            from_version integer not null,
+            to_version integer not null,
+            processed_at timestamptz not null default now()
+          )`);
+      },
+      async down(knex) {
+        await knex.raw(`drop table if exists ${commands}`);
       },
     },
   ];

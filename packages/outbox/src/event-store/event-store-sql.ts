@@ -30,11 +30,21 @@ export interface KnownEvent {
   readonly aggregate_version: number;
 }
 
+/** A command id of the append that is already recorded, and where its events are. */
+export interface KnownCommand {
+  readonly command_id: string;
+  readonly aggregate_type: string;
+  readonly aggregate_id: string;
+  readonly from_version: number;
+  readonly to_version: number;
+}
+
 /** The append statement's one row: versions before the append, rows inserted, ids known. */
 export interface AppendRow extends Record<string, unknown> {
   versions: { s: number; version: number }[];
   inserted: number;
   known: KnownEvent[];
+  known_commands: KnownCommand[];
 }
 
 /** One stream of an append, validated and prepared, with its position in the append. */
@@ -43,6 +53,7 @@ export interface StreamPlan {
   readonly stream: StreamRef;
   readonly expected: ExpectedVersion;
   readonly events: readonly PreparedEvent[];
+  readonly commandId?: string | undefined;
 }
 
 const UNIQUE_VIOLATION = '23505';
@@ -83,6 +94,20 @@ export function toInputRows(plans: readonly StreamPlan[]): unknown[] {
   });
 }
 
+/** The command ids of the append, as the JSON rows of the append statement's second parameter. */
+export function toCommandRows(plans: readonly StreamPlan[]): unknown[] {
+  return plans
+    .filter((plan) => plan.commandId !== undefined)
+    .map((plan) => ({
+      s: plan.index,
+      command_id: plan.commandId,
+      aggregate_type: plan.stream.aggregateType,
+      aggregate_id: plan.stream.aggregateId,
+      expected: plan.expected === 'any' ? null : plan.expected === 'no-stream' ? 0 : plan.expected,
+      event_count: plan.events.length,
+    }));
+}
+
 /** The result of a stream appended on top of `previousVersion`. */
 export function appendedResult(plan: StreamPlan, previousVersion: number): AppendResult {
   const stream = { aggregateType: plan.stream.aggregateType, aggregateId: plan.stream.aggregateId };
@@ -121,11 +146,13 @@ export function toEnvelope(stream: StreamRef, row: EventRow): EventEnvelope {
 
 /**
  * One statement for an append to one or more streams. It reads each stream's version,
- * finds already-stored event ids, and inserts only when no id is known and every
- * expectation holds, so it never writes part of an append. Inputs travel as one JSON
- * parameter, which keeps the statement identical for pg and knex.
+ * finds already-stored event ids and already-recorded command ids, and inserts only when
+ * none is known and every expectation holds, so it never writes part of an append. The
+ * command rows are inserted by the same statement as the events: both commit or neither.
+ * Inputs travel as two JSON parameters (events, commands), which keeps the statement
+ * identical for pg and knex.
  */
-export function appendStatement(events: string): string {
+export function appendStatement(events: string, commands: string): string {
   return `
     with input as (
       select * from jsonb_to_recordset($1::jsonb) as t(
@@ -133,8 +160,15 @@ export function appendStatement(events: string): string {
         event_id uuid, event_type text, schema_version int, payload jsonb, metadata jsonb,
         occurred_at timestamptz)
     ),
+    command_input as (
+      select * from jsonb_to_recordset($2::jsonb) as c(
+        s int, command_id text, aggregate_type text, aggregate_id text, expected int,
+        event_count int)
+    ),
     streams as (
       select distinct s, aggregate_type, aggregate_id, expected from input
+      union
+      select s, aggregate_type, aggregate_id, expected from command_input
     ),
     current_streams as (
       select st.s, st.expected,
@@ -146,23 +180,49 @@ export function appendStatement(events: string): string {
       select e.event_id, e.aggregate_type, e.aggregate_id, e.aggregate_version
       from ${events} e where e.event_id in (select event_id from input)
     ),
+    known_commands as (
+      select k.command_id, k.aggregate_type, k.aggregate_id, k.from_version, k.to_version
+      from ${commands} k where k.command_id in (select command_id from command_input)
+    ),
+    writable as (
+      select 1 where not exists (select 1 from known)
+        and not exists (select 1 from known_commands)
+        and not exists (select 1 from current_streams x where x.expected is not null and x.expected <> x.version)
+    ),
     inserted as (
       insert into ${events}
         (event_id, aggregate_type, aggregate_id, aggregate_version, event_type, schema_version, payload, metadata, occurred_at)
       select i.event_id, i.aggregate_type, i.aggregate_id, c.version + i.ord, i.event_type, i.schema_version,
              i.payload, i.metadata, i.occurred_at
       from input i join current_streams c on c.s = i.s
-      where not exists (select 1 from known)
-        and not exists (select 1 from current_streams x where x.expected is not null and x.expected <> x.version)
+      where exists (select 1 from writable)
       order by i.s, i.ord
       returning event_id
+    ),
+    inserted_commands as (
+      insert into ${commands} (command_id, aggregate_type, aggregate_id, from_version, to_version)
+      select ci.command_id, ci.aggregate_type, ci.aggregate_id, c.version + 1, c.version + ci.event_count
+      from command_input ci join current_streams c on c.s = ci.s
+      where exists (select 1 from writable)
+      returning command_id
     )
     select
       (select jsonb_agg(jsonb_build_object('s', s, 'version', version)) from current_streams) as versions,
       (select count(*) from inserted)::int as inserted,
       (select coalesce(jsonb_agg(jsonb_build_object(
           'event_id', event_id, 'aggregate_type', aggregate_type, 'aggregate_id', aggregate_id,
-          'aggregate_version', aggregate_version)), '[]'::jsonb) from known) as known`;
+          'aggregate_version', aggregate_version)), '[]'::jsonb) from known) as known,
+      (select coalesce(jsonb_agg(jsonb_build_object(
+          'command_id', command_id, 'aggregate_type', aggregate_type, 'aggregate_id', aggregate_id,
+          'from_version', from_version, 'to_version', to_version)), '[]'::jsonb)
+       from known_commands) as known_commands,
+      (select count(*) from inserted_commands)::int as inserted_commands`;
+}
+
+/** One statement that finds a recorded command. */
+export function findCommandStatement(commands: string): string {
+  return `select command_id, aggregate_type, aggregate_id, from_version, to_version
+          from ${commands} where command_id = $1`;
 }
 
 /**

@@ -52,7 +52,11 @@ describe('migrations', () => {
       snapshotsTable: 'order_snapshots',
     };
     const first = await migrateOutbox({ connectionString: env.databaseUrl, config });
-    expect(first.applied).toEqual(['0001_create_events', '0002_create_snapshots']);
+    expect(first.applied).toEqual([
+      '0001_create_events',
+      '0002_create_snapshots',
+      '0003_create_commands',
+    ]);
     const store = new PostgresEventStore({ connection: pool, config });
     await store.appendToStream(stream('custom-1'), [{ type: 'OrderPlaced', data: {} }]);
     expect(await count('select count(*)::int as n from orders_es.order_events')).toBe(1);
@@ -169,12 +173,15 @@ describe('PostgresEventStore appends', () => {
 
   it('uses one round trip per append, whatever the number of events and streams', async () => {
     let statements = 0;
-    const counting = {
-      query: (...args: Parameters<pg.Pool['query']>) => {
-        statements += 1;
-        return (pool.query as (...a: unknown[]) => unknown)(...args);
+    // A pool (each statement commits on its own) whose statements are counted.
+    const counting = Object.create(pool, {
+      query: {
+        value: (...args: Parameters<pg.Pool['query']>) => {
+          statements += 1;
+          return (pool.query as (...a: unknown[]) => unknown)(...args);
+        },
       },
-    } as unknown as pg.Pool;
+    }) as pg.Pool;
     const countingStore = new PostgresEventStore({ connection: counting });
     await countingStore.appendToStream(
       stream('rt-1'),

@@ -1,6 +1,16 @@
+/**
+ * The PostgreSQL event store. Over 400 lines because the append's outcomes (appended,
+ * duplicate by event id, duplicate by command id, concurrency conflict, savepoint inside a
+ * caller's transaction) share one statement and one retry loop and read best in one place;
+ * the SQL itself lives in `event-store-sql.ts`.
+ */
 import type { UpcasterChain } from '@tributary/core';
 import {
+  assertCommandId,
+  assertDistinctCommandIds,
   assertDistinctStreams,
+  processedCommandOf,
+  type ProcessedCommand,
   assertReadOptions,
   assertStreamRef,
   ConcurrencyError,
@@ -31,12 +41,15 @@ import {
   appendedResult,
   appendStatement,
   expectationHolds,
+  findCommandStatement,
   isUniqueViolation,
   readStatement,
   toEnvelope,
+  toCommandRows,
   toInputRows,
   type AppendRow,
   type EventRow,
+  type KnownCommand,
   type KnownEvent,
   type StreamPlan,
 } from './event-store-sql.js';
@@ -84,11 +97,14 @@ export class PostgresEventStore implements EventStore {
   readonly #options: PostgresEventStoreOptions;
   readonly #appendSql: string;
   readonly #readSql: string;
+  readonly #findCommandSql: string;
   /** Prepared-statement names, unique per table so two configurations never share a plan. */
   readonly #appendName: string;
   readonly #readName: string;
   /** True when each statement commits on its own (a pool), false inside a caller's transaction. */
   readonly #autocommit: boolean;
+  /** False once a connection that was not a pool turned out to run outside BEGIN. */
+  #inTransactionBlock = true;
 
   constructor(options: PostgresEventStoreOptions) {
     this.#options = options;
@@ -112,8 +128,9 @@ export class PostgresEventStore implements EventStore {
         'PostgresEventStore needs a connection or a connectionString (e.g. DATABASE_URL)',
       );
     }
-    this.#appendSql = appendStatement(this.#events);
+    this.#appendSql = appendStatement(this.#events, qualifiedTable(this.#config, 'commandsTable'));
     this.#readSql = readStatement(this.#events);
+    this.#findCommandSql = findCommandStatement(qualifiedTable(this.#config, 'commandsTable'));
     const suffix = `${this.#config.schema}_${this.#config.eventsTable}`;
     this.#appendName = `tributary_append_${suffix}`;
     this.#readName = `tributary_read_${suffix}`;
@@ -172,33 +189,55 @@ export class PostgresEventStore implements EventStore {
     options: AppendOptions = {},
   ): Promise<AppendResult> {
     const [result] = await this.appendMany([
-      { stream, events, expectedVersion: options.expectedVersion ?? 'any' },
+      {
+        stream,
+        events,
+        expectedVersion: options.expectedVersion ?? 'any',
+        ...(options.commandId === undefined ? {} : { commandId: options.commandId }),
+      },
     ]);
     return result as AppendResult;
   }
 
+  async findCommand(commandId: string): Promise<ProcessedCommand | undefined> {
+    assertCommandId(commandId);
+    const [row] = await this.#executor.query<KnownCommand & Record<string, unknown>>(
+      this.#findCommandSql,
+      [commandId],
+    );
+    return row === undefined ? undefined : toProcessedCommand(row);
+  }
+
   async appendMany(appends: readonly StreamAppend[]): Promise<readonly AppendResult[]> {
     assertDistinctStreams(appends);
+    assertDistinctCommandIds(appends);
     const prepareOptions = {
       idGenerator: this.#options.idGenerator ?? uuidV7,
       clock: this.#options.clock ?? systemClock,
       maxPayloadBytes: this.#config.maxPayloadBytes,
+      maxRecordBytes: this.#config.maxRecordBytes,
     };
     // Everything is validated before the first byte goes to the database.
     const plans: StreamPlan[] = appends.map((append, index) => {
       const expected = append.expectedVersion ?? 'any';
-      const events = prepareAppend(append.stream, append.events, expected, prepareOptions);
+      const events = prepareAppend(append.stream, append.events, expected, {
+        ...prepareOptions,
+        commandId: append.commandId,
+      });
       validatePayloads(this.#options.payloadValidator, append.stream, events);
-      return { index, stream: append.stream, expected, events };
+      return { index, stream: append.stream, expected, events, commandId: append.commandId };
     });
     // A concurrent writer may insert first. Re-running the statement is correct when the
-    // caller asked for no version check ('any'), or when the clash was on an event id (the
-    // re-run classifies it as duplicate or error). Inside a caller's transaction the
-    // transaction is already aborted, so the caller must retry it as a whole.
+    // caller asked for no version check ('any'), when the clash was on an event id (the
+    // re-run classifies it as duplicate or error), or when the append carries a command id
+    // (a racing duplicate of the command is then found and reported as 'duplicate'; anything
+    // else is a version mismatch the re-run reports). Inside a caller's transaction the
+    // statement runs in a savepoint, so the transaction survives the clash.
     const rerunnable = (error: unknown): boolean =>
-      this.#autocommit &&
       isUniqueViolation(error) &&
-      (plans.every((plan) => plan.expected === 'any') || this.#isEventIdViolation(error));
+      (plans.every((plan) => plan.expected === 'any') ||
+        plans.some((plan) => plan.commandId !== undefined) ||
+        this.#isEventIdViolation(error));
     try {
       return await retry(() => this.#appendOnce(plans), {
         retries: this.#options.anyVersionRetries ?? 25,
@@ -215,13 +254,11 @@ export class PostgresEventStore implements EventStore {
   }
 
   async #appendOnce(plans: readonly StreamPlan[]): Promise<AppendResult[]> {
-    const [row] = await this.#executor.query<AppendRow>(
-      this.#appendSql,
-      [JSON.stringify(toInputRows(plans))],
-      this.#appendName,
-    );
-    if (row === undefined) throw new Error('append statement returned no row');
+    const row = await this.#runAppendStatement(plans);
     const versions = new Map(row.versions.map(({ s, version }) => [s, version]));
+    if (row.known_commands.length > 0) {
+      return this.#resolveKnownCommands(plans, row.known_commands, versions);
+    }
     if (row.known.length > 0) return this.#resolveKnown(plans, row.known, versions);
     const mismatch = plans.find(
       (plan) => !expectationHolds(plan.expected, versions.get(plan.index) ?? 0),
@@ -237,6 +274,93 @@ export class PostgresEventStore implements EventStore {
       throw new Error(`append inserted ${row.inserted} rows, expected all of them`);
     }
     return plans.map((plan) => appendedResult(plan, versions.get(plan.index) ?? 0));
+  }
+
+  /**
+   * Runs the append statement. Inside a caller's transaction it runs in a savepoint: a
+   * unique violation (a writer that got there first) would otherwise abort the caller's
+   * whole transaction, and the `ConcurrencyError` would be followed by "current transaction
+   * is aborted" on the command bus's reload. Rolled back to the savepoint, the transaction
+   * stays usable: the bus reloads, decides again and appends in the same transaction.
+   */
+  async #runAppendStatement(plans: readonly StreamPlan[]): Promise<AppendRow> {
+    const params = [JSON.stringify(toInputRows(plans)), JSON.stringify(toCommandRows(plans))];
+    const run = async (): Promise<AppendRow> => {
+      const [row] = await this.#executor.query<AppendRow>(
+        this.#appendSql,
+        params,
+        this.#appendName,
+      );
+      if (row === undefined) throw new Error('append statement returned no row');
+      return row;
+    };
+    if (this.#autocommit || !this.#inTransactionBlock) return run();
+    try {
+      await this.#executor.query('savepoint tributary_append', []);
+    } catch (error) {
+      // A pg client outside BEGIN: each statement commits on its own, no savepoint needed.
+      if ((error as { code?: unknown }).code !== NO_ACTIVE_TRANSACTION) throw error;
+      this.#inTransactionBlock = false;
+      return run();
+    }
+    let row: AppendRow;
+    try {
+      row = await run();
+    } catch (error) {
+      await this.#executor.query('rollback to savepoint tributary_append', []);
+      throw error;
+    }
+    await this.#executor.query('release savepoint tributary_append', []);
+    return row;
+  }
+
+  /**
+   * Some command ids were recorded by earlier appends: those streams are idempotent
+   * retries (write nothing, return the command's events); a command id recorded for
+   * another stream is an error. The statement inserted nothing, so the other streams are
+   * appended in a second statement.
+   */
+  async #resolveKnownCommands(
+    plans: readonly StreamPlan[],
+    known: readonly KnownCommand[],
+    versions: ReadonlyMap<number, number>,
+  ): Promise<AppendResult[]> {
+    const byId = new Map(known.map((command) => [command.command_id, command]));
+    const duplicates = new Map<number, AppendResult>();
+    for (const plan of plans) {
+      if (plan.commandId === undefined) continue;
+      const recorded = byId.get(plan.commandId);
+      const command = processedCommandOf(
+        plan.stream,
+        plan.commandId,
+        recorded === undefined ? undefined : toProcessedCommand(recorded),
+      );
+      if (command === undefined) continue;
+      const count = command.toVersion - command.fromVersion + 1;
+      const events =
+        count === 0
+          ? []
+          : (
+              await this.readStream(plan.stream, {
+                fromVersion: command.fromVersion,
+                maxCount: count,
+              })
+            ).events;
+      duplicates.set(plan.index, {
+        status: 'duplicate',
+        stream: { aggregateType: plan.stream.aggregateType, aggregateId: plan.stream.aggregateId },
+        nextExpectedVersion: versions.get(plan.index) ?? 0,
+        events,
+      });
+    }
+    const rest = plans.filter((plan) => !duplicates.has(plan.index));
+    const appended = rest.length === 0 ? [] : await this.#appendOnce(rest);
+    const appendedByIndex = new Map(
+      rest.map((plan, position) => [plan.index, appended[position] as AppendResult]),
+    );
+    return plans.map(
+      (plan) => duplicates.get(plan.index) ?? (appendedByIndex.get(plan.index) as AppendResult),
+    );
   }
 
   /**
@@ -299,8 +423,7 @@ export class PostgresEventStore implements EventStore {
         error,
       );
     const first = plans.find((plan) => plan.expected !== 'any') ?? head;
-    if (!this.#autocommit)
-      return new ConcurrencyError(first.stream, first.expected, undefined, error);
+    // Inside a caller's transaction the savepoint was rolled back: reading is safe there too.
     for (const plan of plans) {
       const { currentVersion } = await this.readStream(plan.stream, { maxCount: 1 });
       if (!expectationHolds(plan.expected, currentVersion)) {
@@ -309,6 +432,18 @@ export class PostgresEventStore implements EventStore {
     }
     return new ConcurrencyError(first.stream, first.expected, undefined, error);
   }
+}
+
+/** SQLSTATE 25P01: SAVEPOINT outside a transaction block. */
+const NO_ACTIVE_TRANSACTION = '25P01';
+
+function toProcessedCommand(row: KnownCommand): ProcessedCommand {
+  return {
+    commandId: row.command_id,
+    stream: { aggregateType: row.aggregate_type, aggregateId: row.aggregate_id },
+    fromVersion: row.from_version,
+    toVersion: row.to_version,
+  };
 }
 
 function isAutocommit(connection: SqlConnection): boolean {

@@ -7,31 +7,15 @@ import {
   type StreamRef,
 } from '@tributary/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describeIdempotentCommands } from './event-store-commands.contract.js';
+import { describeCommandIdRules, describeRecordSizeRules } from './event-store-keys.contract.js';
+import { deposited, expectCode, freshStream, opened } from './event-store-support.js';
 
 /** What a contract suite needs from the store under test. */
 export interface EventStoreFixture {
   readonly store: EventStore;
   /** Releases connections, drops databases… */
   readonly teardown?: () => Promise<void>;
-}
-
-let streamCounter = 0;
-/** A stream no other test touches, so the suite can share one store. */
-function freshStream(aggregateType = 'Account'): StreamRef {
-  streamCounter += 1;
-  return { aggregateType, aggregateId: `acc-${streamCounter}-${uuidV7().slice(-8)}` };
-}
-
-const opened = (owner = 'Ann'): NewEvent => ({ type: 'AccountOpened', data: { owner } });
-const deposited = (amount: number): NewEvent => ({ type: 'MoneyDeposited', data: { amount } });
-
-async function expectCode(promise: Promise<unknown>, code: string): Promise<void> {
-  const error = await promise.then(
-    () => undefined,
-    (caught: unknown) => caught,
-  );
-  expect(error, `expected an error with code ${code}`).toBeDefined();
-  expect(isTributaryError(error, code), `expected code ${code}, got ${String(error)}`).toBe(true);
 }
 
 /**
@@ -292,6 +276,10 @@ export function describeEventStoreContract(
       });
     });
 
+    describeIdempotentCommands(() => store);
+    describeCommandIdRules(() => store);
+    describeRecordSizeRules(() => store);
+
     describe('bad input gets a typed error and writes nothing', () => {
       const cases: readonly [string, (stream: StreamRef) => Promise<unknown>, string][] = [
         [
@@ -374,6 +362,17 @@ export function describeEventStoreContract(
         [
           'a Date object in the payload',
           (s) => store.appendToStream(s, [{ type: 'Dated', data: { at: new Date() } }]),
+          'INVALID_EVENT',
+        ],
+        [
+          'a lone UTF-16 surrogate in the payload',
+          (s) => store.appendToStream(s, [{ type: 'Note', data: { text: 'a\ud800b' } }]),
+          'INVALID_EVENT',
+        ],
+        [
+          'an occurredAt after the year 9999',
+          (s) =>
+            store.appendToStream(s, [{ ...opened(), occurredAt: '+010000-01-01T00:00:00.000Z' }]),
           'INVALID_EVENT',
         ],
         [

@@ -87,6 +87,7 @@ export function describeSnapshotStoreContract(
         },
         appendToStream: (...args) => eventStore.appendToStream(...args),
         appendMany: (appends) => eventStore.appendMany(appends),
+        findCommand: (commandId) => eventStore.findCommand(commandId),
       };
       const throughSnapshot = await new CommandBus({
         eventStore: recording,

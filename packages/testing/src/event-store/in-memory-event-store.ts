@@ -1,11 +1,16 @@
 import {
+  assertDistinctCommandIds,
   assertDistinctStreams,
   assertReadOptions,
   assertStreamRef,
   checkExpectedVersion,
+  DEFAULT_MAX_PAYLOAD_BYTES,
+  DEFAULT_MAX_RECORD_BYTES,
   storedVersionsOfRetry,
   type StoredEventLocation,
   prepareAppend,
+  processedCommandOf,
+  type ProcessedCommand,
   validatePayloads,
   type PayloadValidator,
   systemClock,
@@ -29,6 +34,11 @@ import {
 export interface InMemoryEventStoreOptions {
   /** Largest payload accepted, in bytes. Default 1 MiB, as the Postgres store. */
   readonly maxPayloadBytes?: number;
+  /**
+   * Largest Kafka record capture may publish for one event; larger events are refused with
+   * `RECORD_TOO_LARGE`. Default 1,048,588 (`DEFAULT_MAX_RECORD_BYTES`), as the Postgres store.
+   */
+  readonly maxRecordBytes?: number;
   readonly idGenerator?: IdGenerator;
   readonly clock?: Clock;
   /** Checks payloads against their declared schemas before anything is stored. Default: none. */
@@ -55,6 +65,8 @@ export type AppendListener = (events: readonly PositionedEnvelope[]) => void;
 export class InMemoryEventStore implements EventStore {
   readonly #streams = new Map<string, EventEnvelope[]>();
   readonly #eventIndex = new Map<string, StoredEventLocation>();
+  /** Command ids recorded with their appends (the commands table of the Postgres store). */
+  readonly #commands = new Map<string, ProcessedCommand>();
   readonly #log: PositionedEnvelope[] = [];
   readonly #listeners = new Set<AppendListener>();
   readonly #options: Required<Omit<InMemoryEventStoreOptions, 'payloadValidator'>>;
@@ -63,7 +75,8 @@ export class InMemoryEventStore implements EventStore {
   constructor(options: InMemoryEventStoreOptions = {}) {
     this.#payloadValidator = options.payloadValidator;
     this.#options = {
-      maxPayloadBytes: options.maxPayloadBytes ?? 1_048_576,
+      maxPayloadBytes: options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES,
+      maxRecordBytes: options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES,
       idGenerator: options.idGenerator ?? uuidV7,
       clock: options.clock ?? systemClock,
     };
@@ -90,9 +103,18 @@ export class InMemoryEventStore implements EventStore {
     options: AppendOptions = {},
   ): Promise<AppendResult> {
     const [result] = await this.appendMany([
-      { stream, events, expectedVersion: options.expectedVersion ?? 'any' },
+      {
+        stream,
+        events,
+        expectedVersion: options.expectedVersion ?? 'any',
+        ...(options.commandId === undefined ? {} : { commandId: options.commandId }),
+      },
     ]);
     return result as AppendResult;
+  }
+
+  findCommand(commandId: string): Promise<ProcessedCommand | undefined> {
+    return settle(() => this.#commands.get(commandId));
   }
 
   appendMany(appends: readonly StreamAppend[]): Promise<readonly AppendResult[]> {
@@ -114,14 +136,31 @@ export class InMemoryEventStore implements EventStore {
 
   #appendManySync(appends: readonly StreamAppend[]): AppendResult[] {
     assertDistinctStreams(appends);
+    assertDistinctCommandIds(appends);
     // Phase 1: validate everything and decide each stream's outcome, writing nothing, so a
     // failure in the last stream leaves the first untouched (all or nothing).
     const plans = appends.map((append) => {
       const expected = append.expectedVersion ?? 'any';
-      const prepared = prepareAppend(append.stream, append.events, expected, this.#options);
+      const prepared = prepareAppend(append.stream, append.events, expected, {
+        ...this.#options,
+        commandId: append.commandId,
+      });
       validatePayloads(this.#payloadValidator, append.stream, prepared);
       const key = streamKey(append.stream);
       const existing = this.#streams.get(key) ?? [];
+      // A recorded command wins over everything else: its retry writes nothing.
+      const command =
+        append.commandId === undefined
+          ? undefined
+          : processedCommandOf(
+              append.stream,
+              append.commandId,
+              this.#commands.get(append.commandId),
+            );
+      if (command !== undefined) {
+        const duplicate = existing.slice(command.fromVersion - 1, command.toVersion);
+        return { append, key, prepared, duplicate };
+      }
       const duplicate = this.#findDuplicate(append.stream, prepared);
       if (duplicate !== undefined) return { append, key, prepared, duplicate };
       checkExpectedVersion(append.stream, expected, existing.length);
@@ -143,7 +182,16 @@ export class InMemoryEventStore implements EventStore {
           events: duplicate,
         };
       }
-      const envelopes = toEnvelopes(stream, existing.length, prepared).map(freezeEnvelope);
+      const previousVersion = existing.length;
+      const envelopes = toEnvelopes(stream, previousVersion, prepared).map(freezeEnvelope);
+      if (append.commandId !== undefined) {
+        this.#commands.set(append.commandId, {
+          commandId: append.commandId,
+          stream,
+          fromVersion: previousVersion + 1,
+          toVersion: previousVersion + envelopes.length,
+        });
+      }
       for (const envelope of envelopes) {
         existing.push(envelope);
         this.#eventIndex.set(envelope.eventId, {
