@@ -22,7 +22,11 @@ const store = new PostgresEventStore({ connectionString: env.databaseUrl });
 const pool = new pg.Pool({ connectionString: env.databaseUrl, max: 2 });
 const kafka = createKafkajsClient({ brokers: env.kafkaBrokers });
 // The port has no partition changes (Tributary never makes them): the raw admin plays the operator.
-const operator = new Kafka({ clientId: 'operator', brokers: [...env.kafkaBrokers], logLevel: 0 }).admin();
+const operator = new Kafka({
+  clientId: 'operator',
+  brokers: [...env.kafkaBrokers],
+  logLevel: 0,
+}).admin();
 await operator.connect();
 afterAll(async () => {
   await operator.disconnect();

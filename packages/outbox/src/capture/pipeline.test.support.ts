@@ -74,11 +74,16 @@ export class InMemoryLogSink implements CaptureSink {
     }
     await transaction.send({
       topic: CHECKPOINTS,
-      messages: [{ key: 'capture', value: encodeCheckpoint(batch.checkpoint, {
-        identity: this.#identity,
-        slot: 'slot_x',
-        partitions: new Map(),
-      }) }],
+      messages: [
+        {
+          key: 'capture',
+          value: encodeCheckpoint(batch.checkpoint, {
+            identity: this.#identity,
+            slot: 'slot_x',
+            partitions: new Map(),
+          }),
+        },
+      ],
     });
     await this.#gate;
     if (this.failNext !== undefined) {

@@ -157,7 +157,7 @@ export function describeKafkaClientContract(
       await admin.disconnect();
     });
 
-    it('readCommitted returns records committed after another producer\'s still-open transaction, and none of that transaction', async () => {
+    it("readCommitted returns records committed after another producer's still-open transaction, and none of that transaction", async () => {
       const { client, admin, topic } = await setup('past-open');
       const foreign = client.producer({ transactionalId: `${topic}-foreign` });
       const writer = client.producer({ transactionalId: `${topic}-writer` });

@@ -333,7 +333,7 @@ export class KafkaCaptureSink implements CaptureSink {
         throw new CaptureError(
           'CAPTURE_PARTITIONS_CHANGED',
           `Topic ${topic} has ${partitions} partitions, but capturer "${this.#config.name}" recorded ${recorded} at its first use: ` +
-            'keys would move to other partitions and consumers could see an aggregate\'s events out of order. Capture halted; nothing was published with the new layout. ' +
+            "keys would move to other partitions and consumers could see an aggregate's events out of order. Capture halted; nothing was published with the new layout. " +
             `Restore a topic with ${recorded} partitions, or re-partition as docs/capture.md describes (a new topic, then rebuild the projections from it).`,
           { details: { topic, recorded, actual: partitions } },
         );

@@ -54,7 +54,11 @@ describe('checkpoint records', () => {
     });
     const decoded = decodeCheckpoint(value);
     expect(decoded.commitLsn).toBe(0x2_0000_0010n);
-    expect(decoded.identity).toEqual({ system: '7301', database: 'app', slot: 'tributary_default' });
+    expect(decoded.identity).toEqual({
+      system: '7301',
+      database: 'app',
+      slot: 'tributary_default',
+    });
     expect([...decoded.partitions]).toEqual([['events.Account', 3]]);
   });
 
