@@ -33,7 +33,7 @@ import type { CaptureEvents } from './events.js';
 import { formatLsn } from './lsn.js';
 import { CapturePipeline, type PayloadEncoder } from './pipeline.js';
 import { createOutboxRouter } from './router.js';
-import { verifyCheckpointSource } from './identity.js';
+import { verifyCheckpointSource, verifySlotPosition } from './identity.js';
 import type { CaptureCheckpoint, CaptureSink } from './sink.js';
 import type { ChangeSource, ChangeStream, SourceAcquisition } from './source.js';
 
@@ -310,7 +310,8 @@ class RelayCapturer implements Capturer {
       this.instrumentation.emit('capture.checkpoint.loaded', {
         commitLsn: checkpoint === undefined ? null : formatLsn(checkpoint.commitLsn),
       });
-      pipeline.begin(acquired, checkpoint?.commitLsn);
+      verifySlotPosition(checkpoint, acquired.confirmed, source.slot, origin);
+      pipeline.begin(acquired, checkpoint?.commitLsn, checkpoint?.confirmedLsn);
       this.#state = 'streaming';
 
       const running = pipeline;

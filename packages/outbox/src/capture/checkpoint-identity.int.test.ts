@@ -170,6 +170,29 @@ describe('checkpoint identity', () => {
     expect((error as Error).message).toContain(`tributary_${name}`);
   });
 
+  it('halts when the slot was dropped and recreated by hand, before publishing anything', async () => {
+    const name = env.name('recreated');
+    const config = configFor(env, name);
+    const first = await captureEvents(config, env, ['recreated-1']);
+    await first.capturer.stop();
+    await first.running;
+    await pool.query('select pg_drop_replication_slot($1)', [config.slot.name]);
+    // Committed while no slot exists: lost to Kafka, which is what the halt must reveal.
+    await append(env, 'recreated-lost');
+    await pool.query(`select pg_create_logical_replication_slot($1, 'pgoutput')`, [
+      config.slot.name,
+    ]);
+    const capturer = createPostgresKafkaCapturer({ config, kafka });
+    const batches: unknown[] = [];
+    capturer.instrumentation.on('capture.batch.committed', (event) => batches.push(event));
+    const running = capturer.run();
+    await append(env, 'recreated-2');
+    const error = await failureOf(running);
+    expect(isCaptureError(error, 'CAPTURE_SLOT_RECREATED')).toBe(true);
+    expect((error as Error).message).toContain(config.slot.name);
+    expect(batches).toEqual([]);
+  });
+
   it('halts when the checkpoint is ahead of the database WAL (a database restored from a backup)', async () => {
     const name = env.name('restored');
     const config = configFor(env, name);

@@ -132,6 +132,13 @@ export interface CaptureBatchConfig {
    * transaction is sent in chunks of at most this size. Default 900 KiB.
    */
   readonly maxRequestBytes: number;
+  /**
+   * How long a quiet position (keepalive, heartbeat, skipped transactions) waits before a
+   * checkpoint-only Kafka transaction records it; the slot is confirmed up to it only then,
+   * so at most one such transaction per this interval while the outbox is idle. Default
+   * 1,000 ms.
+   */
+  readonly quietLingerMs: number;
 }
 
 /** Replication slot and publication. */
@@ -249,6 +256,7 @@ export const captureDefaults = {
     maxBytes: 16 * 1024 * 1024,
     lingerMs: 5,
     maxRequestBytes: 900 * 1024,
+    quietLingerMs: 1_000,
   },
   slot: { create: true, createPublication: true },
   heartbeatIntervalMs: 10_000,
@@ -368,6 +376,7 @@ export function resolveCaptureConfig(input: CaptureConfigInput): CaptureConfig {
   const nonNegative: [string, number][] = [
     ['kafka.retryInitialMs', kafka.retryInitialMs],
     ['batch.lingerMs', batch.lingerMs],
+    ['batch.quietLingerMs', batch.quietLingerMs],
     ['heartbeatIntervalMs', config.heartbeatIntervalMs],
     ['progressIntervalMs', config.progressIntervalMs],
   ];

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isCaptureError } from './errors.js';
-import { verifyCheckpointSource } from './identity.js';
+import { verifyCheckpointSource, verifySlotPosition } from './identity.js';
 import type { CaptureCheckpoint } from './sink.js';
 import type { SourceIdentification } from './source.js';
 
@@ -13,7 +13,7 @@ const origin = { capturer: 'default', location: 'tributary.capture.checkpoints' 
 const checkpoint = (
   identity: CaptureCheckpoint['identity'],
   commitLsn = 0x1_0000_0000n,
-): CaptureCheckpoint => ({ commitLsn, identity, partitions: new Map() });
+): CaptureCheckpoint => ({ commitLsn, identity, partitions: new Map(), confirmedLsn: undefined });
 
 const failure = (run: () => void): unknown => {
   try {
@@ -60,5 +60,28 @@ describe('checking a checkpoint against the source', () => {
     );
     expect(isCaptureError(error, 'CAPTURE_CHECKPOINT_AHEAD')).toBe(true);
     expect((error as Error).message).toContain('6/0');
+  });
+});
+
+describe('checking the slot position against the checkpoint', () => {
+  const recorded = (confirmedLsn: bigint | undefined): CaptureCheckpoint => ({
+    ...checkpoint(source.identity),
+    confirmedLsn,
+  });
+
+  it('accepts a slot at or behind the recorded position (a crash before the confirmation) and old checkpoints', () => {
+    expect(() => verifySlotPosition(recorded(0x200n), 0x200n, 's', origin)).not.toThrow();
+    expect(() => verifySlotPosition(recorded(0x200n), 0x100n, 's', origin)).not.toThrow();
+    expect(() => verifySlotPosition(recorded(undefined), 0x900n, 's', origin)).not.toThrow();
+    expect(() => verifySlotPosition(undefined, 0x900n, 's', origin)).not.toThrow();
+  });
+
+  it('halts when the slot is beyond every recorded position: recreated by hand or advanced by another', () => {
+    const error = failure(() =>
+      verifySlotPosition(recorded(0x200n), 0x300n, 'tributary_x', origin),
+    );
+    expect(isCaptureError(error, 'CAPTURE_SLOT_RECREATED')).toBe(true);
+    expect((error as Error).message).toContain('tributary_x');
+    expect((error as Error).message).toContain('0/300');
   });
 });

@@ -72,3 +72,37 @@ export function verifyCheckpointSource(
     );
   }
 }
+
+/**
+ * Halts when the slot's confirmed position is beyond every position this capturer recorded
+ * as confirmable. The capturer records a position in a committed checkpoint before it
+ * confirms it, so a slot ahead of the record was not moved by this capturer: it was
+ * dropped and recreated by hand (a new slot starts at the current WAL position) or
+ * advanced by someone else, and whatever was committed in between never reached Kafka.
+ * Checkpoints of older versions record no position and are not compared.
+ *
+ * @throws CaptureError `CAPTURE_SLOT_RECREATED` (not retriable).
+ */
+export function verifySlotPosition(
+  checkpoint: CaptureCheckpoint | undefined,
+  slotConfirmed: bigint,
+  slot: string,
+  origin: CheckpointOrigin,
+): void {
+  const recorded = checkpoint?.confirmedLsn;
+  if (recorded === undefined || slotConfirmed <= recorded) return;
+  throw new CaptureError(
+    'CAPTURE_SLOT_RECREATED',
+    `Replication slot ${slot} is confirmed up to ${formatLsn(slotConfirmed)}, beyond ${formatLsn(recorded)}, the furthest position capturer "${origin.capturer}" ever recorded (topic ${origin.location}): ` +
+      'the slot was dropped and recreated by hand, or advanced by another consumer, and events committed in between may be missing from Kafka. ' +
+      'Capture halted and publishes nothing. Reconcile the outbox with Kafka (events committed after the checkpoint), then start under a new capturer name.',
+    {
+      details: {
+        slot,
+        slotConfirmed: formatLsn(slotConfirmed),
+        recorded: formatLsn(recorded),
+        capturer: origin.capturer,
+      },
+    },
+  );
+}

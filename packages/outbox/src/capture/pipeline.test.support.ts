@@ -81,6 +81,7 @@ export class InMemoryLogSink implements CaptureSink {
             identity: this.#identity,
             slot: 'slot_x',
             partitions: new Map(),
+            confirmedLsn: batch.confirmedLsn,
           }),
         },
       ],

@@ -16,6 +16,8 @@ export interface CaptureCheckpoint {
   readonly identity: { readonly [Field in keyof SourceIdentity]?: string | undefined };
   /** Partition count of every event topic at first use, by topic. */
   readonly partitions: ReadonlyMap<string, number>;
+  /** The highest source position recorded as confirmable; `undefined` in older checkpoints. */
+  readonly confirmedLsn: bigint | undefined;
 }
 
 /** One source transaction's summary, for the optional transaction metadata topic. */
@@ -33,6 +35,11 @@ export interface PublishBatch {
   readonly transactions: readonly TransactionSummary[];
   /** Commit LSN of the batch's last source transaction: the checkpoint written with it. */
   readonly checkpoint: bigint;
+  /**
+   * The highest source position the capturer will confirm after this commit, recorded with
+   * the checkpoint: a source found beyond every recorded position was moved by someone else.
+   */
+  readonly confirmedLsn: bigint;
 }
 
 /**

@@ -20,6 +20,8 @@ export interface CheckpointValue {
   readonly database?: string;
   /** Partition count of every event topic at first use: keys must never move. */
   readonly partitions?: Readonly<Record<string, number>>;
+  /** The highest slot position the capturer confirms after this commit, as `X/Y`. */
+  readonly confirmedLsn?: string;
 }
 
 /** What a checkpoint record carries besides the commit LSN. */
@@ -29,6 +31,8 @@ export interface CheckpointContents {
   /** Name of the slot, used when `identity` is not known. */
   readonly slot: string;
   readonly partitions: ReadonlyMap<string, number>;
+  /** The highest source position confirmed after this commit; `undefined` to leave it out. */
+  readonly confirmedLsn?: bigint | undefined;
 }
 
 /** Encodes a checkpoint record value. */
@@ -42,6 +46,9 @@ export function encodeCheckpoint(commitLsn: bigint, contents: CheckpointContents
       ? {}
       : { systemIdentifier: identity.system, database: identity.database }),
     partitions: Object.fromEntries(contents.partitions),
+    ...(contents.confirmedLsn === undefined
+      ? {}
+      : { confirmedLsn: formatLsn(contents.confirmedLsn) }),
   };
   return JSON.stringify(value);
 }
@@ -78,6 +85,8 @@ export function decodeCheckpoint(value: string): CaptureCheckpoint {
         slot: optionalText(parsed.slot, 'slot'),
       },
       partitions: new Map(Object.entries(parsed.partitions ?? {})),
+      confirmedLsn:
+        parsed.confirmedLsn === undefined ? undefined : parseLsn(String(parsed.confirmedLsn)),
     };
   } catch (error) {
     throw new CaptureError(

@@ -25,6 +25,7 @@ const batch = (checkpoint: bigint, records: CaptureRecord[]) => ({
   records,
   transactions: [],
   checkpoint,
+  confirmedLsn: checkpoint + 0x10n,
 });
 
 describe('KafkaCaptureSink on the Kafka client port (in-memory log)', () => {

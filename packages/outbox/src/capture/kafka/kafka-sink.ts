@@ -266,6 +266,7 @@ export class KafkaCaptureSink implements CaptureSink {
         identity: this.#identity,
         slot: config.slot.name,
         partitions: this.#layout,
+        confirmedLsn: batch.confirmedLsn,
       }),
     };
     outgoing.push({
