@@ -14,8 +14,39 @@ const { ConfigResourceTypes } = kafkajs;
 
 const require = createRequire(import.meta.url);
 
-/** The parts of kafkajs's internal Cluster used to read high watermarks. */
-interface KafkajsCluster {
+/** One record as kafkajs's fetch decoder returns it, control records included. */
+export interface KafkajsRawRecord {
+  readonly offset: string;
+  readonly key: Buffer | null;
+  readonly value: Buffer | null;
+  readonly headers?: Record<string, Buffer | string | (Buffer | string)[] | undefined>;
+  readonly isControlRecord: boolean;
+  readonly batchContext: { readonly producerId: string; readonly inTransaction: boolean };
+}
+
+/** The parts of kafkajs's internal Broker used to fetch raw records. */
+export interface KafkajsBroker {
+  fetch(request: {
+    isolationLevel: number;
+    maxWaitTime: number;
+    minBytes: number;
+    maxBytes: number;
+    topics: {
+      topic: string;
+      partitions: { partition: number; fetchOffset: string; maxBytes: number }[];
+    }[];
+  }): Promise<{
+    responses: {
+      topicName: string;
+      partitions: { partition: number; messages: KafkajsRawRecord[] }[];
+    }[];
+  }>;
+}
+
+/** The parts of kafkajs's internal Cluster used to read high watermarks and raw records. */
+export interface KafkajsCluster {
+  findLeaderForPartitions(topic: string, partitions: number[]): Record<string, number[]>;
+  findBroker(node: { nodeId: string }): Promise<KafkajsBroker>;
   connect(): Promise<void>;
   disconnect(): Promise<void>;
   addTargetTopic(topic: string): Promise<void>;
@@ -26,7 +57,8 @@ interface KafkajsCluster {
   ): Promise<{ topic: string; partitions: { partition: number; offset: string }[] }[]>;
 }
 
-const READ_UNCOMMITTED = (
+/** kafkajs's code of the read_uncommitted isolation level. */
+export const READ_UNCOMMITTED = (
   require('kafkajs/src/protocol/isolationLevel.js') as Record<string, number>
 )['READ_UNCOMMITTED'];
 
@@ -35,7 +67,7 @@ const READ_UNCOMMITTED = (
  * offset). The high watermark needs a read_uncommitted ListOffsets, which only its internal
  * cluster factory can make; kafkajs 2.2.4 is the last release, so this cannot move.
  */
-function uncommittedCluster(kafka: Kafka): KafkajsCluster {
+export function uncommittedCluster(kafka: Kafka): KafkajsCluster {
   const factory = Object.getOwnPropertySymbols(kafka).find(
     (symbol) => symbol.description === 'private:Kafka:createCluster',
   );

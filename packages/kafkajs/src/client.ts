@@ -1,6 +1,4 @@
-import { randomUUID } from 'node:crypto';
 import {
-  KafkaIndeterminateError,
   type KafkaAdmin,
   type KafkaClient,
   type KafkaConsumer,
@@ -10,10 +8,10 @@ import {
   type KafkaReadOptions,
   type KafkaRecord,
   type Logger,
-  withTimeout,
 } from '@tributary/core';
 import { Kafka, logLevel } from 'kafkajs';
 import { KafkajsAdmin } from './admin.js';
+import { readCommittedRecords } from './committed-reader.js';
 import { KafkajsConsumer } from './consumer.js';
 import { installFastRecordEncoder } from './internal/kafkajs-record-encoder.js';
 import { KafkajsProducer } from './producer.js';
@@ -86,79 +84,12 @@ class KafkajsClient implements KafkaClient {
     return new KafkajsAdmin(this.#kafka);
   }
 
-  async readCommitted(
+  readCommitted(
     topic: string,
     onRecord: (record: KafkaRecord) => void,
     options: KafkaReadOptions = {},
   ): Promise<void> {
-    const admin = this.admin();
-    await admin.connect();
-    const targets = new Map<number, bigint>();
-    try {
-      for (const offsets of await admin.fetchOffsets(topic)) {
-        if (offsets.lastStableOffset > offsets.earliest) {
-          targets.set(offsets.partition, offsets.lastStableOffset);
-        }
-      }
-    } finally {
-      await admin.disconnect();
-    }
-    if (targets.size === 0) return;
-    const consumer = this.#kafka.consumer({
-      // A throwaway group: nothing is committed, kafkajs just has no group-less reading.
-      groupId: `tributary.read-committed.${randomUUID()}`,
-      readUncommitted: false,
-      allowAutoTopicCreation: false,
-      maxWaitTimeInMs: 100,
-    });
-    const positions = new Map<number, bigint>();
-    let done: () => void = () => undefined;
-    const finished = new Promise<void>((resolve) => {
-      done = resolve;
-    });
-    const advance = (partition: number, next: bigint): void => {
-      if (next > (positions.get(partition) ?? 0n)) positions.set(partition, next);
-      for (const [target, end] of targets) {
-        if ((positions.get(target) ?? 0n) < end) return;
-      }
-      done();
-    };
-    consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
-      // Also fires for batches that held only control records or aborted records, which
-      // read_committed hides: the reader must move past those to reach the end.
-      advance(payload.partition, BigInt(payload.lastOffset) + 1n);
-    });
-    await consumer.connect();
-    try {
-      await consumer.subscribe({ topic, fromBeginning: true });
-      await consumer.run({
-        eachMessage: ({ partition, message }) => {
-          const offset = BigInt(message.offset);
-          if (offset < (targets.get(partition) ?? 0n)) {
-            onRecord({
-              topic,
-              partition,
-              offset,
-              key: message.key,
-              value: message.value,
-              headers: message.headers ?? {},
-            });
-          }
-          advance(partition, offset + 1n);
-          return Promise.resolve();
-        },
-      });
-      await withTimeout(
-        finished,
-        options.timeoutMs ?? 30_000,
-        () =>
-          new KafkaIndeterminateError(
-            `reading ${topic} did not finish within ${options.timeoutMs ?? 30_000} ms`,
-          ),
-      );
-    } finally {
-      await consumer.disconnect().catch(() => undefined);
-    }
+    return readCommittedRecords(this.#kafka, topic, onRecord, options);
   }
 }
 

@@ -250,9 +250,13 @@ export interface KafkaClient {
   consumer(options: KafkaConsumerOptions): KafkaConsumer;
   admin(): KafkaAdmin;
   /**
-   * Reads a topic `read_committed` from its earliest offsets up to its last stable offsets
-   * at call time, outside any consumer group, calling `onRecord` in offset order per
-   * partition. Meant for small compacted topics such as the capture checkpoints.
+   * Reads every record of a topic that is committed at call time, from the earliest offsets
+   * up to the high watermarks, outside any consumer group, calling `onRecord` in offset
+   * order per partition. Records of aborted transactions and of transactions still open
+   * are left out, but, unlike a `read_committed` consumer, which stops at the last stable
+   * offset, another producer's open transaction does NOT hide the committed records after
+   * it: the latest committed value of a key is returned at once. Meant for small compacted
+   * topics such as the capture checkpoints.
    */
   readCommitted(
     topic: string,

@@ -4,16 +4,19 @@ import { createCapturer, type CaptureRelayConfig, type Capturer } from './captur
 import { captureDefaults, defaultRouterConfig } from './config.js';
 import { CaptureError, isCaptureError } from './errors.js';
 import { CHECKPOINTS, InMemoryLogSink, row, tx, until } from './pipeline.test.support.js';
-import type { PublishBatch } from './sink.js';
+import type { CaptureCheckpoint, PublishBatch } from './sink.js';
 import type {
   ChangeListener,
   ChangeSource,
   ChangeStream,
   SourceAcquisition,
+  SourceIdentification,
+  SourceIdentity,
   SourceLag,
 } from './source.js';
 
 const config: CaptureRelayConfig = {
+  name: 'unit',
   router: defaultRouterConfig,
   batch: { ...captureDefaults.batch, lingerMs: 1 },
   heartbeatIntervalMs: 0,
@@ -72,6 +75,13 @@ class ScriptedSource implements ChangeSource {
     return Promise.resolve();
   }
 
+  identify(): Promise<SourceIdentification> {
+    return Promise.resolve({
+      identity: { system: '1', database: 'db', slot: this.slot },
+      head: 0xffff_ffffn,
+    });
+  }
+
   acquire(listener: ChangeListener): Promise<SourceAcquisition> {
     this.calls.push('source.acquire');
     if (this.acquireError !== undefined) return Promise.reject(this.acquireError);
@@ -117,12 +127,12 @@ class RecordingSink extends InMemoryLogSink {
     return super.prepare();
   }
 
-  override connect(): Promise<void> {
+  override connect(identity?: SourceIdentity): Promise<void> {
     this.calls.push('sink.connect');
-    return super.connect();
+    return super.connect(identity);
   }
 
-  override readCheckpoint(): Promise<bigint | undefined> {
+  override readCheckpoint(): Promise<CaptureCheckpoint | undefined> {
     this.calls.push('sink.readCheckpoint');
     return super.readCheckpoint();
   }
@@ -178,6 +188,8 @@ describe('the capture relay', () => {
     expect(calls).toEqual([
       'source.prepare',
       'sink.prepare',
+      // The identity check before fencing: a second deployment must not fence the first.
+      'sink.readCheckpoint',
       'source.acquire',
       'source.acquire',
       'source.acquire',
@@ -242,6 +254,7 @@ describe('the capture relay', () => {
     expect(calls).toEqual([
       'source.prepare',
       'sink.prepare',
+      'sink.readCheckpoint',
       'source.acquire',
       'sink.close',
       'source.close',

@@ -33,12 +33,14 @@ import type { CaptureEvents } from './events.js';
 import { formatLsn } from './lsn.js';
 import { CapturePipeline, type PayloadEncoder } from './pipeline.js';
 import { createOutboxRouter } from './router.js';
-import type { CaptureSink } from './sink.js';
+import { verifyCheckpointSource, verifySlotPosition } from './identity.js';
+import type { CaptureCheckpoint, CaptureSink } from './sink.js';
 import type { ChangeSource, ChangeStream, SourceAcquisition } from './source.js';
 
 /** The settings the relay itself reads (a `CaptureConfig` fits). */
 export type CaptureRelayConfig = Pick<
   CaptureConfig,
+  | 'name'
   | 'router'
   | 'batch'
   | 'heartbeatIntervalMs'
@@ -146,6 +148,7 @@ class RelayCapturer implements Capturer {
   readonly #stopSignal: Promise<'stop'>;
   #running: Promise<void> | undefined;
   #published = 0;
+  #firstRun = true;
   #lastProgress = { at: performance.now(), events: 0 };
 
   constructor(options: CapturerOptions) {
@@ -232,8 +235,24 @@ class RelayCapturer implements Capturer {
     const timers: NodeJS.Timeout[] = [];
     let graceful = false;
     try {
-      await source.prepare({ readCheckpoint: () => sink.readCheckpoint() });
+      const origin = { capturer: this.#config.name, location: sink.checkpointLocation };
+      // Read the checkpoint, THEN identify: the source's head is then at least the commit
+      // LSN of any checkpoint an active instance committed before the read.
+      const readVerifiedCheckpoint = async (): Promise<CaptureCheckpoint | undefined> => {
+        const checkpoint = await sink.readCheckpoint();
+        verifyCheckpointSource(checkpoint, await source.identify(), origin);
+        return checkpoint;
+      };
+      await source.prepare({
+        readCheckpoint: async () => (await readVerifiedCheckpoint())?.commitLsn,
+      });
       await sink.prepare();
+      if (this.#firstRun) {
+        // Before fencing anyone: a second deployment that reuses this capturer name must
+        // halt here, not fence the healthy one's producer first.
+        this.#firstRun = false;
+        await readVerifiedCheckpoint();
+      }
 
       // Take the slot, or wait for it.
       let announced = false;
@@ -281,16 +300,18 @@ class RelayCapturer implements Capturer {
       }));
 
       // Fence older instances, then read the checkpoint they can no longer move.
-      await sink.connect();
-      const checkpoint = await sink.readCheckpoint();
+      await sink.connect((await source.identify()).identity);
+      const checkpoint = await readVerifiedCheckpoint();
       logger.info('loaded Kafka checkpoint', {
-        commitLsn: checkpoint === undefined ? null : formatLsn(checkpoint),
+        commitLsn: checkpoint === undefined ? null : formatLsn(checkpoint.commitLsn),
         topic: sink.checkpointLocation,
+        ...checkpoint?.identity,
       });
       this.instrumentation.emit('capture.checkpoint.loaded', {
-        commitLsn: checkpoint === undefined ? null : formatLsn(checkpoint),
+        commitLsn: checkpoint === undefined ? null : formatLsn(checkpoint.commitLsn),
       });
-      pipeline.begin(acquired, checkpoint);
+      verifySlotPosition(checkpoint, acquired.confirmed, source.slot, origin);
+      pipeline.begin(acquired, checkpoint?.commitLsn, checkpoint?.confirmedLsn);
       this.#state = 'streaming';
 
       const running = pipeline;

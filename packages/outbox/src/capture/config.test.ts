@@ -34,6 +34,7 @@ describe('capture configuration', () => {
       maxBytes: 16 * 1024 * 1024,
       lingerMs: 5,
       maxRequestBytes: 900 * 1024,
+      quietLingerMs: 1_000,
     });
     expect(config.heartbeatIntervalMs).toBe(10_000);
     expect(config.walSenderTimeoutMs).toBeNull();

@@ -87,6 +87,14 @@ export interface CaptureKafkaConfig {
    * record (2–2.5× the produce rate with Tributary's headers). Default `true`.
    */
   readonly fastRecordEncoder: boolean;
+  /**
+   * Largest record batch the broker and the topics accept (`message.max.bytes` /
+   * `max.message.bytes`), measured as Kafka frames one record alone: UTF-8 key, value and
+   * headers plus framing. A record over it halts capture with `CAPTURE_RECORD_TOO_LARGE`
+   * naming the event instead of failing the Kafka transaction over and over. Default
+   * 1,048,588 (the broker default). Must be at least `batch.maxRequestBytes`.
+   */
+  readonly maxRecordBytes: number;
 }
 
 /** Topic creation and checks. */
@@ -101,6 +109,13 @@ export interface CaptureTopicsConfig {
   readonly checkpointTopic: string;
   /** Optional topic with one record per source transaction (xid, commit LSN, event count). Default none. */
   readonly transactionTopic: string | null;
+  /**
+   * How often the partition count of every event topic in use is compared with the count
+   * recorded at first use (a change halts with `CAPTURE_PARTITIONS_CHANGED`). Records are
+   * always sent to the partition the recorded count gives, so nothing reaches a new layout
+   * in between. Default 30,000 ms.
+   */
+  readonly partitionCheckIntervalMs: number;
 }
 
 /** How source transactions are grouped into Kafka transactions. */
@@ -117,6 +132,13 @@ export interface CaptureBatchConfig {
    * transaction is sent in chunks of at most this size. Default 900 KiB.
    */
   readonly maxRequestBytes: number;
+  /**
+   * How long a quiet position (keepalive, heartbeat, skipped transactions) waits before a
+   * checkpoint-only Kafka transaction records it; the slot is confirmed up to it only then,
+   * so at most one such transaction per this interval while the outbox is idle. Default
+   * 1,000 ms.
+   */
+  readonly quietLingerMs: number;
 }
 
 /** Replication slot and publication. */
@@ -219,6 +241,7 @@ export const captureDefaults = {
     retries: 12,
     compression: 'none',
     fastRecordEncoder: true,
+    maxRecordBytes: 1_048_588,
   },
   topics: {
     create: true,
@@ -226,12 +249,14 @@ export const captureDefaults = {
     replicationFactor: -1,
     checkpointTopic: 'tributary.capture.checkpoints',
     transactionTopic: null,
+    partitionCheckIntervalMs: 30_000,
   },
   batch: {
     maxEvents: 10_000,
     maxBytes: 16 * 1024 * 1024,
     lingerMs: 5,
     maxRequestBytes: 900 * 1024,
+    quietLingerMs: 1_000,
   },
   slot: { create: true, createPublication: true },
   heartbeatIntervalMs: 10_000,
@@ -343,12 +368,15 @@ export function resolveCaptureConfig(input: CaptureConfigInput): CaptureConfig {
     ['batch.maxEvents', batch.maxEvents],
     ['batch.maxBytes', batch.maxBytes],
     ['batch.maxRequestBytes', batch.maxRequestBytes],
+    ['kafka.maxRecordBytes', kafka.maxRecordBytes],
+    ['topics.partitionCheckIntervalMs', topics.partitionCheckIntervalMs],
     ['standbyRetryMs', config.standbyRetryMs],
     ['restartBackoffMs', config.restartBackoffMs],
   ];
   const nonNegative: [string, number][] = [
     ['kafka.retryInitialMs', kafka.retryInitialMs],
     ['batch.lingerMs', batch.lingerMs],
+    ['batch.quietLingerMs', batch.quietLingerMs],
     ['heartbeatIntervalMs', config.heartbeatIntervalMs],
     ['progressIntervalMs', config.progressIntervalMs],
   ];
@@ -367,6 +395,11 @@ export function resolveCaptureConfig(input: CaptureConfigInput): CaptureConfig {
     (!Number.isSafeInteger(config.walSenderTimeoutMs) || config.walSenderTimeoutMs < 1)
   ) {
     problems.push('walSenderTimeoutMs must be a positive integer or null');
+  }
+  if (kafka.maxRecordBytes < batch.maxRequestBytes) {
+    problems.push(
+      `kafka.maxRecordBytes (${kafka.maxRecordBytes}) must be at least batch.maxRequestBytes (${batch.maxRequestBytes}): requests are filled up to that size`,
+    );
   }
   if (!Number.isSafeInteger(topics.replicationFactor) || topics.replicationFactor === 0) {
     problems.push('topics.replicationFactor must be -1 or a positive integer');

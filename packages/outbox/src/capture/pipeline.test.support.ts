@@ -11,7 +11,8 @@ import type { CaptureEvents } from './events.js';
 import { decodeCheckpoint, encodeCheckpoint } from './kafka/checkpoint.js';
 import { CapturePipeline } from './pipeline.js';
 import { createOutboxRouter, type OutboxRow } from './router.js';
-import type { CaptureSink, PublishBatch } from './sink.js';
+import type { CaptureCheckpoint, CaptureSink, PublishBatch } from './sink.js';
+import type { SourceIdentity } from './source.js';
 import type { ChangeStream, SourceTransaction } from './source.js';
 
 /** The in-memory checkpoint topic. */
@@ -21,6 +22,7 @@ export const CHECKPOINTS = 'checkpoints';
 export class InMemoryLogSink implements CaptureSink {
   readonly batches: PublishBatch[] = [];
   #producer: InMemoryProducer | undefined;
+  #identity: SourceIdentity | undefined;
   #gate: Promise<void> | undefined;
   #open: () => void = () => undefined;
   failNext: Error | undefined;
@@ -44,12 +46,13 @@ export class InMemoryLogSink implements CaptureSink {
     this.#open();
   }
 
-  async connect(): Promise<void> {
+  async connect(identity?: SourceIdentity): Promise<void> {
+    this.#identity = identity;
     this.#producer = this.log.producer({ transactionalId: 'capture' });
     await this.#producer.connect();
   }
 
-  readCheckpoint(): Promise<bigint | undefined> {
+  readCheckpoint(): Promise<CaptureCheckpoint | undefined> {
     const record = this.log.latestByKey(CHECKPOINTS).get('capture');
     return Promise.resolve(
       record === undefined ? undefined : decodeCheckpoint(String(record.value)),
@@ -71,7 +74,17 @@ export class InMemoryLogSink implements CaptureSink {
     }
     await transaction.send({
       topic: CHECKPOINTS,
-      messages: [{ key: 'capture', value: encodeCheckpoint(batch.checkpoint, 'slot') }],
+      messages: [
+        {
+          key: 'capture',
+          value: encodeCheckpoint(batch.checkpoint, {
+            identity: this.#identity,
+            slot: 'slot_x',
+            partitions: new Map(),
+            confirmedLsn: batch.confirmedLsn,
+          }),
+        },
+      ],
     });
     await this.#gate;
     if (this.failNext !== undefined) {

@@ -91,7 +91,7 @@ describe('the capture pipeline', () => {
     expect(sink.batches.map((batch) => batch.checkpoint)).toEqual([0x100n, 0x200n, 0x300n]);
   });
 
-  it('skips transactions at or below the checkpoint (as 64-bit numbers) and confirms their position', async () => {
+  it('skips transactions at or below the checkpoint (as 64-bit numbers) and confirms their position once a checkpoint records it', async () => {
     const { sink, source, pipeline, instrumentation } = setup();
     const skipped: string[] = [];
     instrumentation.on('capture.transaction.skipped', ({ commitLsn }) => skipped.push(commitLsn));
@@ -106,7 +106,8 @@ describe('the capture pipeline', () => {
     expect(sink.batches.flatMap((batch) => batch.records.map((record) => record.key))).toEqual([
       'a',
     ]);
-    expect(source.confirmations).toEqual([0x1_0000_0000n, 0x1_0000_0010n, 0x1_0000_0110n]);
+    expect(source.confirmations).toEqual([0x1_0000_0110n]);
+    expect(sink.batches.at(-1)?.confirmedLsn).toBe(0x1_0000_0110n);
   });
 
   it('republishes nothing after a restart whose predecessor committed but never confirmed', async () => {
@@ -127,12 +128,12 @@ describe('the capture pipeline', () => {
       logger: silentLogger,
       instrumentation: createInstrumentation<CaptureEvents>(),
     });
-    pipeline.begin(source, await sink.readCheckpoint());
+    pipeline.begin(source, (await sink.readCheckpoint())?.commitLsn);
     await pipeline.transaction(tx(0x100, [row('a', 1)]));
     await pipeline.transaction(tx(0x200, [row('a', 2)]));
     await pipeline.drain();
     expect(sink.committedEventIds()).toHaveLength(2);
-    expect(await sink.readCheckpoint()).toBe(0x200n);
+    expect((await sink.readCheckpoint())?.commitLsn).toBe(0x200n);
   });
 
   it('fails on a publish error, confirms nothing of it, and refuses further transactions', async () => {
@@ -149,20 +150,27 @@ describe('the capture pipeline', () => {
     expect(sink.committedEventIds()).toEqual([]);
   });
 
-  it('confirms quiet positions at once when idle, and only after the batch in flight otherwise', async () => {
-    const { sink, source, pipeline } = setup();
+  it('records a quiet position in a checkpoint-only Kafka transaction before confirming it, and confirms recorded ones at once', async () => {
+    const { sink, source, pipeline } = setup({ quietLingerMs: 1 });
     await sink.connect();
     pipeline.begin(source, undefined);
     pipeline.quietPosition(0x50n);
+    expect(source.confirmations).toEqual([]);
+    await until(() => source.confirmations.length === 1);
     expect(source.confirmations).toEqual([0x50n]);
+    expect(sink.batches.at(-1)).toMatchObject({ records: [], checkpoint: 0n, confirmedLsn: 0x50n });
+    pipeline.quietPosition(0x40n); // already recorded: no Kafka transaction
+    expect(source.confirmations).toEqual([0x50n, 0x40n]);
     sink.hold();
     await pipeline.transaction(tx(0x100, [row('a', 1)]));
     await new Promise((resolve) => setTimeout(resolve, 10));
     pipeline.quietPosition(0x500n); // arrives while 0x100 is in flight
-    expect(source.confirmations).toEqual([0x50n]);
+    expect(source.confirmations).toEqual([0x50n, 0x40n]);
     sink.release();
-    await until(() => source.confirmations.length === 2);
-    expect(source.confirmations).toEqual([0x50n, 0x500n]);
+    await until(() => source.confirmations.length === 4);
+    expect(source.confirmations).toEqual([0x50n, 0x40n, 0x110n, 0x500n]);
+    // The checkpoint-only transaction keeps the checkpoint in force.
+    expect(sink.batches.at(-1)).toMatchObject({ checkpoint: 0x100n, confirmedLsn: 0x500n });
   });
 
   it('never confirms past a transaction it left unpublished while stopping', async () => {

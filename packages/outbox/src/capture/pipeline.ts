@@ -80,8 +80,11 @@ export class CapturePipeline implements ChangeListener {
   readonly #readyPromise: Promise<void>;
   #pending: PendingBatch | undefined;
   #inFlight: Promise<void> | undefined;
-  /** A quiet position that arrived while a batch was in flight and nothing was pending. */
-  #followUp = 0n;
+  /**
+   * The highest position recorded in a committed checkpoint (`confirmedLsn`): the source
+   * is never told more, so a slot found beyond it was not moved by this capturer.
+   */
+  #recorded = 0n;
   #lingerTimer: NodeJS.Timeout | undefined;
   #failure: Error | undefined;
   #fail: (error: unknown) => void = () => undefined;
@@ -121,9 +124,11 @@ export class CapturePipeline implements ChangeListener {
    * for them, stops reading). The checkpoint must be read AFTER the producer fenced older
    * instances, or a zombie could still commit past it.
    */
-  begin(source: ChangeStream, checkpoint: bigint | undefined): void {
+  begin(source: ChangeStream, checkpoint: bigint | undefined, recorded = 0n): void {
     this.#source = source;
     this.#checkpoint = checkpoint;
+    // What the slot already confirms needs no new record.
+    this.#recorded = maxLsn(recorded, source.confirmed);
     this.#ready();
   }
 
@@ -190,6 +195,9 @@ export class CapturePipeline implements ChangeListener {
       await this.#inFlight.catch(() => undefined);
     }
     const batch = this.#pending as PendingBatch;
+    // A batch opened only to record a quiet position waits the long quiet linger; its
+    // first transaction must not wait that long.
+    if (batch.transactions.length === 0 && !batch.due) this.#startLinger();
     for (const record of records) batch.records.push(record);
     batch.bytes += bytes;
     batch.transactions.push({
@@ -213,11 +221,16 @@ export class CapturePipeline implements ChangeListener {
     if (this.#failure !== undefined || this.#source === undefined || this.#stopping) return;
     if (this.#pending !== undefined) {
       this.#pending.position = maxLsn(this.#pending.position, position);
-    } else if (this.#inFlight !== undefined) {
-      this.#followUp = maxLsn(this.#followUp, position);
-    } else {
-      // Nothing unpublished precedes this position: confirming it loses nothing.
+    } else if (position <= this.#recorded) {
+      // A committed checkpoint records it: everything before it is durable in Kafka.
       this.#source.confirm(position);
+    } else {
+      // Recorded in a checkpoint-only Kafka transaction first (at most one per
+      // `batch.quietLingerMs`): a slot whose position is beyond every recorded one was
+      // recreated or moved by someone else, and the next start halts on it.
+      this.#pending = this.#newBatch();
+      this.#pending.position = position;
+      this.#startLinger(this.#options.batch.quietLingerMs);
     }
   }
 
@@ -320,14 +333,14 @@ export class CapturePipeline implements ChangeListener {
     };
   }
 
-  #startLinger(): void {
+  #startLinger(ms = this.#options.batch.lingerMs): void {
     clearTimeout(this.#lingerTimer);
     this.#lingerTimer = setTimeout(() => {
       const pending = this.#pending;
       if (pending === undefined) return;
       pending.due = true;
       if (this.#inFlight === undefined) this.#publishPending();
-    }, this.#options.batch.lingerMs);
+    }, ms);
   }
 
   #publishPending(): void {
@@ -352,21 +365,26 @@ export class CapturePipeline implements ChangeListener {
     const source = this.#source;
     if (source === undefined) throw new Error('pipeline published before it began');
     const started = performance.now();
+    // A batch that only records a quiet position keeps the checkpoint in force.
+    const checkpoint =
+      pending.transactions.length === 0 ? (this.#checkpoint ?? 0n) : pending.checkpoint;
+    const position = pending.position;
     const batch: PublishBatch = {
       records: pending.records,
       transactions: pending.transactions,
-      checkpoint: pending.checkpoint,
+      checkpoint,
+      confirmedLsn: maxLsn(position, this.#recorded),
     };
     await this.#options.sink.publish(batch);
     this.#crash('after-commit');
-    this.#checkpoint = pending.checkpoint;
-    const position = maxLsn(pending.position, this.#followUp);
-    this.#followUp = 0n;
+    this.#checkpoint = checkpoint;
+    this.#recorded = batch.confirmedLsn;
     // Only now, with the events and the checkpoint committed in Kafka, may PostgreSQL drop
     // this WAL. A crash before this line makes the slot resend these transactions; the
     // checkpoint (≥ their commit LSNs) makes the next run skip them.
     source.confirm(position);
     this.#crash('after-ack');
+    if (pending.transactions.length === 0) return;
     this.publishedEvents += pending.records.length;
     this.publishedTransactions += pending.transactions.length;
     this.lastCommitTimeMicros = pending.transactions.at(-1)?.commitTimeMicros;

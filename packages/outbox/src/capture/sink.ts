@@ -3,6 +3,22 @@
  * the checkpoint together. The Kafka implementation lives in `capture/kafka/`.
  */
 import type { CaptureRecord } from './router.js';
+import type { SourceIdentity } from './source.js';
+
+/** A committed checkpoint as read back. */
+export interface CaptureCheckpoint {
+  /** Commit LSN of the last source transaction committed with it. */
+  readonly commitLsn: bigint;
+  /**
+   * The source it was written for. Fields are missing in checkpoints of older versions
+   * (which recorded the slot only): those are adopted and written on the next commit.
+   */
+  readonly identity: { readonly [Field in keyof SourceIdentity]?: string | undefined };
+  /** Partition count of every event topic at first use, by topic. */
+  readonly partitions: ReadonlyMap<string, number>;
+  /** The highest source position recorded as confirmable; `undefined` in older checkpoints. */
+  readonly confirmedLsn: bigint | undefined;
+}
 
 /** One source transaction's summary, for the optional transaction metadata topic. */
 export interface TransactionSummary {
@@ -19,6 +35,11 @@ export interface PublishBatch {
   readonly transactions: readonly TransactionSummary[];
   /** Commit LSN of the batch's last source transaction: the checkpoint written with it. */
   readonly checkpoint: bigint;
+  /**
+   * The highest source position the capturer will confirm after this commit, recorded with
+   * the checkpoint: a source found beyond every recorded position was moved by someone else.
+   */
+  readonly confirmedLsn: bigint;
 }
 
 /**
@@ -34,10 +55,14 @@ export interface CaptureSink {
   /**
    * Initialises the transactional producer. With a stable transactional id this fences any
    * older instance: its open transaction is aborted and it can commit nothing any more.
+   * Every checkpoint written afterwards records `identity`.
    */
-  connect(): Promise<void>;
-  /** The last committed checkpoint (commit LSN), read with read_committed; `undefined` if none. */
-  readCheckpoint(): Promise<bigint | undefined>;
+  connect(identity?: SourceIdentity): Promise<void>;
+  /**
+   * The last committed checkpoint, `undefined` if none. It must be the latest committed
+   * one even while another writer's transaction is open on the same store.
+   */
+  readCheckpoint(): Promise<CaptureCheckpoint | undefined>;
   /** Writes the batch and its checkpoint in one transaction and commits it; resolves once committed. */
   publish(batch: PublishBatch): Promise<void>;
   /** Releases connections. */

@@ -48,10 +48,34 @@ export interface ChangeStream {
 /** What a source may ask of the sink while it prepares. */
 export interface SourcePreparation {
   /**
-   * The sink's last committed checkpoint (read_committed), `undefined` if none: proof that
-   * the source position existed before, so a missing one is lost rather than new.
+   * The sink's last committed checkpoint (commit LSN), `undefined` if none: proof that the
+   * source position existed before, so a missing one is lost rather than new. The relay
+   * checks the checkpoint's identity before answering.
    */
   readCheckpoint(): Promise<bigint | undefined>;
+}
+
+/**
+ * Which source a checkpoint belongs to. A checkpoint applied to another source would skip
+ * or republish events, so the relay halts on any difference.
+ */
+export interface SourceIdentity {
+  /** The server cluster (PostgreSQL: the system identifier of `IDENTIFY_SYSTEM`). */
+  readonly system: string;
+  /** The database. */
+  readonly database: string;
+  /** What holds the position (PostgreSQL: the replication slot). */
+  readonly slot: string;
+}
+
+/** The source's identity and how far its log reaches now. */
+export interface SourceIdentification {
+  readonly identity: SourceIdentity;
+  /**
+   * The current end of the source's log (PostgreSQL: the WAL flush position). A checkpoint
+   * beyond it belongs to a future this database never had: it was restored from a backup.
+   */
+  readonly head: bigint;
 }
 
 /** The outcome of one attempt to take the source. */
@@ -85,6 +109,8 @@ export interface ChangeSource {
    * recreated silently.
    */
   prepare(preparation: SourcePreparation): Promise<void>;
+  /** Identifies the source (after `prepare`), so the relay can check the checkpoint against it. */
+  identify(): Promise<SourceIdentification>;
   /**
    * Tries to take the source and start streaming to `listener`. Resolves once streaming has
    * started, or with `acquired: false` while another instance holds it.

@@ -157,6 +157,41 @@ export function describeKafkaClientContract(
       await admin.disconnect();
     });
 
+    it("readCommitted returns records committed after another producer's still-open transaction, and none of that transaction", async () => {
+      const { client, admin, topic } = await setup('past-open');
+      const foreign = client.producer({ transactionalId: `${topic}-foreign` });
+      const writer = client.producer({ transactionalId: `${topic}-writer` });
+      await foreign.connect();
+      await writer.connect();
+      const first = await writer.begin();
+      await first.send([{ topic, messages: [{ key: 'mine', value: 'before' }] }]);
+      await first.commit();
+      // Opened first, never finished: it pins the last stable offset below what follows.
+      const open = await foreign.begin();
+      await open.send([{ topic, messages: [{ key: 'theirs', value: 'open' }] }]);
+      const later = await writer.begin();
+      await later.send([{ topic, messages: [{ key: 'mine', value: 'after-open' }] }]);
+      await later.commit();
+      const aborted = await writer.begin();
+      await aborted.send([{ topic, messages: [{ key: 'mine', value: 'aborted' }] }]);
+      await aborted.abort();
+      const last = await writer.begin();
+      await last.send([{ topic, messages: [{ key: 'mine', value: 'latest' }] }]);
+      await last.commit();
+      const offsets = (await admin.fetchOffsets(topic))[0];
+      expect(offsets?.lastStableOffset).toBeLessThan(offsets?.highWatermark ?? 0n);
+
+      const started = Date.now();
+      const seen: KafkaRecord[] = [];
+      await client.readCommitted(topic, (record) => seen.push(record), { timeoutMs: 10_000 });
+      expect(values(seen)).toEqual(['before', 'after-open', 'latest']);
+      // It does not wait for the open transaction to end.
+      expect(Date.now() - started).toBeLessThan(10_000);
+      await open.abort();
+      await Promise.allSettled([foreign.disconnect(), writer.disconnect()]);
+      await admin.disconnect();
+    });
+
     it('delivers batches to a consumer group, seeks, pauses, resumes and commits offsets', async () => {
       const { client, admin, topic, timeoutMs } = await setup('group', 2);
       const producer = client.producer();

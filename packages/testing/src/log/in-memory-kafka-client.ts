@@ -363,11 +363,11 @@ export class InMemoryKafkaClient implements KafkaClient {
     return new InMemoryPortAdmin(this.log, this.configs);
   }
 
-  /** Reads every partition up to its last stable offset, read_committed. */
+  /** Reads every committed record up to the high watermark, past open transactions. */
   readCommitted(topic: string, onRecord: (record: KafkaRecord) => void): Promise<void> {
     return guarded(() => {
       for (const partition of this.log.partitionsFor(topic)) {
-        for (const record of this.log.fetch(topic, partition, 0).records) {
+        for (const record of this.log.committedRecords(topic, partition)) {
           onRecord(toKafkaRecord(record));
         }
       }

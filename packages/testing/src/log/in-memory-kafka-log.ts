@@ -214,6 +214,16 @@ export class InMemoryKafkaLog {
   }
 
   /**
+   * Every record of a partition committed now, up to the high watermark, past open
+   * transactions (what the port's `readCommitted` returns).
+   *
+   * @throws UnknownTopicError
+   */
+  committedRecords(topic: string, partition: number): LogRecord[] {
+    return this.broker.committedRecords(topic, partition);
+  }
+
+  /**
    * The compacted view of a topic: the last visible record per key over all partitions,
    * with keys whose last record is a tombstone (`null` value) removed. This is what a
    * reader of a compacted checkpoint topic relies on; default `read_committed` so an

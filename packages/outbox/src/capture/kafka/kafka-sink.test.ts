@@ -25,6 +25,7 @@ const batch = (checkpoint: bigint, records: CaptureRecord[]) => ({
   records,
   transactions: [],
   checkpoint,
+  confirmedLsn: checkpoint + 0x10n,
 });
 
 describe('KafkaCaptureSink on the Kafka client port (in-memory log)', () => {
@@ -35,7 +36,7 @@ describe('KafkaCaptureSink on the Kafka client port (in-memory log)', () => {
     expect(await sink.readCheckpoint()).toBeUndefined();
     await sink.publish(batch(0x100n, [record('a', 1), record('a', 2)]));
     await sink.publish(batch(0x200n, [record('b', 1)]));
-    expect(await sink.readCheckpoint()).toBe(0x200n);
+    expect((await sink.readCheckpoint())?.commitLsn).toBe(0x200n);
     const events = client.log.latestByKey('events.Account');
     expect([...events.keys()].sort()).toEqual(['a', 'b']);
     const description = await client.admin().describeTopic(config.topics.checkpointTopic);
@@ -55,7 +56,7 @@ describe('KafkaCaptureSink on the Kafka client port (in-memory log)', () => {
       (error: unknown) => error,
     );
     expect(isCaptureError(failure, 'CAPTURE_FENCED')).toBe(true);
-    expect(await newer.readCheckpoint()).toBe(0x100n);
+    expect((await newer.readCheckpoint())?.commitLsn).toBe(0x100n);
     await Promise.all([older.close(), newer.close()]);
   });
 });

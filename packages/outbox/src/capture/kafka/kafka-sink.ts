@@ -10,10 +10,16 @@
  *   reported as retriable, after which the whole pipeline restarts from the checkpoint with
  *   a fresh producer (a bounded commit timeout turns a stuck broker into such an error).
  * - The broker rejects a partition batch over `max.message.bytes` and clients do not split
- *   produce requests: one Kafka transaction is sent in chunks.
+ *   produce requests: one Kafka transaction is sent in chunks, the checkpoint and the
+ *   transaction summaries included. A record too large on its own, and a broker error no
+ *   retry can fix (size, authorisation, invalid topic), halt capture naming the event.
+ * - Keys never move: each event topic's partition count is recorded in the checkpoint at
+ *   first use, records go to the partition that count gives (Kafka's murmur2 of the key),
+ *   and a topic whose count changed halts capture (`CAPTURE_PARTITIONS_CHANGED`).
  */
 import {
   isKafkaProducerFencedError,
+  partitionForKey,
   type KafkaAdmin,
   type KafkaClient,
   type KafkaMessage,
@@ -28,7 +34,15 @@ import { noCrashPoints, type CrashPoints } from '../crash-points.js';
 import { CaptureError } from '../errors.js';
 import { formatLsn } from '../lsn.js';
 import type { CaptureRecord } from '../router.js';
-import type { CaptureSink, PublishBatch } from '../sink.js';
+import type { CaptureCheckpoint, CaptureSink, PublishBatch } from '../sink.js';
+import type { SourceIdentity } from '../source.js';
+import {
+  assertRecordFits,
+  chunkBySize,
+  permanentKafkaError,
+  recordBatchBytes,
+  rejectedByKafka,
+} from './record-limits.js';
 import {
   checkpointTopicHazards,
   checkpointTopicSettings,
@@ -67,6 +81,21 @@ const withKafkaTimeout = <T>(promise: Promise<T>, ms: number, what: string): Pro
       ),
   );
 
+/** Rethrows `error`, as a halt when no retry can fix it. */
+const haltIfPermanent = (error: unknown, what: string): never => {
+  const permanent = permanentKafkaError(error);
+  if (permanent !== undefined) throw rejectedByKafka(permanent, [], what, error);
+  throw error;
+};
+
+/** One message of a Kafka transaction with the bytes it counts for in a produce request. */
+interface Outgoing {
+  readonly topic: string;
+  readonly message: KafkaMessage;
+  readonly bytes: number;
+  readonly record?: CaptureRecord;
+}
+
 /**
  * Creates the Kafka sink for one pipeline run (a fresh producer each time). Pass
  * `() => createKafkaCaptureSink(options)` to `createCapturer`, sharing one `knownTopics`
@@ -85,6 +114,12 @@ export class KafkaCaptureSink implements CaptureSink {
   readonly #known: Set<string>;
   #admin: KafkaAdmin | undefined;
   #producer: KafkaProducer | undefined;
+  #identity: SourceIdentity | undefined;
+  /** Partition count of each event topic at first use, as recorded in the checkpoint. */
+  #layout = new Map<string, number>();
+  /** Topics whose partition count was compared with the layout since `#layoutCheckedAt`. */
+  readonly #verified = new Set<string>();
+  #layoutCheckedAt = performance.now();
 
   constructor(options: KafkaCaptureSinkOptions) {
     this.#client = options.client;
@@ -109,8 +144,9 @@ export class KafkaCaptureSink implements CaptureSink {
     if (transactionTopic !== null) await this.#ensureTopic(transactionTopic, 'transactions');
   }
 
-  async connect(): Promise<void> {
+  async connect(identity?: SourceIdentity): Promise<void> {
     await this.prepare();
+    this.#identity = identity;
     const { kafka, name } = this.#config;
     const producer = this.#client.producer({
       transactionalId: transactionalIdFor(name),
@@ -119,35 +155,56 @@ export class KafkaCaptureSink implements CaptureSink {
       retry: { initialMs: kafka.retryInitialMs, retries: kafka.retries },
     });
     // Fences every older instance with this transactional id.
-    await withKafkaTimeout(producer.connect(), kafka.commitTimeoutMs, 'connecting the producer');
+    await withKafkaTimeout(
+      producer.connect(),
+      kafka.commitTimeoutMs,
+      'connecting the producer',
+    ).catch((error: unknown) => haltIfPermanent(error, 'initialising the transactional producer'));
     this.#producer = producer;
   }
 
-  async readCheckpoint(): Promise<bigint | undefined> {
+  async readCheckpoint(): Promise<CaptureCheckpoint | undefined> {
     await this.prepare();
     let latest: Uint8Array | undefined;
     const name = this.#config.name;
+    // Every record committed now, even past another capturer's open transaction on the
+    // shared topic: stopping at the last stable offset would return a stale checkpoint.
     await this.#client.readCommitted(this.#config.topics.checkpointTopic, (record) => {
-      if (record.key !== null && record.value !== null && decoder.decode(record.key) === name) {
-        latest = record.value;
+      if (record.key !== null && decoder.decode(record.key) === name) {
+        latest = record.value ?? undefined;
       }
     });
-    return latest === undefined ? undefined : decodeCheckpoint(decoder.decode(latest));
+    const checkpoint = latest === undefined ? undefined : decodeCheckpoint(decoder.decode(latest));
+    this.#layout = new Map(checkpoint?.partitions ?? []);
+    this.#verified.clear();
+    return checkpoint;
   }
 
   async publish(batch: PublishBatch): Promise<void> {
     const producer = this.#producer;
     if (producer === undefined) throw new Error('publish before connect');
+    const maxRecordBytes = this.#config.kafka.maxRecordBytes;
     const topics = new Set<string>();
-    for (const record of batch.records) topics.add(record.topic);
-    for (const topic of topics) {
-      if (!this.#known.has(topic)) await this.#ensureTopic(topic, 'events');
+    for (const record of batch.records) {
+      assertRecordFits(record, maxRecordBytes);
+      topics.add(record.topic);
     }
+    await this.#verifyLayout(topics);
+    const sent: { records: readonly CaptureRecord[] } = { records: [] };
     await withKafkaTimeout(
-      this.#publishInTransaction(producer, batch),
+      this.#publishInTransaction(producer, batch, sent),
       this.#config.kafka.commitTimeoutMs,
       `Kafka transaction up to ${formatLsn(batch.checkpoint)}`,
     ).catch((error: unknown) => {
+      const permanent = permanentKafkaError(error);
+      if (permanent !== undefined) {
+        throw rejectedByKafka(
+          permanent,
+          sent.records,
+          `the Kafka transaction up to ${formatLsn(batch.checkpoint)}`,
+          error,
+        );
+      }
       if (isKafkaProducerFencedError(error)) {
         const reason = error.details['kafkaError'];
         throw new CaptureError(
@@ -165,39 +222,77 @@ export class KafkaCaptureSink implements CaptureSink {
     });
   }
 
-  async #publishInTransaction(producer: KafkaProducer, batch: PublishBatch): Promise<void> {
+  /** Everything one Kafka transaction sends, in order; the checkpoint goes last. */
+  #outgoing(batch: PublishBatch): Outgoing[] {
     const config = this.#config;
-    const transaction = await producer.begin();
-    const chunks = chunk(batch.records, config.batch.maxRequestBytes);
-    for (let index = 0; index < chunks.length; index += 1) {
-      const topicMessages = toTopicMessages(chunks[index] ?? []);
-      if (index === chunks.length - 1) {
-        // The checkpoint rides in the same Kafka transaction as the events: both become
-        // visible together or not at all, so the checkpoint never claims unwritten events.
-        topicMessages.push({
-          topic: config.topics.checkpointTopic,
-          messages: [
-            { key: config.name, value: encodeCheckpoint(batch.checkpoint, config.slot.name) },
-          ],
-        });
-        if (config.topics.transactionTopic !== null) {
-          topicMessages.push({
-            topic: config.topics.transactionTopic,
-            messages: batch.transactions.map((summary) => ({
-              key: formatLsn(summary.commitLsn),
-              value: JSON.stringify({
-                xid: summary.xid,
-                commitLsn: formatLsn(summary.commitLsn),
-                commitTime: new Date(Number(summary.commitTimeMicros / 1000n)).toISOString(),
-                eventCount: summary.eventCount,
-                capturer: config.name,
-              }),
-            })),
-          });
-        }
-      }
-      await transaction.send(topicMessages);
+    const outgoing: Outgoing[] = [];
+    for (const record of batch.records) {
+      const partitions = this.#layout.get(record.topic) as number;
+      outgoing.push({
+        topic: record.topic,
+        // The recorded layout decides, not the producer's metadata: a topic that gained
+        // partitions meanwhile must not receive a key on a new partition before we halt.
+        message: {
+          key: record.key,
+          value: record.value,
+          headers: record.headers,
+          partition: partitionForKey(record.key, partitions),
+        },
+        bytes: record.sizeBytes,
+        record,
+      });
     }
+    const transactionTopic = config.topics.transactionTopic;
+    if (transactionTopic !== null) {
+      for (const summary of batch.transactions) {
+        const message = {
+          key: formatLsn(summary.commitLsn),
+          value: JSON.stringify({
+            xid: summary.xid,
+            commitLsn: formatLsn(summary.commitLsn),
+            commitTime: new Date(Number(summary.commitTimeMicros / 1000n)).toISOString(),
+            eventCount: summary.eventCount,
+            capturer: config.name,
+          }),
+        };
+        outgoing.push({ topic: transactionTopic, message, bytes: recordBatchBytes(message) });
+      }
+    }
+    // The checkpoint rides in the same Kafka transaction as the events: both become
+    // visible together or not at all, so the checkpoint never claims unwritten events.
+    const checkpoint = {
+      key: config.name,
+      value: encodeCheckpoint(batch.checkpoint, {
+        identity: this.#identity,
+        slot: config.slot.name,
+        partitions: this.#layout,
+        confirmedLsn: batch.confirmedLsn,
+      }),
+    };
+    outgoing.push({
+      topic: config.topics.checkpointTopic,
+      message: checkpoint,
+      bytes: recordBatchBytes(checkpoint),
+    });
+    return outgoing;
+  }
+
+  async #publishInTransaction(
+    producer: KafkaProducer,
+    batch: PublishBatch,
+    sent: { records: readonly CaptureRecord[] },
+  ): Promise<void> {
+    const chunks = chunkBySize(
+      this.#outgoing(batch),
+      this.#config.batch.maxRequestBytes,
+      (item) => item.bytes,
+    );
+    const transaction = await producer.begin();
+    for (const items of chunks) {
+      sent.records = items.flatMap((item) => (item.record === undefined ? [] : [item.record]));
+      await transaction.send(toTopicMessages(items));
+    }
+    sent.records = [];
     this.#crash('produce');
     await transaction.commit();
   }
@@ -216,69 +311,104 @@ export class KafkaCaptureSink implements CaptureSink {
     ]);
   }
 
-  async #ensureTopic(topic: string, kind: 'events' | 'checkpoint' | 'transactions'): Promise<void> {
-    const admin = this.#admin;
-    if (admin === undefined) throw new Error('admin not connected');
-    const existing = new Set(await admin.listTopics());
-    if (!existing.has(topic)) {
-      if (!this.#config.topics.create) {
+  /**
+   * Records the partition count of topics at first use and halts when a recorded count
+   * changed. Compared once per topic per `topics.partitionCheckIntervalMs`.
+   *
+   * @throws CaptureError `CAPTURE_PARTITIONS_CHANGED` (not retriable).
+   */
+  async #verifyLayout(topics: ReadonlySet<string>): Promise<void> {
+    const now = performance.now();
+    if (now - this.#layoutCheckedAt >= this.#config.topics.partitionCheckIntervalMs) {
+      this.#verified.clear();
+      this.#layoutCheckedAt = now;
+    }
+    for (const topic of topics) {
+      if (this.#verified.has(topic)) continue;
+      const partitions = await this.#ensureTopic(topic, 'events');
+      const recorded = this.#layout.get(topic);
+      if (recorded === undefined) {
+        this.#layout.set(topic, partitions);
+        this.#logger.info('recorded partition count of event topic', { topic, partitions });
+      } else if (recorded !== partitions) {
         throw new CaptureError(
-          'CAPTURE_KAFKA_INDETERMINATE',
-          `Topic ${topic} does not exist and topics.create is false`,
-          { retriable: true },
+          'CAPTURE_PARTITIONS_CHANGED',
+          `Topic ${topic} has ${partitions} partitions, but capturer "${this.#config.name}" recorded ${recorded} at its first use: ` +
+            "keys would move to other partitions and consumers could see an aggregate's events out of order. Capture halted; nothing was published with the new layout. " +
+            `Restore a topic with ${recorded} partitions, or re-partition as docs/capture.md describes (a new topic, then rebuild the projections from it).`,
+          { details: { topic, recorded, actual: partitions } },
         );
       }
-      const settings = kind === 'checkpoint' ? checkpointTopicSettings() : eventTopicSettings();
-      await admin.createTopics([
-        {
-          topic,
-          partitions: kind === 'checkpoint' ? 1 : this.#config.topics.partitions,
-          replicationFactor: this.#config.topics.replicationFactor,
-          configs: settings,
-        },
-      ]);
-      this.#logger.info('created topic', { topic, kind, ...settings });
-    } else {
-      const settings = (await admin.describeTopic(topic)).configs;
-      const hazards =
-        kind === 'checkpoint' ? checkpointTopicHazards(settings) : eventTopicHazards(settings);
-      for (const hazard of hazards) {
-        this.#logger.warn(`TOPIC ${topic} CANNOT BE REPLAYED SAFELY: ${hazard}`, { topic, kind });
-      }
+      this.#verified.add(topic);
     }
-    this.#known.add(topic);
+  }
+
+  /** Creates the topic if allowed, or checks its settings; returns its partition count. */
+  async #ensureTopic(
+    topic: string,
+    kind: 'events' | 'checkpoint' | 'transactions',
+  ): Promise<number> {
+    const admin = this.#admin;
+    if (admin === undefined) throw new Error('admin not connected');
+    const what = `creating or describing topic ${topic}`;
+    try {
+      if (!this.#known.has(topic) && !(await admin.listTopics()).includes(topic)) {
+        if (!this.#config.topics.create) {
+          throw new CaptureError(
+            'CAPTURE_KAFKA_INDETERMINATE',
+            `Topic ${topic} does not exist and topics.create is false`,
+            { retriable: true },
+          );
+        }
+        const settings = kind === 'checkpoint' ? checkpointTopicSettings() : eventTopicSettings();
+        const partitions = kind === 'checkpoint' ? 1 : this.#config.topics.partitions;
+        await admin.createTopics([
+          {
+            topic,
+            partitions,
+            replicationFactor: this.#config.topics.replicationFactor,
+            configs: settings,
+          },
+        ]);
+        this.#logger.info('created topic', { topic, kind, ...settings });
+        this.#known.add(topic);
+        // Another instance may have created it first with other settings: describe it.
+        return (await admin.describeTopic(topic)).partitions;
+      }
+      const description = await admin.describeTopic(topic);
+      if (!this.#known.has(topic)) {
+        const hazards =
+          kind === 'checkpoint'
+            ? checkpointTopicHazards(description.configs)
+            : eventTopicHazards(description.configs);
+        for (const hazard of hazards) {
+          this.#logger.warn(`TOPIC ${topic} CANNOT BE REPLAYED SAFELY: ${hazard}`, { topic, kind });
+        }
+        this.#known.add(topic);
+      }
+      return description.partitions;
+    } catch (error) {
+      return haltIfPermanent(error, what);
+    }
   }
 }
 
 /** Splits records into produce requests of at most `maxBytes` (at least one record each). */
 export function chunk(records: readonly CaptureRecord[], maxBytes: number): CaptureRecord[][] {
-  const chunks: CaptureRecord[][] = [];
-  let current: CaptureRecord[] = [];
-  let bytes = 0;
-  for (const record of records) {
-    if (current.length > 0 && bytes + record.sizeBytes > maxBytes) {
-      chunks.push(current);
-      current = [];
-      bytes = 0;
-    }
-    current.push(record);
-    bytes += record.sizeBytes;
-  }
-  if (current.length > 0 || chunks.length === 0) chunks.push(current);
-  return chunks;
+  const chunks = chunkBySize(records, maxBytes, (record) => record.sizeBytes);
+  return chunks.length === 0 ? [[]] : chunks;
 }
 
-/** Groups records by topic, keeping their order (Kafka keeps it per partition). */
-function toTopicMessages(records: readonly CaptureRecord[]): KafkaTopicMessages[] {
+/** Groups messages by topic, keeping their order (Kafka keeps it per partition). */
+function toTopicMessages(items: readonly Outgoing[]): KafkaTopicMessages[] {
   const byTopic = new Map<string, KafkaMessage[]>();
-  for (const record of records) {
-    let messages = byTopic.get(record.topic);
+  for (const item of items) {
+    let messages = byTopic.get(item.topic);
     if (messages === undefined) {
       messages = [];
-      byTopic.set(record.topic, messages);
+      byTopic.set(item.topic, messages);
     }
-    // Clients only read the headers; no copy per record.
-    messages.push({ key: record.key, value: record.value, headers: record.headers });
+    messages.push(item.message);
   }
   return [...byTopic].map(([topic, messages]) => ({ topic, messages }));
 }

@@ -38,14 +38,51 @@ describe('topic hazards', () => {
 });
 
 describe('checkpoint records', () => {
-  it('round-trip the commit LSN', () => {
-    const value = encodeCheckpoint(0x2_0000_0010n, 'tributary_default');
-    expect(JSON.parse(value)).toEqual({ commitLsn: '2/10', slot: 'tributary_default' });
-    expect(decodeCheckpoint(value)).toBe(0x2_0000_0010n);
+  it('round-trip the commit LSN, the source identity and the partition counts', () => {
+    const value = encodeCheckpoint(0x2_0000_0010n, {
+      identity: { system: '7301', database: 'app', slot: 'tributary_default' },
+      slot: 'tributary_default',
+      partitions: new Map([['events.Account', 3]]),
+    });
+    expect(JSON.parse(value)).toEqual({
+      version: 2,
+      commitLsn: '2/10',
+      slot: 'tributary_default',
+      systemIdentifier: '7301',
+      database: 'app',
+      partitions: { 'events.Account': 3 },
+    });
+    const decoded = decodeCheckpoint(value);
+    expect(decoded.commitLsn).toBe(0x2_0000_0010n);
+    expect(decoded.identity).toEqual({
+      system: '7301',
+      database: 'app',
+      slot: 'tributary_default',
+    });
+    expect([...decoded.partitions]).toEqual([['events.Account', 3]]);
+  });
+
+  it('read a checkpoint written before identities: the slot only, nothing else to compare', () => {
+    const decoded = decodeCheckpoint('{"commitLsn":"2/10","slot":"tributary_default"}');
+    expect(decoded.commitLsn).toBe(0x2_0000_0010n);
+    expect(decoded.identity).toEqual({
+      system: undefined,
+      database: undefined,
+      slot: 'tributary_default',
+    });
+    expect(decoded.partitions.size).toBe(0);
   });
 
   it('refuse to guess from an unreadable checkpoint', () => {
-    for (const value of ['', '{}', '{"commitLsn": 5}', '{"commitLsn": "nope"}', 'null']) {
+    for (const value of [
+      '',
+      '{}',
+      '{"commitLsn": 5}',
+      '{"commitLsn": "nope"}',
+      'null',
+      '{"commitLsn": "1/0", "systemIdentifier": 5}',
+      '{"commitLsn": "1/0", "partitions": {"t": 0}}',
+    ]) {
       let caught: unknown;
       try {
         decodeCheckpoint(value);

@@ -13,6 +13,7 @@ import type {
   ChangeListener,
   ChangeSource,
   SourceAcquisition,
+  SourceIdentification,
   SourceLag,
   SourcePreparation,
 } from '../source.js';
@@ -97,6 +98,38 @@ class PostgresChangeSource implements ChangeSource {
       },
       this.#logger,
     );
+  }
+
+  async identify(): Promise<SourceIdentification> {
+    // IDENTIFY_SYSTEM on a replication connection: it needs only the replication privilege
+    // the capturer has anyway (pg_control_system() is for superusers and pg_monitor).
+    // `replication` is a libpq startup setting pg passes on but does not declare.
+    const replication = new pg.Client({
+      connectionString: this.#config.databaseUrl,
+      replication: 'database',
+      application_name: `tributary-capture-identify:${this.#config.name}`,
+    } as pg.ClientConfig);
+    replication.on('error', () => undefined);
+    await replication.connect();
+    try {
+      const { rows } = await replication.query<{
+        systemid: string;
+        xlogpos: string;
+        dbname: string | null;
+      }>('IDENTIFY_SYSTEM');
+      const row = rows[0];
+      if (row?.dbname == null) throw new Error('IDENTIFY_SYSTEM returned no database');
+      return {
+        identity: {
+          system: String(row.systemid),
+          database: row.dbname,
+          slot: this.#config.slot.name,
+        },
+        head: parseLsn(row.xlogpos),
+      };
+    } finally {
+      await replication.end().catch(() => undefined);
+    }
   }
 
   async acquire(listener: ChangeListener): Promise<SourceAcquisition> {

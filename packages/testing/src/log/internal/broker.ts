@@ -311,6 +311,20 @@ export class Broker {
     return { records, nextOffset, highWatermark, lastStableOffset };
   }
 
+  /**
+   * Every record committed now, up to the high watermark: unlike a `read_committed` fetch,
+   * an open transaction does not hide the committed records after it.
+   */
+  committedRecords(topic: string, partition: number): LogRecord[] {
+    const records: LogRecord[] = [];
+    for (const entry of this.partition(topic, partition).entries) {
+      if (entry.kind === 'control') continue;
+      const status = entry.transaction?.status ?? 'committed';
+      if (status === 'committed') records.push(entry.record);
+    }
+    return records;
+  }
+
   allocateMemberId(prefix: string): string {
     this.memberSequence += 1;
     return `${prefix}-${String(this.memberSequence)}`;
