@@ -185,9 +185,12 @@ describe('tributary grants', () => {
       );
       for (let counter = 0; counter < 5; counter += 1) {
         for (let version = 1; version <= 4; version += 1) {
-          await store.appendToStream({ aggregateType: 'Counter', aggregateId: `c${counter}` }, [
-            { type: 'Incremented', data: { by: version } },
-          ]);
+          // With a command id: the append also records it (idempotent commands).
+          await store.appendToStream(
+            { aggregateType: 'Counter', aggregateId: `c${counter}` },
+            [{ type: 'Incremented', data: { by: version } }],
+            { commandId: `cmd-c${counter}-${version}` },
+          );
         }
       }
       await until(

@@ -413,7 +413,7 @@ export class CommandBus {
     stream: { aggregateType: string; aggregateId: string },
     commandId: string,
     attempt: number,
-  ): Promise<CommandResult> {
+  ): Promise<Omit<CommandResult, 'consistencyToken'>> {
     const processed = processedCommandOf(
       stream,
       commandId,
@@ -436,7 +436,7 @@ export class CommandBus {
     aggregate: AggregateDefinition,
     processed: ProcessedCommand,
     attempt: number,
-  ): Promise<CommandResult> {
+  ): Promise<Omit<CommandResult, 'consistencyToken'>> {
     const { events } =
       processed.toVersion === 0
         ? { events: [] }

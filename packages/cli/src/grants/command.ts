@@ -14,6 +14,7 @@ Options (defaults are the processes' own defaults):
   --schema <name>                 Outbox schema (default: tributary)
   --events-table <name>           Outbox table (default: events)
   --snapshots-table <name>        Snapshot table (default: snapshots)
+  --commands-table <name>         Processed-commands table (default: commands)
   --capture-name <name>           Capturer name; slot and publication tributary_<name> (default: default)
   --projection-schema <name>      Projection runtime schema (default: tributary)
   --read-model-schema <name>      Read-model schema (default: public)
@@ -46,6 +47,7 @@ export function grantsCommand(args: readonly string[], output: CliOutput): numbe
       schema: { type: 'string' },
       'events-table': { type: 'string' },
       'snapshots-table': { type: 'string' },
+      'commands-table': { type: 'string' },
       'capture-name': { type: 'string' },
       'projection-schema': { type: 'string' },
       'read-model-schema': { type: 'string' },
@@ -72,6 +74,7 @@ export function grantsCommand(args: readonly string[], output: CliOutput): numbe
     outboxSchema: values.schema ?? d.outboxSchema,
     eventsTable: values['events-table'] ?? d.eventsTable,
     snapshotsTable: values['snapshots-table'] ?? d.snapshotsTable,
+    commandsTable: values['commands-table'] ?? d.commandsTable,
     captureName: values['capture-name'] ?? d.captureName,
     projectionSchema: values['projection-schema'] ?? d.projectionSchema,
     readModelSchema: values['read-model-schema'] ?? d.readModelSchema,

@@ -13,6 +13,8 @@ export interface GrantsOptions {
   readonly outboxSchema: string;
   readonly eventsTable: string;
   readonly snapshotsTable: string;
+  /** Processed command ids (idempotent commands). Default `commands`. */
+  readonly commandsTable: string;
   /** Capturer name: its slot and publication are `tributary_<name>`. Default `default`. */
   readonly captureName: string;
   /** Schema of the projection runtime tables (checkpoints, registry). Default `tributary`. */
@@ -33,6 +35,7 @@ export const GRANTS_DEFAULTS: GrantsOptions = {
   outboxSchema: 'tributary',
   eventsTable: 'events',
   snapshotsTable: 'snapshots',
+  commandsTable: 'commands',
   captureName: 'default',
   projectionSchema: 'tributary',
   readModelSchema: 'public',
@@ -69,6 +72,7 @@ export function grantsSql(options: GrantsOptions): string {
   const outbox = id('outboxSchema', options.outboxSchema);
   const events = `${outbox}.${id('eventsTable', options.eventsTable)}`;
   const snapshots = `${outbox}.${id('snapshotsTable', options.snapshotsTable)}`;
+  const commands = `${outbox}.${id('commandsTable', options.commandsTable)}`;
   const app = id('roles.app', options.roles.app);
   const capture = id('roles.capture', options.roles.capture);
   const projections = id('roles.projections', options.roles.projections);
@@ -81,12 +85,13 @@ export function grantsSql(options: GrantsOptions): string {
 -- Set each role's password (or certificate mapping) yourself:
 --   alter role ${app} password '…';
 
--- 1. The application: appends and reads events and snapshots, nothing else.
+-- 1. The application: appends and reads events, snapshots and processed command ids.
 ${createRole(options.roles.app, 'login')}
 grant connect on database ${database} to ${app};
 grant usage on schema ${outbox} to ${app};
 grant select, insert on ${events} to ${app};
 grant select, insert, update on ${snapshots} to ${app};
+grant select, insert on ${commands} to ${app};
 
 -- 2. Capture: reads the WAL through its own slot (REPLICATION lets it create the slot
 --    tributary_${options.captureName} and emit heartbeats) and selects from the outbox. The
