@@ -7,6 +7,7 @@ import {
   type KafkaProducer,
   type KafkaRecord,
   type KafkaTopicPartition,
+  type KafkaTopicSpec,
   type Logger,
   type RecordValueDecoder,
   silentLogger,
@@ -15,6 +16,7 @@ import {
 } from '@tributary/core';
 import type { Knex } from 'knex';
 import {
+  deadLetterTopicFor,
   groupIdFor,
   resolveProjectionRuntimeConfig,
   type ProjectionRuntimeConfig,
@@ -102,6 +104,18 @@ export function createProjectionRuntime(options: ProjectionRuntimeOptions): Proj
   const upcasters = options.upcasters ?? new UpcasterChain();
   const kafka = options.kafka;
   for (const projection of options.projections) validateProjection(projection);
+  // Rare, and a sign of a handler bug the operator should see even without metrics.
+  instrumentation.on('projection.event.rolled-back', (event) => {
+    logger.warn(
+      'a handler caught a database error and left its transaction aborted; its writes for this event were rolled back',
+      {
+        projection: event.projection,
+        eventId: event.eventId,
+        eventType: event.eventType,
+        position: `${event.position.topic}/${event.position.partition}@${event.position.offset}`,
+      },
+    );
+  });
 
   let producer: Promise<KafkaProducer> | undefined;
   const deadLetterProducer = (): Promise<KafkaProducer> => {
@@ -112,6 +126,13 @@ export function createProjectionRuntime(options: ProjectionRuntimeOptions): Proj
     })();
     return producer;
   };
+
+  // Events and dead letters are the record of what happened: kept until deleted on purpose.
+  const createdTopic = (topic: string): KafkaTopicSpec => ({
+    topic,
+    partitions: config.topicPartitions,
+    configs: { 'retention.ms': '-1' },
+  });
 
   const consumers: KafkaConsumer[] = [];
   let stopping = false;
@@ -142,9 +163,7 @@ export function createProjectionRuntime(options: ProjectionRuntimeOptions): Proj
         const missing = topics.filter((topic) => !existing.has(topic));
         if (missing.length === 0) return;
         if (config.missingTopics === 'create') {
-          await admin.createTopics(
-            missing.map((topic) => ({ topic, partitions: config.topicPartitions })),
-          );
+          await admin.createTopics(missing.map(createdTopic));
           continue;
         }
         if (waited % 30 === 0)
@@ -156,8 +175,27 @@ export function createProjectionRuntime(options: ProjectionRuntimeOptions): Proj
     }
   };
 
+  /**
+   * The dead-letter topic exists before the first dead letter: producing to a missing
+   * topic would leave it to broker auto-creation (default retention, default partitions)
+   * or fail where auto-creation is off.
+   */
+  const ensureDeadLetterTopic = async (projection: AnyProjection): Promise<void> => {
+    const topic = deadLetterTopicFor(config, projection.name);
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      if (!(await admin.listTopics()).includes(topic))
+        await admin.createTopics([createdTopic(topic)]);
+    } finally {
+      await admin.disconnect();
+    }
+  };
+
   const startOne = async (projection: AnyProjection): Promise<void> => {
     const prepared = await store.prepare(projection);
+    const deadLettering = (projection.poison ?? config.poison) === 'dead-letter';
+    if (deadLettering) await ensureDeadLetterTopic(projection);
     const groupId = groupIdFor(config, projection);
     logger.info('projection prepared', {
       projection: projection.name,
@@ -174,7 +212,7 @@ export function createProjectionRuntime(options: ProjectionRuntimeOptions): Proj
       ...(options.valueDecoder === undefined ? {} : { valueDecoder: options.valueDecoder }),
       instrumentation,
       faults,
-      ...((projection.poison ?? config.poison) === 'dead-letter'
+      ...(deadLettering
         ? { deadLetter: kafkaDeadLetterPublisher(deadLetterProducer, config) }
         : {}),
     });
