@@ -1,5 +1,6 @@
 import {
   createInstrumentation,
+  isTributaryError,
   type Instrumentation,
   type KafkaBatch,
   type KafkaClient,
@@ -27,6 +28,7 @@ import { FaultInjector, type FaultPlan } from '../fault-injection.js';
 import { validateProjection, type AnyProjection } from '../projection.js';
 import { PostgresProjectionStore } from '../store/postgres/postgres-projection-store.js';
 import { kafkaDeadLetterPublisher } from './dead-letter.js';
+import { hiddenEntriesCoverer } from './hidden-entries.js';
 import { isFatalProjectionError, ProjectionApplier } from './projection-applier.js';
 
 /** Options of {@link createProjectionRuntime}. */
@@ -284,12 +286,13 @@ export function createProjectionRuntime(options: ProjectionRuntimeOptions): Proj
     });
     consumers.push(consumer);
 
+    let retired = false;
     const eachBatch = async (batch: KafkaBatch): Promise<void> => {
       const { topic, partition } = batch;
       const messages = batch.records;
       for (let start = 0; start < messages.length; start += config.maxBatchRecords) {
         // A seek (new assignment) or a stop makes the rest of this fetch obsolete.
-        if (!batch.isRunning() || batch.isStale() || stopping) return;
+        if (!batch.isRunning() || batch.isStale() || stopping || retired) return;
         const chunk = messages.slice(start, start + config.maxBatchRecords).map(toSourceRecord);
         const last = chunk[chunk.length - 1];
         if (last === undefined) continue;
@@ -325,6 +328,30 @@ export function createProjectionRuntime(options: ProjectionRuntimeOptions): Proj
             });
         } catch (error) {
           if (!isFatalProjectionError(error)) throw error;
+          if (isTributaryError(error) && error.code === 'PROJECTION_RETIRED') {
+            // A rebuild swapped a newer version in: only this version's consumer stops, the
+            // other projections of the process carry on. Not awaited: disconnecting waits
+            // for the batches in flight, this one included.
+            if (!retired) {
+              retired = true;
+              logger.info('projection version retired by a rebuild; its consumer stops', {
+                projection: projection.name,
+                version: projection.version,
+              });
+              instrumentation.emit('projection.stopped', () => ({
+                projection: projection.name,
+                version: projection.version,
+                error,
+              }));
+              void consumer.disconnect().catch((disconnectError: unknown) => {
+                logger.warn('could not leave the group of a retired version', {
+                  projection: projection.name,
+                  error: disconnectError,
+                });
+              });
+            }
+            return;
+          }
           logger.error('projection stopped', {
             projection: projection.name,
             topic,
@@ -362,9 +389,16 @@ export function createProjectionRuntime(options: ProjectionRuntimeOptions): Proj
     if (stopping) return;
     await consumer.connect();
     await consumer.subscribe(topics, { fromBeginning: true });
+    const onHiddenEntries = hiddenEntriesCoverer({
+      applier,
+      logger,
+      projection: projection.name,
+      active: () => !stopping && !retired,
+    });
     await consumer.run({
       partitionsConsumedConcurrently: config.partitionsConsumedConcurrently,
       eachBatch,
+      onHiddenEntries,
     });
   };
 

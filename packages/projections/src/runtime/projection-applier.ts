@@ -351,6 +351,29 @@ export class ProjectionApplier<Context = unknown> {
   }
 
   /**
+   * Moves the checkpoint of a partition past entries that hold no record (transaction
+   * markers, aborted records: `firstOffset`…`lastOffset`, inclusive) when it stands among
+   * them, so a partition whose log ends in such entries reaches its end offset (lag 0, a
+   * rebuild that finishes). Under the checkpoint lock, like a batch; a checkpoint outside
+   * the range is left alone (records before `firstOffset` may not be applied yet).
+   *
+   * @returns the new next offset, or undefined when nothing moved.
+   * @throws ProjectionRetiredError when a rebuild retired this version.
+   */
+  async coverHidden(
+    partition: { readonly topic: string; readonly partition: number },
+    firstOffset: number,
+    lastOffset: number,
+  ): Promise<number | undefined> {
+    return this.store.transaction(this.projection, async (transaction) => {
+      const stored = await transaction.lockCheckpoint(partition);
+      if (stored < firstOffset || stored > lastOffset) return undefined;
+      await transaction.advance(partition, lastOffset + 1, []);
+      return lastOffset + 1;
+    });
+  }
+
+  /**
    * Applies the parked events of one aggregate in log order, in ONE transaction, then
    * unparks it, so its next events flow again. Repeats of versions already applied are
    * dropped; gaps are applied as they are (replaying is the operator's decision). If a
