@@ -14,20 +14,24 @@ export function hiddenEntriesCoverer(options: {
   readonly projection: string;
   /** False once the runtime stops or the version was retired. */
   readonly active: () => boolean;
+  /** Offsets (`topic/partition` → offset) a partition's checkpoint must not pass. */
+  readonly limits?: ReadonlyMap<string, number>;
 }): (range: KafkaHiddenEntries) => void {
   const { applier, logger, projection } = options;
   const covering = new Map<string, Promise<void>>();
   return (range) => {
     if (!options.active()) return;
     const key = `${range.topic}/${range.partition}`;
+    const limit = options.limits?.get(key);
+    const lastOffset =
+      limit === undefined
+        ? Number(range.lastOffset)
+        : Math.min(Number(range.lastOffset), limit - 1);
+    if (lastOffset < Number(range.firstOffset)) return;
     const previous = covering.get(key) ?? Promise.resolve();
     const next = previous.then(async () => {
       try {
-        const moved = await applier.coverHidden(
-          range,
-          Number(range.firstOffset),
-          Number(range.lastOffset),
-        );
+        const moved = await applier.coverHidden(range, Number(range.firstOffset), lastOffset);
         if (moved !== undefined)
           logger.debug('checkpoint moved past transaction markers', {
             projection,

@@ -51,6 +51,12 @@ export interface ProjectionRuntimeOptions {
   readonly logger?: Logger;
   /** Crash-test fault plans (see `faultPlansFromEnvironment`). Default: none. */
   readonly faults?: readonly FaultPlan[];
+  /**
+   * Applies each listed partition (`topic/partition` → offset) only below that offset, then
+   * pauses it with its checkpoint exactly there: how `rebuildProjection` brings a rebuilt
+   * version to the same offsets as the active one before `verify`. Default: no limit.
+   */
+  readonly applyBelow?: ReadonlyMap<string, number>;
 }
 
 /** A running set of projections. */
@@ -289,7 +295,24 @@ export function createProjectionRuntime(options: ProjectionRuntimeOptions): Proj
     let retired = false;
     const eachBatch = async (batch: KafkaBatch): Promise<void> => {
       const { topic, partition } = batch;
-      const messages = batch.records;
+      const limit = options.applyBelow?.get(`${topic}/${partition}`);
+      const messages =
+        limit === undefined
+          ? batch.records
+          : batch.records.filter((record) => Number(record.offset) < limit);
+      // The fetch is contiguous from the checkpoint the partition was sought to: what lies
+      // between its last record below the limit and the limit is hidden entries only.
+      const coveredThrough =
+        limit === undefined
+          ? Number(batch.lastOffset)
+          : Math.min(Number(batch.lastOffset), limit - 1);
+      if (limit !== undefined && messages.length < batch.records.length) {
+        consumer.pause([{ topic, partition }]);
+        if (messages.length === 0 && !stopping) {
+          await applier.coverHidden({ topic, partition }, 0, limit - 1);
+          return;
+        }
+      }
       for (let start = 0; start < messages.length; start += config.maxBatchRecords) {
         // A seek (new assignment) or a stop makes the rest of this fetch obsolete.
         if (!batch.isRunning() || batch.isStale() || stopping || retired) return;
@@ -301,7 +324,7 @@ export function createProjectionRuntime(options: ProjectionRuntimeOptions): Proj
           const isLastChunk = start + config.maxBatchRecords >= messages.length;
           const outcome = await applier.applyBatch(
             chunk,
-            isLastChunk ? { coveredThroughOffset: Number(batch.lastOffset) } : {},
+            isLastChunk ? { coveredThroughOffset: coveredThrough } : {},
           );
           nextOffset = outcome.nextOffset;
           // Records below the stored checkpoint come first in offset order.
@@ -390,6 +413,7 @@ export function createProjectionRuntime(options: ProjectionRuntimeOptions): Proj
     await consumer.connect();
     await consumer.subscribe(topics, { fromBeginning: true });
     const onHiddenEntries = hiddenEntriesCoverer({
+      ...(options.applyBelow === undefined ? {} : { limits: options.applyBelow }),
       applier,
       logger,
       projection: projection.name,
