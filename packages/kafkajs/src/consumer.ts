@@ -96,6 +96,20 @@ export class KafkajsConsumer implements KafkaConsumer {
 
   run(options: KafkaRunOptions): Promise<void> {
     const handler = options.eachBatch;
+    const onHidden = options.onHiddenEntries;
+    if (onHidden !== undefined) {
+      // kafkajs resolves a fetch of only markers / aborted records itself without calling
+      // eachBatch; its batch events are the one place that says how far it got.
+      this.#consumer.on(this.#consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+        if (payload.batchSize !== 0 || payload.firstOffset === null) return;
+        onHidden({
+          topic: payload.topic,
+          partition: payload.partition,
+          firstOffset: BigInt(payload.firstOffset),
+          lastOffset: BigInt(payload.lastOffset),
+        });
+      });
+    }
     const running = this.#consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,

@@ -33,6 +33,11 @@ export interface ProjectionRuntimeConfig {
   readonly aggregatesTable: string;
   /** Parked events, replayable from the CLI. Default `projection_parked`. */
   readonly parkedTable: string;
+  /**
+   * Records published to the dead-letter topic, so a batch that runs again does not publish
+   * them twice. Default `projection_dead_letters`.
+   */
+  readonly deadLettersTable: string;
   /** Known projection versions and their status (building, active, retired). Default `projections`. */
   readonly registryTable: string;
   /** Applied read-model migrations per projection version. Default `projection_migrations`. */
@@ -64,12 +69,31 @@ export interface ProjectionRuntimeConfig {
   /** Kafka consumer heartbeat interval. Default 3,000 ms. */
   readonly heartbeatIntervalMs: number;
   /**
+   * PostgreSQL `idle_in_transaction_session_timeout` of every batch transaction: a runtime
+   * frozen in the middle of a batch (a stopped VM, a process that never resumes) has its
+   * session ended by the server after this long, which releases its checkpoint row lock so
+   * the partition's new owner proceeds. Default 30,000 ms (the default session timeout: by
+   * the time the group hands the partition over, the lock is gone). A handler that waits
+   * longer than this between two statements has its batch rolled back and retried.
+   */
+  readonly idleInTransactionTimeoutMs: number;
+  /**
+   * PostgreSQL `lock_timeout` of every batch transaction: a batch that waits longer than
+   * this for a row lock (a checkpoint held by another process) fails and is retried, so a
+   * lock that is never released shows as retries instead of a silent stall. Default 60,000 ms.
+   */
+  readonly lockTimeoutMs: number;
+  /**
    * A consumed topic that does not exist yet (no event of that aggregate type was ever
    * published): `wait` until the capturer creates it, or `create` it with
    * {@link topicPartitions} partitions. Default `wait`.
    */
   readonly missingTopics: 'wait' | 'create';
-  /** Partitions of topics created under `missingTopics: 'create'`. Default 3 (the capturer's default). */
+  /**
+   * Partitions of the topics the runtime creates: event topics under `missingTopics:
+   * 'create'` and dead-letter topics. Both are created with infinite retention
+   * (`retention.ms=-1`), never left to broker auto-creation. Default 3 (the capturer's default).
+   */
   readonly topicPartitions: number;
   /**
    * Longest a fetch waits on the broker for new records (kafkajs `maxWaitTimeInMs`). Default
@@ -84,6 +108,7 @@ export const defaultProjectionRuntimeConfig: ProjectionRuntimeConfig = {
   checkpointsTable: 'projection_checkpoints',
   aggregatesTable: 'projection_aggregates',
   parkedTable: 'projection_parked',
+  deadLettersTable: 'projection_dead_letters',
   registryTable: 'projections',
   migrationsTable: 'projection_migrations',
   readModelSchema: 'public',
@@ -97,6 +122,8 @@ export const defaultProjectionRuntimeConfig: ProjectionRuntimeConfig = {
   partitionsConsumedConcurrently: 4,
   sessionTimeoutMs: 30_000,
   heartbeatIntervalMs: 3_000,
+  idleInTransactionTimeoutMs: 30_000,
+  lockTimeoutMs: 60_000,
   missingTopics: 'wait',
   topicPartitions: 3,
   maxWaitTimeMs: 100,
@@ -120,6 +147,7 @@ export function resolveProjectionRuntimeConfig(
     'checkpointsTable',
     'aggregatesTable',
     'parkedTable',
+    'deadLettersTable',
     'registryTable',
     'migrationsTable',
     'readModelSchema',
@@ -131,6 +159,8 @@ export function resolveProjectionRuntimeConfig(
     'partitionsConsumedConcurrently',
     'sessionTimeoutMs',
     'heartbeatIntervalMs',
+    'idleInTransactionTimeoutMs',
+    'lockTimeoutMs',
     'topicPartitions',
     'maxWaitTimeMs',
   ] as const) {

@@ -10,7 +10,8 @@ export type ProjectionErrorCode =
   | 'PROJECTION_REBUILD_REFUSED'
   | 'PROJECTION_STOPPED'
   | 'PROJECTION_CONSISTENCY_TIMEOUT'
-  | 'PROJECTION_CONSISTENCY_NOT_APPLICABLE';
+  | 'PROJECTION_CONSISTENCY_NOT_APPLICABLE'
+  | 'PROJECTION_COMMIT_FAILED';
 
 /** Base of every error the projection runtime throws; `code` tells them apart. */
 export class ProjectionError extends TributaryError {
@@ -84,6 +85,28 @@ export class ProjectionRetiredError extends ProjectionError {
       'PROJECTION_RETIRED',
       `Projection "${projection}" version ${version} was retired (a newer version replaced it); stopping`,
       { details: { projection, version } },
+    );
+  }
+}
+
+/**
+ * The COMMIT of a unit of work failed after everything in it succeeded: a deferred
+ * constraint or constraint trigger, a serialization failure, or the connection lost while
+ * committing (then it is unknown whether it committed; running the batch again is safe,
+ * the checkpoint skips what did commit). The applier then applies the batch one record per
+ * transaction, so the failure is pinned on the record that causes it.
+ */
+export class ProjectionCommitError extends ProjectionError {
+  constructor(
+    readonly projection: string,
+    readonly version: number,
+    cause: unknown,
+  ) {
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    super(
+      'PROJECTION_COMMIT_FAILED',
+      `Projection "${projection}" version ${version}: COMMIT failed: ${reason}`,
+      { cause, retriable: true, details: { projection, version } },
     );
   }
 }

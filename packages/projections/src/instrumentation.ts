@@ -49,6 +49,17 @@ export interface ProjectionInstrumentationEvents {
     readonly position: RecordPosition;
     readonly error: unknown;
   };
+  /**
+   * A handler returned normally but left its transaction unusable (it caught its own
+   * database error, e.g. a unique violation it ignores): its writes for this event were
+   * rolled back to the savepoint taken before it, and the event counts as applied.
+   */
+  'projection.event.rolled-back': {
+    readonly projection: string;
+    readonly eventId: string;
+    readonly eventType: string;
+    readonly position: RecordPosition;
+  };
   /** An ordering violation under the `warn` policy (under `fail` it stops, under `park` it parks). */
   'projection.ordering.violation': {
     readonly projection: string;

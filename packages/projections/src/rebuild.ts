@@ -9,7 +9,9 @@ import {
 } from '@tributary/core';
 import { ProjectionError } from './errors.js';
 import { versionedTableName, type AnyProjection } from './projection.js';
+import { typedRows } from './internal/sql.js';
 import { createProjectionRuntime } from './runtime/kafka-runtime.js';
+import type { PostgresProjectionStore } from './store/postgres/postgres-projection-store.js';
 
 /** Progress of a rebuild, reported about twice a second. */
 export interface RebuildProgress {
@@ -112,8 +114,12 @@ export async function rebuildProjection(options: RebuildOptions): Promise<Rebuil
       return ends;
     };
     let applied = 0;
+    // The end offsets when the rebuild starts: under writes that never pause, ends measured
+    // again at each check keep moving ahead and the rebuild would never be caught up. What
+    // arrives later is applied by the active version until the swap, and by the new
+    // version's service after it.
+    const ends = await endOffsets();
     for (;;) {
-      const ends = await endOffsets();
       const stored = await store.checkpoints(projection.name, projection.version);
       applied = stored.reduce((sum, row) => sum + row.nextOffset, 0);
       const target = [...ends.values()].reduce((sum, end) => sum + end, 0);
@@ -145,17 +151,9 @@ export async function rebuildProjection(options: RebuildOptions): Promise<Rebuil
     let differences: Record<string, number> | undefined;
     const active = versions.find((row) => row.status === 'active');
     if (options.verify === true && active !== undefined) {
-      differences = {};
-      for (const table of projection.tables) {
-        if (!active.tables.includes(table)) continue;
-        differences[table] = await countDifferences(
-          knex,
-          store.config.readModelSchema,
-          versionedTableName(table, active.version),
-          versionedTableName(table, projection.version),
-          options.ignoreColumns ?? [],
-        );
-      }
+      await runtime.stop();
+      const partitions = [...ends.keys()];
+      differences = await compareAtSameOffsets(options, store, active, partitions, started);
       const total = Object.values(differences).reduce((sum, count) => sum + count, 0);
       if (total > 0) {
         throw new ProjectionError(
@@ -219,3 +217,107 @@ export async function countDifferences(
   ]);
   return Number(result.rows[0]?.count ?? 0);
 }
+
+/** `topic/partition` → next offset of a version's checkpoints (absent: 0). */
+async function checkpointsOf(
+  store: PostgresProjectionStore,
+  name: string,
+  version: number,
+  trx?: Knex.Transaction,
+): Promise<Map<string, number>> {
+  const query = (trx ?? store.knex)(store.refs.checkpoints)
+    .where({ projection: name, version })
+    .select('topic', 'partition', 'next_offset');
+  // Locked by the caller's transaction: the active version's batches wait at their
+  // checkpoint lock, so its tables hold still while they are compared.
+  if (trx !== undefined) void query.orderBy(['topic', 'partition']).forUpdate();
+  const rows = await typedRows<{ topic: string; partition: number; next_offset: string }>(query);
+  return new Map(rows.map((row) => [`${row.topic}/${row.partition}`, Number(row.next_offset)]));
+}
+
+/**
+ * Compares the rebuilt version with the active one at the SAME offsets: the active
+ * version's checkpoint rows are locked (it holds still, its batches wait), the rebuilt
+ * version is brought exactly to those offsets (`applyBelow`), the tables are compared, and
+ * the lock is released. When the rebuilt version is ahead, the active one is given time to
+ * catch up first.
+ *
+ * @throws ProjectionError `PROJECTION_REBUILD_REFUSED` when the active version stays
+ * behind (it is not running) until the timeout.
+ */
+async function compareAtSameOffsets(
+  options: RebuildOptions,
+  store: PostgresProjectionStore,
+  active: { readonly version: number; readonly tables: readonly string[] },
+  partitions: readonly string[],
+  started: number,
+): Promise<Record<string, number>> {
+  const { projection } = options;
+  const deadline = started + (options.timeoutMs ?? Number.POSITIVE_INFINITY);
+  for (;;) {
+    const outcome = await store.knex.transaction(async (trx) => {
+      const live = await checkpointsOf(store, projection.name, active.version, trx);
+      const rebuilt = await checkpointsOf(store, projection.name, projection.version);
+      const at = (map: Map<string, number>, key: string): number => map.get(key) ?? 0;
+      const ahead = partitions.filter((key) => at(rebuilt, key) > at(live, key));
+      if (ahead.length > 0) return { ahead, target: rebuilt };
+      const behind = partitions.filter((key) => at(rebuilt, key) < at(live, key));
+      if (behind.length > 0) {
+        const limited = createProjectionRuntime({
+          kafka: options.kafka,
+          knex: store.knex,
+          projections: [projection],
+          config: store.config,
+          applyBelow: new Map(partitions.map((key) => [key, at(live, key)])),
+          ...(options.upcasters === undefined ? {} : { upcasters: options.upcasters }),
+          ...(options.valueDecoder === undefined ? {} : { valueDecoder: options.valueDecoder }),
+          ...(options.logger === undefined ? {} : { logger: options.logger }),
+        });
+        await limited.start();
+        try {
+          for (;;) {
+            const now = await checkpointsOf(store, projection.name, projection.version);
+            if (partitions.every((key) => at(now, key) === at(live, key))) break;
+            if (Date.now() > deadline) throw rebuildTimeout(options);
+            await Promise.race([sleep(200), limited.stopped]);
+          }
+        } finally {
+          await limited.stop();
+        }
+      }
+      const differences: Record<string, number> = {};
+      for (const table of projection.tables) {
+        if (!active.tables.includes(table)) continue;
+        differences[table] = await countDifferences(
+          trx,
+          store.config.readModelSchema,
+          versionedTableName(table, active.version),
+          versionedTableName(table, projection.version),
+          options.ignoreColumns ?? [],
+        );
+      }
+      return { differences };
+    });
+    if ('differences' in outcome) return outcome.differences;
+    // The active version is behind the rebuilt one: let it catch up, then lock again.
+    for (;;) {
+      const live = await checkpointsOf(store, projection.name, active.version);
+      if (outcome.ahead.every((key) => (live.get(key) ?? 0) >= (outcome.target.get(key) ?? 0)))
+        break;
+      if (Date.now() > deadline) {
+        throw new ProjectionError(
+          'PROJECTION_REBUILD_REFUSED',
+          `Cannot verify "${projection.name}" v${projection.version} against v${active.version} at the same offsets: ` +
+            `v${active.version} stays behind on ${outcome.ahead.join(', ')}; run its service so it catches up, or rebuild without --verify`,
+        );
+      }
+      await sleep(500);
+    }
+  }
+}
+
+const rebuildTimeout = (options: RebuildOptions): ProjectionError =>
+  new ProjectionError(
+    'PROJECTION_REBUILD_REFUSED',
+    `Rebuild did not catch up within ${options.timeoutMs} ms`,
+  );

@@ -42,7 +42,7 @@ Options of the projection commands (flags win over the environment):
   --pool-size <n>         Most database connections (env TRIBUTARY_PROJECTION_POOL_SIZE; default 10)
   --brokers <list>        Kafka brokers, comma-separated (env KAFKA_BROKERS)
   --client-id <id>        Kafka client id (env KAFKA_CLIENT_ID; default tributary-cli)
-  --verify                rebuild: compare new and old tables before swapping
+  --verify                rebuild: compare new and old tables at the same offsets before swapping
   --ignore-columns <list> rebuild --verify: columns left out of the comparison
   --no-swap               rebuild: stop when caught up, leave the old version active
   --json                  Machine-readable output (status, parked list) or JSON logs (project)

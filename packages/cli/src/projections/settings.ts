@@ -97,6 +97,20 @@ export const PROJECTION_RUNTIME_SETTINGS: readonly ProjectionRuntimeSetting[] = 
     description: 'Longest a fetch waits on the broker',
   },
   {
+    flag: 'idle-in-transaction-timeout-ms',
+    env: 'TRIBUTARY_PROJECTION_IDLE_IN_TRANSACTION_TIMEOUT_MS',
+    field: 'idleInTransactionTimeoutMs',
+    accepts: 'integer',
+    description: 'PostgreSQL ends a batch session idle this long (a frozen process)',
+  },
+  {
+    flag: 'lock-timeout-ms',
+    env: 'TRIBUTARY_PROJECTION_LOCK_TIMEOUT_MS',
+    field: 'lockTimeoutMs',
+    accepts: 'integer',
+    description: 'Longest a batch waits for a row lock before it retries',
+  },
+  {
     flag: 'ordering',
     env: 'TRIBUTARY_PROJECTION_ORDERING',
     field: 'ordering',
@@ -150,7 +164,8 @@ export const PROJECTION_RUNTIME_SETTINGS: readonly ProjectionRuntimeSetting[] = 
     env: 'TRIBUTARY_TOPIC_PARTITIONS',
     field: 'topicPartitions',
     accepts: 'integer',
-    description: 'Partitions of topics created under --missing-topics create',
+    description:
+      'Partitions of created event topics (--missing-topics create) and dead-letter topics',
   },
   {
     flag: 'checkpoints-table',
@@ -172,6 +187,13 @@ export const PROJECTION_RUNTIME_SETTINGS: readonly ProjectionRuntimeSetting[] = 
     field: 'parkedTable',
     accepts: 'text',
     description: 'Parked events',
+  },
+  {
+    flag: 'dead-letters-table',
+    env: 'TRIBUTARY_PROJECTION_DEAD_LETTERS_TABLE',
+    field: 'deadLettersTable',
+    accepts: 'text',
+    description: 'Records already published as dead letters',
   },
   {
     flag: 'registry-table',

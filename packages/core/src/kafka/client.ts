@@ -148,12 +148,26 @@ export interface KafkaBatch extends KafkaTopicPartition {
   isStale(): boolean;
 }
 
+/** Offsets of one partition that held only entries `read_committed` hides (inclusive). */
+export interface KafkaHiddenEntries extends KafkaTopicPartition {
+  readonly firstOffset: bigint;
+  readonly lastOffset: bigint;
+}
+
 /** Processes one batch; a throw makes the consumer deliver the unresolved records again. */
 export type KafkaBatchHandler = (batch: KafkaBatch) => Promise<void>;
 
 /** Options of {@link KafkaConsumer.run}. */
 export interface KafkaRunOptions {
   readonly eachBatch: KafkaBatchHandler;
+  /**
+   * Called (not awaited) when a fetch of a partition held only entries `read_committed`
+   * hides — transaction markers, aborted records — so `eachBatch` is not called for it.
+   * A consumer that keeps its own positions (a database checkpoint) may move past
+   * `firstOffset`…`lastOffset`: no record is there. Without it, a partition whose log ends
+   * in such entries never shows its position at the end offset.
+   */
+  readonly onHiddenEntries?: (range: KafkaHiddenEntries) => void;
   /** Batches of different partitions handled at the same time. Default 1. */
   readonly partitionsConsumedConcurrently?: number;
 }

@@ -1,5 +1,6 @@
 import {
   createInstrumentation,
+  isTributaryError,
   type Instrumentation,
   type KafkaBatch,
   type KafkaClient,
@@ -7,6 +8,7 @@ import {
   type KafkaProducer,
   type KafkaRecord,
   type KafkaTopicPartition,
+  type KafkaTopicSpec,
   type Logger,
   type RecordValueDecoder,
   silentLogger,
@@ -15,6 +17,7 @@ import {
 } from '@tributary/core';
 import type { Knex } from 'knex';
 import {
+  deadLetterTopicFor,
   groupIdFor,
   resolveProjectionRuntimeConfig,
   type ProjectionRuntimeConfig,
@@ -26,6 +29,7 @@ import { validateProjection, type AnyProjection } from '../projection.js';
 import { PostgresProjectionStore } from '../store/postgres/postgres-projection-store.js';
 import { kafkaDeadLetterPublisher } from './dead-letter.js';
 import { runningProjection, waitForProjection, type WaitForOptions } from '../read-your-writes.js';
+import { hiddenEntriesCoverer } from './hidden-entries.js';
 import { isFatalProjectionError, ProjectionApplier } from './projection-applier.js';
 
 /** Options of {@link createProjectionRuntime}. */
@@ -48,6 +52,12 @@ export interface ProjectionRuntimeOptions {
   readonly logger?: Logger;
   /** Crash-test fault plans (see `faultPlansFromEnvironment`). Default: none. */
   readonly faults?: readonly FaultPlan[];
+  /**
+   * Applies each listed partition (`topic/partition` → offset) only below that offset, then
+   * pauses it with its checkpoint exactly there: how `rebuildProjection` brings a rebuilt
+   * version to the same offsets as the active one before `verify`. Default: no limit.
+   */
+  readonly applyBelow?: ReadonlyMap<string, number>;
 }
 
 /** A running set of projections. */
@@ -111,6 +121,18 @@ export function createProjectionRuntime(options: ProjectionRuntimeOptions): Proj
   const upcasters = options.upcasters ?? new UpcasterChain();
   const kafka = options.kafka;
   for (const projection of options.projections) validateProjection(projection);
+  // Rare, and a sign of a handler bug the operator should see even without metrics.
+  instrumentation.on('projection.event.rolled-back', (event) => {
+    logger.warn(
+      'a handler caught a database error and left its transaction aborted; its writes for this event were rolled back',
+      {
+        projection: event.projection,
+        eventId: event.eventId,
+        eventType: event.eventType,
+        position: `${event.position.topic}/${event.position.partition}@${event.position.offset}`,
+      },
+    );
+  });
 
   let producer: Promise<KafkaProducer> | undefined;
   const deadLetterProducer = (): Promise<KafkaProducer> => {
@@ -121,6 +143,13 @@ export function createProjectionRuntime(options: ProjectionRuntimeOptions): Proj
     })();
     return producer;
   };
+
+  // Events and dead letters are the record of what happened: kept until deleted on purpose.
+  const createdTopic = (topic: string): KafkaTopicSpec => ({
+    topic,
+    partitions: config.topicPartitions,
+    configs: { 'retention.ms': '-1' },
+  });
 
   const consumers: KafkaConsumer[] = [];
   let stopping = false;
@@ -151,9 +180,7 @@ export function createProjectionRuntime(options: ProjectionRuntimeOptions): Proj
         const missing = topics.filter((topic) => !existing.has(topic));
         if (missing.length === 0) return;
         if (config.missingTopics === 'create') {
-          await admin.createTopics(
-            missing.map((topic) => ({ topic, partitions: config.topicPartitions })),
-          );
+          await admin.createTopics(missing.map(createdTopic));
           continue;
         }
         if (waited % 30 === 0)
@@ -165,8 +192,27 @@ export function createProjectionRuntime(options: ProjectionRuntimeOptions): Proj
     }
   };
 
+  /**
+   * The dead-letter topic exists before the first dead letter: producing to a missing
+   * topic would leave it to broker auto-creation (default retention, default partitions)
+   * or fail where auto-creation is off.
+   */
+  const ensureDeadLetterTopic = async (projection: AnyProjection): Promise<void> => {
+    const topic = deadLetterTopicFor(config, projection.name);
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      if (!(await admin.listTopics()).includes(topic))
+        await admin.createTopics([createdTopic(topic)]);
+    } finally {
+      await admin.disconnect();
+    }
+  };
+
   const startOne = async (projection: AnyProjection): Promise<void> => {
     const prepared = await store.prepare(projection);
+    const deadLettering = (projection.poison ?? config.poison) === 'dead-letter';
+    if (deadLettering) await ensureDeadLetterTopic(projection);
     const groupId = groupIdFor(config, projection);
     logger.info('projection prepared', {
       projection: projection.name,
@@ -183,7 +229,7 @@ export function createProjectionRuntime(options: ProjectionRuntimeOptions): Proj
       ...(options.valueDecoder === undefined ? {} : { valueDecoder: options.valueDecoder }),
       instrumentation,
       faults,
-      ...((projection.poison ?? config.poison) === 'dead-letter'
+      ...(deadLettering
         ? { deadLetter: kafkaDeadLetterPublisher(deadLetterProducer, config) }
         : {}),
     });
@@ -255,12 +301,30 @@ export function createProjectionRuntime(options: ProjectionRuntimeOptions): Proj
     });
     consumers.push(consumer);
 
+    let retired = false;
     const eachBatch = async (batch: KafkaBatch): Promise<void> => {
       const { topic, partition } = batch;
-      const messages = batch.records;
+      const limit = options.applyBelow?.get(`${topic}/${partition}`);
+      const messages =
+        limit === undefined
+          ? batch.records
+          : batch.records.filter((record) => Number(record.offset) < limit);
+      // The fetch is contiguous from the checkpoint the partition was sought to: what lies
+      // between its last record below the limit and the limit is hidden entries only.
+      const coveredThrough =
+        limit === undefined
+          ? Number(batch.lastOffset)
+          : Math.min(Number(batch.lastOffset), limit - 1);
+      if (limit !== undefined && messages.length < batch.records.length) {
+        consumer.pause([{ topic, partition }]);
+        if (messages.length === 0 && !stopping) {
+          await applier.coverHidden({ topic, partition }, 0, limit - 1);
+          return;
+        }
+      }
       for (let start = 0; start < messages.length; start += config.maxBatchRecords) {
         // A seek (new assignment) or a stop makes the rest of this fetch obsolete.
-        if (!batch.isRunning() || batch.isStale() || stopping) return;
+        if (!batch.isRunning() || batch.isStale() || stopping || retired) return;
         const chunk = messages.slice(start, start + config.maxBatchRecords).map(toSourceRecord);
         const last = chunk[chunk.length - 1];
         if (last === undefined) continue;
@@ -269,7 +333,7 @@ export function createProjectionRuntime(options: ProjectionRuntimeOptions): Proj
           const isLastChunk = start + config.maxBatchRecords >= messages.length;
           const outcome = await applier.applyBatch(
             chunk,
-            isLastChunk ? { coveredThroughOffset: Number(batch.lastOffset) } : {},
+            isLastChunk ? { coveredThroughOffset: coveredThrough } : {},
           );
           nextOffset = outcome.nextOffset;
           // Records below the stored checkpoint come first in offset order.
@@ -296,6 +360,30 @@ export function createProjectionRuntime(options: ProjectionRuntimeOptions): Proj
             });
         } catch (error) {
           if (!isFatalProjectionError(error)) throw error;
+          if (isTributaryError(error) && error.code === 'PROJECTION_RETIRED') {
+            // A rebuild swapped a newer version in: only this version's consumer stops, the
+            // other projections of the process carry on. Not awaited: disconnecting waits
+            // for the batches in flight, this one included.
+            if (!retired) {
+              retired = true;
+              logger.info('projection version retired by a rebuild; its consumer stops', {
+                projection: projection.name,
+                version: projection.version,
+              });
+              instrumentation.emit('projection.stopped', () => ({
+                projection: projection.name,
+                version: projection.version,
+                error,
+              }));
+              void consumer.disconnect().catch((disconnectError: unknown) => {
+                logger.warn('could not leave the group of a retired version', {
+                  projection: projection.name,
+                  error: disconnectError,
+                });
+              });
+            }
+            return;
+          }
           logger.error('projection stopped', {
             projection: projection.name,
             topic,
@@ -333,9 +421,17 @@ export function createProjectionRuntime(options: ProjectionRuntimeOptions): Proj
     if (stopping) return;
     await consumer.connect();
     await consumer.subscribe(topics, { fromBeginning: true });
+    const onHiddenEntries = hiddenEntriesCoverer({
+      ...(options.applyBelow === undefined ? {} : { limits: options.applyBelow }),
+      applier,
+      logger,
+      projection: projection.name,
+      active: () => !stopping && !retired,
+    });
     await consumer.run({
       partitionsConsumedConcurrently: config.partitionsConsumedConcurrently,
       eachBatch,
+      onHiddenEntries,
     });
   };
 

@@ -11,7 +11,12 @@ import type {
   ParkedEvent,
   ProjectionStoreTransaction,
 } from '../store/projection-store.js';
-import { RecordFailure, type AppliedProjection, type HandlerInvoker } from './handlers.js';
+import {
+  BatchHandlerFailure,
+  RecordFailure,
+  type AppliedProjection,
+  type HandlerInvoker,
+} from './handlers.js';
 
 /** How earlier attempts decided to treat poison records, by offset. */
 export type PoisonDecision = 'park' | 'dead-lettered';
@@ -158,15 +163,28 @@ export class OrderingGuard<Context> {
         // A repeat was applied already: applying it again would double its effects.
         if (envelope.aggregateVersion < expected) continue;
       }
-      if (!useBatchHandler) await this.invoker.applyOne(record, envelope, context);
-      else if (this.invoker.handles(envelope.eventType))
+      if (!useBatchHandler) {
+        if (this.invoker.handles(envelope.eventType)) {
+          const outcome = await transaction.isolate(() =>
+            this.invoker.applyOne(record, envelope, context),
+          );
+          if (outcome === 'rolled-back') this.emitRolledBack(record, envelope);
+        }
+      } else if (this.invoker.handles(envelope.eventType))
         batchEvents.push(await this.invoker.decode(record, envelope));
       state.lastVersion = envelope.aggregateVersion;
       state.dirty = true;
       applied += 1;
     }
-    if (useBatchHandler && batchEvents.length > 0)
-      await this.invoker.applyAll(batchEvents, context);
+    if (useBatchHandler && batchEvents.length > 0) {
+      const outcome = await transaction.isolate(() => this.invoker.applyAll(batchEvents, context));
+      // Rolling back would drop the whole batch's writes while the checkpoint moves past
+      // it: the per-event run finds the event whose handler swallows the error instead.
+      if (outcome === 'rolled-back')
+        throw new BatchHandlerFailure(
+          new Error('The batch handler caught a database error and left the transaction aborted'),
+        );
+    }
 
     if (parkedEvents.length > 0) {
       await transaction.park(parkedEvents);
@@ -210,6 +228,15 @@ export class OrderingGuard<Context> {
       state.parked = stored.parked;
     }
     return states;
+  }
+
+  private emitRolledBack(record: SourceRecord, envelope: EnvelopeWithoutPayload): void {
+    this.instrumentation?.emit('projection.event.rolled-back', () => ({
+      projection: this.projection.name,
+      eventId: envelope.eventId,
+      eventType: envelope.eventType,
+      position: positionOf(record),
+    }));
   }
 
   private emitParked(events: readonly ParkedEvent[]): void {

@@ -1,6 +1,7 @@
 import {
   backoffDelay,
   isTributaryError,
+  type EnvelopeWithoutPayload,
   type Instrumentation,
   type RecordValueDecoder,
   type UpcasterChain,
@@ -95,6 +96,14 @@ const defaultSleep = (ms: number): Promise<void> =>
     setTimeout(resolve, ms);
   });
 
+const envelopeOrUndefined = (record: SourceRecord): EnvelopeWithoutPayload | undefined => {
+  try {
+    return readEnvelope(record);
+  } catch {
+    return undefined;
+  }
+};
+
 const errorText = (error: unknown): string =>
   error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 
@@ -163,12 +172,48 @@ export class ProjectionApplier<Context = unknown> {
     records: readonly SourceRecord[],
     options: { readonly coveredThroughOffset?: number } = {},
   ): Promise<BatchOutcome> {
+    return this.#applyBatch(records, options, new Map());
+  }
+
+  /**
+   * A failed COMMIT names no statement, so the batch is applied again one record per
+   * transaction: the record whose COMMIT still fails gets the retries and the poison
+   * policy, the others commit. Decisions already taken (a published dead letter) carry over.
+   */
+  async #applyOneByOne(
+    records: readonly SourceRecord[],
+    options: { readonly coveredThroughOffset?: number },
+    decisions: Map<number, PoisonDecision>,
+  ): Promise<BatchOutcome> {
+    let total = { applied: 0, skipped: 0, parked: 0, deadLettered: 0, nextOffset: 0, attempts: 0 };
+    for (const [index, record] of records.entries()) {
+      const outcome = await this.#applyBatch(
+        [record],
+        index === records.length - 1 ? options : {},
+        decisions,
+      );
+      total = {
+        applied: total.applied + outcome.applied,
+        skipped: total.skipped + outcome.skipped,
+        parked: total.parked + outcome.parked,
+        deadLettered: total.deadLettered + outcome.deadLettered,
+        nextOffset: outcome.nextOffset,
+        attempts: total.attempts + outcome.attempts,
+      };
+    }
+    return total;
+  }
+
+  async #applyBatch(
+    records: readonly SourceRecord[],
+    options: { readonly coveredThroughOffset?: number },
+    decisions: Map<number, PoisonDecision>,
+  ): Promise<BatchOutcome> {
     const first = records[0];
     if (first === undefined) throw new Error('applyBatch needs at least one record');
     const started = performance.now();
     const retry = this.retry;
     const retries = retry.retries ?? defaultProjectionRuntimeConfig.retry.retries ?? 0;
-    const decisions = new Map<number, PoisonDecision>();
     let failures = 0;
     // With a batch handler, the batch first goes through it in one call; if it fails, the
     // batch is run again through the per-event handlers, which pinpoint the failing record.
@@ -217,7 +262,16 @@ export class ProjectionApplier<Context = unknown> {
           }));
           continue;
         }
-        const recordFailure = error instanceof RecordFailure ? error : undefined;
+        const commitFailed = isTributaryError(error) && error.code === 'PROJECTION_COMMIT_FAILED';
+        if (commitFailed && records.length > 1)
+          return await this.#applyOneByOne(records, options, decisions);
+        // One record alone: its COMMIT failure is its own.
+        const recordFailure =
+          error instanceof RecordFailure
+            ? error
+            : commitFailed
+              ? new RecordFailure(first, envelopeOrUndefined(first), error.cause ?? error, false)
+              : undefined;
         failures += 1;
         // Deterministic failures (undecodable records, failing upcasters) cannot heal by
         // waiting, so they go straight to the poison policy.
@@ -274,10 +328,16 @@ export class ProjectionApplier<Context = unknown> {
       case 'dead-letter': {
         const publish = this.deadLetter;
         if (publish === undefined) throw failure.failure;
-        // Published BEFORE the batch that skips it commits: a crash in between publishes it
-        // again on redelivery (at-least-once into the dead-letter topic, identified by the
-        // event id header), but never loses it.
-        await publish(record, { projection: this.projection, error: failure.failure, attempts });
+        // Published BEFORE the batch that skips it commits, so it is never lost, and
+        // recorded as published right after, outside the batch transaction: when the batch
+        // runs again (failed COMMIT, crash, redelivery), it is not published twice. Only a
+        // crash between the broker's acknowledgement and that record repeats it (the event
+        // id header identifies it).
+        const position = positionOf(record);
+        if (!(await this.store.wasDeadLettered(this.projection, position))) {
+          await publish(record, { projection: this.projection, error: failure.failure, attempts });
+          await this.store.recordDeadLettered(this.projection, position, eventId);
+        }
         decisions.set(record.offset, 'dead-lettered');
         this.instrumentation?.emit('projection.event.dead-lettered', () => ({
           projection: this.projection.name,
@@ -288,6 +348,29 @@ export class ProjectionApplier<Context = unknown> {
         return;
       }
     }
+  }
+
+  /**
+   * Moves the checkpoint of a partition past entries that hold no record (transaction
+   * markers, aborted records: `firstOffset`…`lastOffset`, inclusive) when it stands among
+   * them, so a partition whose log ends in such entries reaches its end offset (lag 0, a
+   * rebuild that finishes). Under the checkpoint lock, like a batch; a checkpoint outside
+   * the range is left alone (records before `firstOffset` may not be applied yet).
+   *
+   * @returns the new next offset, or undefined when nothing moved.
+   * @throws ProjectionRetiredError when a rebuild retired this version.
+   */
+  async coverHidden(
+    partition: { readonly topic: string; readonly partition: number },
+    firstOffset: number,
+    lastOffset: number,
+  ): Promise<number | undefined> {
+    return this.store.transaction(this.projection, async (transaction) => {
+      const stored = await transaction.lockCheckpoint(partition);
+      if (stored < firstOffset || stored > lastOffset) return undefined;
+      await transaction.advance(partition, lastOffset + 1, []);
+      return lastOffset + 1;
+    });
   }
 
   /**
@@ -313,7 +396,10 @@ export class ProjectionApplier<Context = unknown> {
             skipped += 1;
             continue;
           }
-          await this.invoker.applyOne(record, envelope, transaction.context);
+          if (this.invoker.handles(envelope.eventType))
+            await transaction.isolate(() =>
+              this.invoker.applyOne(record, envelope, transaction.context),
+            );
           lastVersion = envelope.aggregateVersion;
           applied += 1;
         }

@@ -1,4 +1,5 @@
 import type { EnvelopeWithoutPayload } from '@tributary/core';
+import type { RecordPosition } from '../errors.js';
 import type { AnyProjection } from '../projection.js';
 import type { SourceRecord } from '../source-record.js';
 
@@ -129,7 +130,19 @@ export interface ProjectionStoreTransaction<Context> {
   lockParked(aggregate: AggregateRef): Promise<SourceRecord[]>;
   /** Saves the aggregate (unparked, at `lastVersion`) and deletes its parked events. */
   unpark(aggregate: AggregateRef, lastVersion: number): Promise<void>;
+  /**
+   * Runs one handler call in a nested scope of the unit of work (a savepoint), released
+   * after it. When `work` throws, the error goes through (the caller abandons the unit of
+   * work). When `work` resolves but left the unit of work unusable — a handler that caught
+   * its own database error, after which PostgreSQL refuses every statement — the scope is
+   * rolled back (everything `work` wrote is undone, as PostgreSQL does for a transaction
+   * that fails) and `'rolled-back'` is returned, so the next handler runs normally.
+   */
+  isolate(work: () => Promise<void>): Promise<IsolatedOutcome>;
 }
+
+/** How an {@link ProjectionStoreTransaction.isolate | isolated} handler call ended. */
+export type IsolatedOutcome = 'kept' | 'rolled-back';
 
 /**
  * Where the projection runtime keeps its state next to the read models: checkpoints,
@@ -167,6 +180,18 @@ export interface ProjectionStore<Context = unknown> {
     projection: { readonly name: string; readonly version: number },
     aggregates: readonly AggregateRef[],
   ): Promise<AggregateVersion[]>;
+  /**
+   * Whether a dead letter was published for this record of this projection version. Kept
+   * outside any batch unit of work, so a batch that runs again (after a failed COMMIT, a
+   * crash, a redelivery) does not publish it a second time.
+   */
+  wasDeadLettered(projection: StoredProjection, position: RecordPosition): Promise<boolean>;
+  /** Records, in its own unit of work, that a dead letter was published for this record. */
+  recordDeadLettered(
+    projection: StoredProjection,
+    position: RecordPosition,
+    eventId: string | undefined,
+  ): Promise<void>;
   /** Parked events, oldest first per aggregate. */
   parkedEvents(filter?: {
     readonly projection?: string;
@@ -175,6 +200,8 @@ export interface ProjectionStore<Context = unknown> {
   /**
    * Runs `work` in ONE unit of work of a projection version: it commits when `work`
    * resolves and leaves nothing behind when `work` throws (the error is rethrown).
+   *
+   * @throws ProjectionCommitError when `work` resolved but the commit failed.
    */
   transaction<T>(
     projection: StoredProjection,

@@ -6,6 +6,8 @@ export { counterRecord, produceCounterEvents } from '@tributary/testing';
 /** One line a projection child printed. */
 export interface ChildLine {
   readonly pid: number;
+  /** When the child printed it (epoch ms). */
+  readonly at?: number;
   readonly event: 'started' | 'assigned' | 'committed' | 'stopped' | 'failed';
   readonly partition?: number;
   readonly applied?: number;

@@ -36,11 +36,12 @@ const runtime = createProjectionRuntime({
     heartbeatIntervalMs: 500,
     maxBatchRecords: Number(process.env['MAX_BATCH_RECORDS'] ?? 100),
     partitionsConsumedConcurrently: Number(process.env['PARTITIONS_CONCURRENCY'] ?? 4),
+    idleInTransactionTimeoutMs: Number(process.env['IDLE_IN_TRANSACTION_TIMEOUT_MS'] ?? 30_000),
   },
   faults: faultPlansFromEnvironment(),
 });
 const print = (line: object): void => {
-  process.stdout.write(`${JSON.stringify({ pid: process.pid, ...line })}\n`);
+  process.stdout.write(`${JSON.stringify({ pid: process.pid, at: Date.now(), ...line })}\n`);
 };
 runtime.instrumentation.on('projection.batch.committed', (batch) => {
   print({

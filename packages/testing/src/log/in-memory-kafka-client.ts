@@ -175,7 +175,34 @@ class InMemoryPortConsumer implements KafkaConsumer {
 
   private async consume(options: KafkaRunOptions): Promise<void> {
     while (this.running) {
+      // Positions before the poll: a partition that moved without a batch held only hidden
+      // entries (markers, aborted records), which onHiddenEntries reports.
+      const before = new Map<string, number>();
+      if (options.onHiddenEntries !== undefined) {
+        for (const tp of this.consumer.assignment())
+          before.set(key(tp.topic, tp.partition), this.consumer.position(tp));
+      }
       const batches = await this.consumer.poll();
+      if (options.onHiddenEntries !== undefined) {
+        for (const tp of this.consumer.assignment()) {
+          const partitionKey = key(tp.topic, tp.partition);
+          const from = before.get(partitionKey);
+          const to = this.consumer.position(tp);
+          if (
+            from === undefined ||
+            to <= from ||
+            this.paused.has(partitionKey) ||
+            batches.some((batch) => key(batch.topic, batch.partition) === partitionKey)
+          )
+            continue;
+          options.onHiddenEntries({
+            topic: tp.topic,
+            partition: tp.partition,
+            firstOffset: BigInt(from),
+            lastOffset: BigInt(to - 1),
+          });
+        }
+      }
       let delivered = 0;
       for (const batch of batches) {
         const partitionKey = key(batch.topic, batch.partition);

@@ -1,7 +1,11 @@
 import type { Knex } from 'knex';
 import type { ProjectionRuntimeConfig } from '../../config.js';
-import { ProjectionRetiredError } from '../../errors.js';
-import { typedRows } from '../../internal/sql.js';
+import {
+  ProjectionCommitError,
+  ProjectionRetiredError,
+  type RecordPosition,
+} from '../../errors.js';
+import { typedRow, typedRows } from '../../internal/sql.js';
 import {
   migrationContext,
   tableNamesFor,
@@ -71,24 +75,78 @@ export class PostgresProjectionStore implements ProjectionStore<ProjectionContex
 
   /**
    * ONE PostgreSQL transaction; handlers get it as `context.trx`. Rolled back when `work`
-   * throws.
+   * throws. Its `lock_timeout` and `idle_in_transaction_session_timeout` are set for this
+   * transaction only: a process frozen mid-batch has its session ended by the server (its
+   * checkpoint row lock goes with it), and a batch never waits for a lock without bound.
+   *
+   * @throws ProjectionCommitError when `work` resolved but COMMIT failed.
    */
   async transaction<T>(
     projection: StoredProjection,
     work: (transaction: ProjectionStoreTransaction<ProjectionContext>) => Promise<T>,
   ): Promise<T> {
     const context = this.#contextOf(projection);
-    return this.knex.transaction(async (trx) =>
-      work(
-        new PostgresProjectionTransaction({
-          trx,
-          projection,
-          context,
-          tables: this.tables,
-          refs: this.refs,
-        }),
-      ),
+    let worked = false;
+    try {
+      return await this.knex.transaction(async (trx) => {
+        await trx.raw(
+          `select set_config('lock_timeout', ?, true),
+                  set_config('idle_in_transaction_session_timeout', ?, true)`,
+          [`${this.config.lockTimeoutMs}ms`, `${this.config.idleInTransactionTimeoutMs}ms`],
+        );
+        const result = await work(
+          new PostgresProjectionTransaction({
+            trx,
+            projection,
+            context,
+            tables: this.tables,
+            refs: this.refs,
+          }),
+        );
+        worked = true;
+        return result;
+      });
+    } catch (error) {
+      // Everything inside succeeded: the failure is COMMIT's own (a deferred constraint, a
+      // serialization failure, a lost connection), which the caller pins on a record.
+      if (worked) throw new ProjectionCommitError(projection.name, projection.version, error);
+      throw error;
+    }
+  }
+
+  /** Whether a dead letter was published for this record (see `recordDeadLettered`). */
+  async wasDeadLettered(projection: StoredProjection, position: RecordPosition): Promise<boolean> {
+    const row = await typedRow<{ record_offset: string }>(
+      this.knex(this.refs.deadLetters)
+        .where({
+          projection: projection.name,
+          version: projection.version,
+          topic: position.topic,
+          partition: position.partition,
+          record_offset: position.offset,
+        })
+        .first('record_offset'),
     );
+    return row !== undefined;
+  }
+
+  /** Records a published dead letter, in its own transaction (never the batch's). */
+  async recordDeadLettered(
+    projection: StoredProjection,
+    position: RecordPosition,
+    eventId: string | undefined,
+  ): Promise<void> {
+    await this.knex(this.refs.deadLetters)
+      .insert({
+        projection: projection.name,
+        version: projection.version,
+        topic: position.topic,
+        partition: position.partition,
+        record_offset: position.offset,
+        event_id: eventId ?? null,
+      })
+      .onConflict(['projection', 'version', 'topic', 'partition', 'record_offset'])
+      .ignore();
   }
 
   #contextOf(projection: StoredProjection): Omit<ProjectionContext, 'trx'> {
@@ -227,6 +285,7 @@ export class PostgresProjectionStore implements ProjectionStore<ProjectionContex
     await trx(this.refs.checkpoints).where(where).delete();
     await trx(this.refs.aggregates).where(where).delete();
     await trx(this.refs.parked).where(where).delete();
+    await trx(this.refs.deadLetters).where(where).delete();
     const tables =
       typeof tablesValue === 'string' ? (JSON.parse(tablesValue) as string[]) : tablesValue;
     for (const table of tables) {

@@ -9,6 +9,7 @@ export type PostgresProjectionStoreConfig = Pick<
   | 'checkpointsTable'
   | 'aggregatesTable'
   | 'parkedTable'
+  | 'deadLettersTable'
   | 'registryTable'
   | 'migrationsTable'
   | 'readModelSchema'
@@ -20,6 +21,7 @@ export interface RuntimeTables {
   readonly checkpoints: string;
   readonly aggregates: string;
   readonly parked: string;
+  readonly deadLetters: string;
   readonly registry: string;
   readonly migrations: string;
 }
@@ -35,6 +37,7 @@ export function runtimeTableRefs(config: PostgresProjectionStoreConfig): Runtime
     checkpoints: ref(config.checkpointsTable),
     aggregates: ref(config.aggregatesTable),
     parked: ref(config.parkedTable),
+    deadLetters: ref(config.deadLettersTable),
     registry: ref(config.registryTable),
     migrations: ref(config.migrationsTable),
   };
@@ -49,6 +52,7 @@ export function runtimeTables(config: PostgresProjectionStoreConfig): RuntimeTab
     checkpoints: q('checkpointsTable', config.checkpointsTable),
     aggregates: q('aggregatesTable', config.aggregatesTable),
     parked: q('parkedTable', config.parkedTable),
+    deadLetters: q('deadLettersTable', config.deadLettersTable),
     registry: q('registryTable', config.registryTable),
     migrations: q('migrationsTable', config.migrationsTable),
   };
@@ -137,5 +141,16 @@ export async function createRuntimeTables(
       record_headers jsonb not null,
       parked_at timestamptz not null default now(),
       unique (projection, version, topic, partition, record_offset))`);
+    // Written outside the batch transaction, right after the dead letter is acknowledged:
+    // the batch may roll back and run again, the dead letter must not be published again.
+    await trx.raw(`create table if not exists ${t.deadLetters} (
+      projection text not null,
+      version integer not null,
+      topic text not null,
+      partition integer not null,
+      record_offset bigint not null,
+      event_id text,
+      published_at timestamptz not null default now(),
+      primary key (projection, version, topic, partition, record_offset))`);
   });
 }
