@@ -19,6 +19,14 @@ import knexFactory, { type Knex } from 'knex';
 import { commandLogger, LOG_USAGE } from '../logging.js';
 import { UsageError, type CliOutput } from '../output.js';
 import { listenForStopSignals } from '../signals.js';
+import { serveProjectionObservability } from '../observability/projections.js';
+import type { ObservabilityServer } from '../observability/server.js';
+import {
+  OBSERVABILITY_USAGE,
+  observabilityOptions,
+  observabilitySettingsFrom,
+  READY_MAX_LAG_USAGE,
+} from '../observability/settings.js';
 import { loadProjectionsModule } from './module.js';
 import {
   projectionRuntimeConfigFrom,
@@ -47,6 +55,8 @@ Options of the projection commands (flags win over the environment):
   --no-swap               rebuild: stop when caught up, leave the old version active
   --json                  Machine-readable output (status, parked list) or JSON logs (project)
 ${LOG_USAGE}
+${OBSERVABILITY_USAGE}
+${READY_MAX_LAG_USAGE}
 
 Runtime settings (project, status, rebuild, parked):
 ${projectionRuntimeUsage()}
@@ -66,6 +76,7 @@ const options = {
   json: { type: 'boolean' },
   'log-level': { type: 'string' },
   'log-format': { type: 'string' },
+  ...observabilityOptions,
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -194,6 +205,7 @@ async function projectCommand(
     env,
     output.err,
   );
+  const observability = observabilitySettingsFrom(values, env);
   const { knex, kafka } = kafkaConnections(values, env);
   const runtime = createProjectionRuntime({
     kafka,
@@ -208,7 +220,15 @@ async function projectCommand(
     logger.info('stopping', { signal });
     void runtime.stop();
   });
+  let server: ObservabilityServer | undefined;
   try {
+    if (observability !== undefined)
+      server = await serveProjectionObservability(observability, {
+        runtime,
+        kafka,
+        projections: selected,
+        logger,
+      });
     await runtime.start();
     logger.info('projections running', {
       projections: selected.map((p) => `${p.name}@v${p.version}`).join(','),
@@ -218,6 +238,7 @@ async function projectCommand(
     return 0;
   } finally {
     signals.dispose();
+    await server?.close();
     await knex.destroy();
   }
 }
