@@ -25,7 +25,10 @@ export interface ProjectionInstrumentationEvents {
     readonly attempts: number;
     /** Wall clock right after the database commit, in ms since the epoch. */
     readonly committedAtMs: number;
-    /** Occurred-at (ms since the epoch) of each record the batch took past the checkpoint. */
+    /**
+     * Occurred-at (ms since the epoch) of each record the batch took past the checkpoint:
+     * applied, parked or dead-lettered, each done with once this transaction committed.
+     */
     readonly occurredAtMs: readonly number[];
   };
   /** A batch failed and will be retried. */
