@@ -486,6 +486,73 @@ scrape_configs:
     }
   }, 120_000);
 
+  it('tributary status shows the whole pipeline: slot, capturer, topics, projections', async () => {
+    const run = async (...args: string[]): Promise<{ code: number | null; out: string }> => {
+      const child = spawn(
+        process.execPath,
+        [BIN, 'status', '--module', join(outside, 'projections.mjs'), ...args],
+        {
+          cwd: outside,
+          env: {
+            ...process.env,
+            DATABASE_URL: env.databaseUrl,
+            KAFKA_BROKERS: env.kafkaBrokers.join(','),
+            TRIBUTARY_TOPIC_PREFIX: topicPrefix,
+            ...captureEnv(),
+          },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      );
+      let out = '';
+      child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
+      child.stderr.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
+      const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+      return { code, out };
+    };
+    const json = await run('--json');
+    expect(json.code, json.out).toBe(0);
+    const status = JSON.parse(json.out) as {
+      capture: {
+        name: string;
+        capturer: string;
+        checkpointLsn: string | null;
+        slot: {
+          exists: boolean;
+          active: boolean;
+          activePid: number | null;
+          retainedWalBytes: number;
+        };
+      };
+      topics: { topic: string; endOffset: number }[];
+      projections: { projection: string; lag: number; parkedEvents: number }[];
+    };
+    expect(status.capture).toMatchObject({
+      name: captureName,
+      capturer: 'streaming',
+      checkpointLsn: expect.stringMatching(/^[0-9A-F]+\/[0-9A-F]+$/) as unknown,
+      slot: { exists: true, active: true },
+    });
+    expect(status.capture.slot.activePid).toBeGreaterThan(0);
+    expect(status.capture.slot.retainedWalBytes).toBeGreaterThanOrEqual(0);
+    // Four Counter events and two Ledger events, plus a commit marker per Kafka transaction.
+    const ends = Object.fromEntries(status.topics.map((t) => [t.topic, t.endOffset]));
+    expect(Object.keys(ends).sort()).toEqual([`${topicPrefix}.Counter`, `${topicPrefix}.Ledger`]);
+    expect(ends[`${topicPrefix}.Counter`]).toBeGreaterThanOrEqual(4);
+    expect(ends[`${topicPrefix}.Ledger`]).toBeGreaterThanOrEqual(2);
+    expect(status.projections).toEqual([
+      expect.objectContaining({ projection: projectionName, lag: 0, parkedEvents: 1 }),
+    ]);
+    const text = await run();
+    expect(text.code, text.out).toBe(0);
+    expect(text.out).toContain(`capture "${captureName}": streaming`);
+    expect(text.out).toContain(
+      `slot tributary_${captureName}  active (pid ${status.capture.slot.activePid})`,
+    );
+    expect(text.out).toContain(`${projectionName} v1 (active)  lag 0  parked 1 event(s)`);
+    // No connection string (with its password) in either output.
+    expect(json.out + text.out).not.toContain(env.databaseUrl);
+  }, 90_000);
+
   it('when the active capturer stops, the standby takes over and its metrics say so', async () => {
     captureA.child.kill('SIGTERM');
     expect(await captureA.exited).toBe(0);
