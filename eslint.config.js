@@ -69,8 +69,13 @@ function packageBoundaries() {
             '@tributary/kafkajs',
             '@tributary/testing',
             '@tributary/cli',
+            '@tributary/metrics',
           ],
           '@tributary/core depends on no other Tributary package: it holds the ports they implement.',
+        ),
+        ...forbid(
+          ['prom-client'],
+          '@tributary/core emits instrumentation events; @tributary/metrics turns them into metrics.',
         ),
       ],
       ['packages/core/src/purity.test.ts'],
@@ -111,6 +116,17 @@ function packageBoundaries() {
           ['@tributary/outbox', '@tributary/projections'],
           'A Kafka client implements the port only.',
         ),
+        ...testing,
+        ...cli,
+      ],
+    ),
+    // Metrics translate instrumentation events: they read the libraries' event types and
+    // never reach for a Kafka client, the command line or test helpers.
+    block(
+      ['packages/metrics/src/**/*.ts'],
+      [
+        ...forbid(['@tributary/kafkajs'], 'Metrics listen to instrumentation events only.'),
+        ...kafkaLibrary,
         ...testing,
         ...cli,
       ],

@@ -31,6 +31,7 @@ export function sharedProjectConfig(root: string): UserWorkspaceConfig {
         '@tributary/outbox': packageSource('packages/outbox'),
         '@tributary/projections': packageSource('packages/projections'),
         '@tributary/kafkajs': packageSource('packages/kafkajs'),
+        '@tributary/metrics': packageSource('packages/metrics'),
         '@tributary/cli': packageSource('packages/cli'),
       },
     },

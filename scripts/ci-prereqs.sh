@@ -6,6 +6,7 @@
 #   PostgreSQL server binaries (initdb, pg_ctl)   apt: postgresql-15 (or the distro's default)
 #   Java 17+ (java, jar)                          apt: openjdk-17-jdk-headless
 #   Maven 3.8+ (mvn)                              apt: maven
+#   Prometheus + promtool (deploy/ checks)        apt: prometheus
 #   Kafka jars + Apicurio Registry                Maven Central, cached in ~/.cache/tributary
 #
 # Usage: scripts/ci-prereqs.sh        (from anywhere; run before or after `npm ci`)
@@ -68,6 +69,10 @@ if ! command -v java >/dev/null 2>&1 || [ "$(java_major)" -lt 17 ]; then
 fi
 if ! command -v mvn >/dev/null 2>&1; then
   apt_install maven
+fi
+# Prometheus and promtool: the deploy/ rules checks and the real-Prometheus scrape test.
+if ! command -v prometheus >/dev/null 2>&1 || ! command -v promtool >/dev/null 2>&1; then
+  apt_install prometheus
 fi
 
 log "postgres: $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | tail -n1 || command -v initdb)"

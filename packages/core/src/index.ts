@@ -21,6 +21,7 @@ export * from './upcasting.js';
 export * from './command.js';
 export * from './aggregate.js';
 export * from './event-store.js';
+export * from './event-store-instrumentation.js';
 export * from './snapshots.js';
 export * from './command-bus.js';
 export * from './consistency.js';

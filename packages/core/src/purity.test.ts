@@ -54,6 +54,10 @@ describe('package boundaries', () => {
     ['packages/projections/src/probe.ts', '@tributary/outbox'],
     ['packages/projections/src/probe.ts', '@tributary/kafkajs'],
     ['packages/projections/src/probe.ts', '@tributary/cli'],
+    ['packages/core/src/probe.ts', '@tributary/metrics'],
+    ['packages/core/src/probe.ts', 'prom-client'],
+    ['packages/metrics/src/probe.ts', '@tributary/kafkajs'],
+    ['packages/metrics/src/probe.ts', '@tributary/cli'],
     ['packages/cli/src/probe.ts', '@tributary/outbox/src/config.js'],
   ])('%s may not import %s', async (path, specifier) => {
     expect(await restricted(path, specifier)).toBe(true);

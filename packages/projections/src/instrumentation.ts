@@ -23,6 +23,13 @@ export interface ProjectionInstrumentationEvents {
     readonly durationMs: number;
     /** Transaction attempts (1 when nothing failed). */
     readonly attempts: number;
+    /** Wall clock right after the database commit, in ms since the epoch. */
+    readonly committedAtMs: number;
+    /**
+     * Occurred-at (ms since the epoch) of each record the batch took past the checkpoint:
+     * applied, parked or dead-lettered, each done with once this transaction committed.
+     */
+    readonly occurredAtMs: readonly number[];
   };
   /** A batch failed and will be retried. */
   'projection.batch.retry': {

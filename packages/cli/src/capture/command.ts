@@ -9,6 +9,13 @@ import { commandLogger, LOG_USAGE } from '../logging.js';
 import { captureKafkaClient } from './kafka-client.js';
 import type { CliOutput } from '../output.js';
 import { listenForStopSignals } from '../signals.js';
+import { serveCaptureObservability } from '../observability/capture.js';
+import {
+  OBSERVABILITY_USAGE,
+  observabilityOptions,
+  observabilitySettingsFrom,
+  type ObservabilityFileSettings,
+} from '../observability/settings.js';
 import {
   captureConfigFromEnvironment,
   mergeCaptureConfigInputs,
@@ -22,6 +29,7 @@ export const CAPTURE_USAGE = `Options of capture (precedence: flags > environmen
   --database-url <url>    PostgreSQL URL (default: env DATABASE_URL)
   --brokers <list>        Kafka brokers, comma-separated (default: env KAFKA_BROKERS)
 ${LOG_USAGE}
+${OBSERVABILITY_USAGE}
   Environment: DATABASE_URL, KAFKA_BROKERS, TRIBUTARY_CAPTURE_NAME, TRIBUTARY_TOPIC_PREFIX,
   TRIBUTARY_TOPIC_PARTITIONS, TRIBUTARY_SLOT, … (full list in docs/capture.md)
 `;
@@ -52,6 +60,7 @@ export async function captureCommand(
       brokers: { type: 'string' },
       'log-format': { type: 'string' },
       'log-level': { type: 'string' },
+      ...observabilityOptions,
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -61,8 +70,11 @@ export async function captureCommand(
     return 0;
   }
   const env = hooks.env ?? process.env;
-  const fromFile: CaptureConfigInput =
-    values.config === undefined ? {} : await readCaptureConfigFile(values.config);
+  // The file's `metrics` object configures the metrics server, not the capturer.
+  const { metrics: metricsFromFile, ...fromFile } = (
+    values.config === undefined ? {} : await readCaptureConfigFile(values.config)
+  ) as CaptureConfigInput & { readonly metrics?: ObservabilityFileSettings };
+  const observability = observabilitySettingsFrom(values, env, metricsFromFile);
   const fromFlags: CaptureConfigInput = {
     ...(values.name === undefined ? {} : { name: values.name }),
     ...(values['database-url'] === undefined ? {} : { databaseUrl: values['database-url'] }),
@@ -84,6 +96,11 @@ export async function captureCommand(
     logger,
     crashPoints: crashPointsFromEnvironment(env),
   });
+  // Before the signal handlers: a port already taken fails the command with nothing to undo.
+  const server =
+    observability === undefined
+      ? undefined
+      : await serveCaptureObservability(observability, capturer, logger);
   const signals = hooks.stopSignal === undefined ? listenForStopSignals() : undefined;
   const stop = hooks.stopSignal ?? signals?.received ?? Promise.resolve();
   logger.info('starting capture', {
@@ -107,5 +124,6 @@ export async function captureCommand(
     return 0;
   } finally {
     signals?.dispose();
+    await server?.close();
   }
 }

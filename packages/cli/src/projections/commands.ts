@@ -19,7 +19,18 @@ import knexFactory, { type Knex } from 'knex';
 import { commandLogger, LOG_USAGE } from '../logging.js';
 import { UsageError, type CliOutput } from '../output.js';
 import { listenForStopSignals } from '../signals.js';
+import { serveProjectionObservability } from '../observability/projections.js';
+import type { ObservabilityServer } from '../observability/server.js';
+import {
+  OBSERVABILITY_USAGE,
+  observabilityOptions,
+  observabilitySettingsFrom,
+  READY_MAX_LAG_USAGE,
+} from '../observability/settings.js';
 import { loadProjectionsModule } from './module.js';
+import { formatPipelineStatus } from '../status/format.js';
+import { pipelineStatus } from '../status/pipeline.js';
+import { pipelineSourceFrom, STATUS_USAGE, statusOptions } from '../status/settings.js';
 import {
   projectionRuntimeConfigFrom,
   projectionRuntimeOptions,
@@ -29,7 +40,8 @@ import {
 /** Usage of the projection commands, part of `tributary --help`. */
 export const PROJECTION_USAGE = `Projection commands:
   project                 Run projections as a service (until SIGTERM/SIGINT)
-  status                  Stored offset, end offset and lag per projection and partition; parked events
+  status                  The pipeline: replication slot, capture checkpoint, topic end offsets, and per
+                          projection and partition the stored offset, end offset and lag; parked events
   rebuild <projection>    Rebuild a new projection version by replay, then swap it in atomically
   parked list             List parked events
   parked replay <projection> [--aggregate Type/id]  Replay parked events, in order, and unpark
@@ -47,6 +59,9 @@ Options of the projection commands (flags win over the environment):
   --no-swap               rebuild: stop when caught up, leave the old version active
   --json                  Machine-readable output (status, parked list) or JSON logs (project)
 ${LOG_USAGE}
+${OBSERVABILITY_USAGE}
+${READY_MAX_LAG_USAGE}
+${STATUS_USAGE}
 
 Runtime settings (project, status, rebuild, parked):
 ${projectionRuntimeUsage()}
@@ -66,6 +81,8 @@ const options = {
   json: { type: 'boolean' },
   'log-level': { type: 'string' },
   'log-format': { type: 'string' },
+  ...observabilityOptions,
+  ...statusOptions,
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -194,6 +211,7 @@ async function projectCommand(
     env,
     output.err,
   );
+  const observability = observabilitySettingsFrom(values, env);
   const { knex, kafka } = kafkaConnections(values, env);
   const runtime = createProjectionRuntime({
     kafka,
@@ -208,7 +226,15 @@ async function projectCommand(
     logger.info('stopping', { signal });
     void runtime.stop();
   });
+  let server: ObservabilityServer | undefined;
   try {
+    if (observability !== undefined)
+      server = await serveProjectionObservability(observability, {
+        runtime,
+        kafka,
+        projections: selected,
+        logger,
+      });
     await runtime.start();
     logger.info('projections running', {
       projections: selected.map((p) => `${p.name}@v${p.version}`).join(','),
@@ -218,6 +244,7 @@ async function projectCommand(
     return 0;
   } finally {
     signals.dispose();
+    await server?.close();
     await knex.destroy();
   }
 }
@@ -227,29 +254,17 @@ async function statusCommand(values: Values, env: Environment, output: CliOutput
     values.module === undefined ? undefined : await loadProjectionsModule(values.module);
   const { knex, kafka } = kafkaConnections(values, env);
   try {
-    const store = new PostgresProjectionStore(
-      knex,
-      resolveProjectionRuntimeConfig(projectionRuntimeConfigFrom(values, env)),
+    const config = resolveProjectionRuntimeConfig(projectionRuntimeConfigFrom(values, env));
+    const store = new PostgresProjectionStore(knex, config);
+    const projections = await projectionStatus(store, kafka, loaded?.projections ?? []);
+    const status = await pipelineStatus({
+      ...pipelineSourceFrom(values, env, config.topicPrefix),
+      kafka,
+      projections,
+    });
+    output.out(
+      values.json === true ? JSON.stringify(status, null, 2) : formatPipelineStatus(status),
     );
-    const statuses = await projectionStatus(store, kafka, loaded?.projections ?? []);
-    if (values.json === true) {
-      output.out(JSON.stringify({ projections: statuses }, null, 2));
-      return 0;
-    }
-    if (statuses.length === 0) output.out('no projections registered');
-    for (const status of statuses) {
-      output.out(
-        `${status.projection} v${status.version} (${status.status})  lag ${status.lag}  parked ${status.parkedEvents} event(s) in ${status.parkedAggregates} aggregate(s)`,
-      );
-      output.out(
-        `  ${'topic/partition'.padEnd(40)} ${'stored'.padStart(10)} ${'end'.padStart(10)} ${'lag'.padStart(8)}`,
-      );
-      for (const p of status.partitions) {
-        output.out(
-          `  ${`${p.topic}/${p.partition}`.padEnd(40)} ${String(p.storedOffset ?? '-').padStart(10)} ${String(p.endOffset).padStart(10)} ${String(p.lag).padStart(8)}`,
-        );
-      }
-    }
     return 0;
   } finally {
     await knex.destroy();

@@ -388,6 +388,10 @@ class RelayCapturer implements Capturer {
   ): Promise<void> {
     const lag = await source.lag();
     if (lag === undefined) return;
+    this.instrumentation.emit('capture.progress', {
+      retainedWalBytes: lag.retainedBytes,
+      walLagBytes: lag.lagBytes,
+    });
     const events = this.#published + pipeline.publishedEvents;
     const now = performance.now();
     const rate = ((events - this.#lastProgress.events) * 1000) / (now - this.#lastProgress.at);

@@ -24,6 +24,22 @@ export interface CaptureEvents {
     readonly commitTimesMicros: readonly bigint[];
     /** Events of each source transaction, in the same order. */
     readonly eventsPerTransaction: readonly number[];
+    /** Events per destination topic. */
+    readonly eventsPerTopic: ReadonlyMap<string, number>;
+  };
+  /** A source transaction joined the batch to publish (it is in Kafka once a batch commits it). */
+  'capture.transaction.accepted': {
+    readonly commitLsn: string;
+    /** Commit time at the source, µs since the epoch. */
+    readonly commitTimeMicros: bigint;
+    readonly events: number;
+  };
+  /** The periodic progress query (every `progressIntervalMs`) of the active instance. */
+  'capture.progress': {
+    /** Bytes the source retains for this capturer (PostgreSQL: WAL pinned by the slot). */
+    readonly retainedWalBytes: number | null;
+    /** Bytes between the source's head and the confirmed position. */
+    readonly walLagBytes: number | null;
   };
   /** A row could not be routed; `policy` says what happened to it. */
   'capture.unroutable': {

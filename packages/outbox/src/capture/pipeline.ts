@@ -207,6 +207,11 @@ export class CapturePipeline implements ChangeListener {
       eventCount: records.length,
     });
     batch.commitTimesMicros.push(transaction.commitTimeMicros);
+    this.#options.instrumentation.emit('capture.transaction.accepted', () => ({
+      commitLsn: formatLsn(transaction.commitLsn),
+      commitTimeMicros: transaction.commitTimeMicros,
+      events: records.length,
+    }));
     batch.checkpoint = transaction.commitLsn;
     batch.position = maxLsn(batch.position, transaction.commitEndLsn);
     if (batch.records.length >= maxEvents || batch.bytes >= maxBytes) {
@@ -398,6 +403,7 @@ export class CapturePipeline implements ChangeListener {
       committedAtMs,
       commitTimesMicros: pending.commitTimesMicros,
       eventsPerTransaction: pending.transactions.map((summary) => summary.eventCount),
+      eventsPerTopic: countByTopic(pending.records),
     }));
   }
 
@@ -416,4 +422,11 @@ export class CapturePipeline implements ChangeListener {
   fail(error: unknown): void {
     this.#setFailure(error);
   }
+}
+
+/** Events per topic of a published batch (built only for instrumentation listeners). */
+function countByTopic(records: readonly { readonly topic: string }[]): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const record of records) counts.set(record.topic, (counts.get(record.topic) ?? 0) + 1);
+  return counts;
 }

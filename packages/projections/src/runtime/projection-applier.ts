@@ -1,5 +1,7 @@
 import {
   backoffDelay,
+  EventHeaders,
+  headerValue,
   isTributaryError,
   type EnvelopeWithoutPayload,
   type Instrumentation,
@@ -232,6 +234,7 @@ export class ProjectionApplier<Context = unknown> {
           ),
         );
         const result = { ...outcome, attempts };
+        const committedAtMs = Date.now();
         this.instrumentation?.emit('projection.batch.committed', () => ({
           projection: this.projection.name,
           version: this.projection.version,
@@ -240,6 +243,8 @@ export class ProjectionApplier<Context = unknown> {
           records: records.length,
           ...result,
           durationMs: performance.now() - started,
+          committedAtMs,
+          occurredAtMs: occurredTimes(records.slice(outcome.skipped)),
         }));
         return result;
       } catch (error) {
@@ -421,4 +426,14 @@ export function isFatalProjectionError(error: unknown): boolean {
       error.code,
     )
   );
+}
+
+/** Occurred-at of records from their envelope header, for end-to-end age figures. */
+function occurredTimes(records: readonly SourceRecord[]): number[] {
+  const times: number[] = [];
+  for (const record of records) {
+    const time = Date.parse(headerValue(record.headers, EventHeaders.occurredAt) ?? '');
+    if (!Number.isNaN(time)) times.push(time);
+  }
+  return times;
 }
