@@ -58,8 +58,10 @@ describe('the fault matrix (short)', () => {
       } else {
         // Halted with the typed error and its documented exit code; the slot stays gone.
         expect(result.halt, context).toMatch(
-          /^exit code 1, CAPTURE_SLOT_LOST, slot not recreated$/,
+          /^exit code 1, CAPTURE_SLOT_LOST, slot not recreated: /,
         );
+        expect(result.halt, context).toMatch(/Replication slot \S+ is gone/);
+        expect(result.halt, context).toMatch(/never recreates a slot silently/);
       }
     }, 240_000);
   }

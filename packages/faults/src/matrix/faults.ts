@@ -152,10 +152,13 @@ export function matrixFaults(timings: FaultTimings): Fault[] {
         );
         if (exit === undefined)
           throw new Error('capture did not halt within 60 s after its slot was dropped');
-        const code = /"code":"(CAPTURE_[A-Z_]+)"|(CAPTURE_[A-Z_]+)/.exec(exit.tail.join('\n'));
-        const errorCode = code?.[1] ?? code?.[2] ?? 'no error code logged';
+        // The fatal line is the last one the command printed before exiting.
+        const fatal = [...exit.tail]
+          .reverse()
+          .find((line) => line.startsWith('tributary capture:'));
+        const errorCode = /CAPTURE_[A-Z_]+/.exec(fatal ?? '')?.[0] ?? 'no error code printed';
         if (slots.rows.length > 0) throw new Error('capture recreated the dropped slot');
-        return `exit code ${exit.code}, ${errorCode}, slot not recreated`;
+        return `exit code ${exit.code}, ${errorCode}, slot not recreated: ${fatal ?? 'no fatal line'}`;
       },
     },
   ];
