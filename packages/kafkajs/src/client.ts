@@ -13,6 +13,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import { KafkajsAdmin } from './admin.js';
 import { readCommittedRecords } from './committed-reader.js';
 import { KafkajsConsumer } from './consumer.js';
+import { deadConnectionSocketFactory } from './internal/dead-connection-socket.js';
 import { installFastRecordEncoder } from './internal/kafkajs-record-encoder.js';
 import { KafkajsProducer } from './producer.js';
 
@@ -36,6 +37,12 @@ export interface KafkajsClientOptions {
    * record (2–2.5× the produce rate with Tributary's headers). Default `true`.
    */
   readonly fastRecordEncoder?: boolean;
+  /**
+   * A connection on which a request got no byte back for this long is closed and dialled
+   * again: kafkajs alone would keep writing into a half-open connection forever. Default
+   * 30 000 ms (kafkajs's request timeout, which bounds every legitimate wait).
+   */
+  readonly deadConnectionTimeoutMs?: number;
 }
 
 class KafkajsClient implements KafkaClient {
@@ -54,6 +61,7 @@ class KafkajsClient implements KafkaClient {
       clientId: options.clientId ?? 'tributary',
       brokers: [...options.brokers],
       ssl: options.ssl ?? false,
+      socketFactory: deadConnectionSocketFactory(options.deadConnectionTimeoutMs ?? 30_000),
       logLevel: logger === undefined ? logLevel.NOTHING : logLevel.WARN,
       ...(logger === undefined
         ? {}

@@ -15,6 +15,7 @@ export { InMemorySnapshotStore } from './event-store/in-memory-snapshot-store.js
 export * from './specification/aggregate-specification.js';
 export * from './log/index.js';
 export * from './stack/index.js';
+export * from './faults/index.js';
 export * from './projections/index.js';
 export * from './schema-registry/index.js';
 export * from './fixtures/counter-events.js';

@@ -101,6 +101,15 @@ export interface KafkaConfig {
   readonly heapOpts: readonly string[];
   /** Partitions of `__consumer_offsets` and `__transaction_state`. Default: 5 (one node: fewer partitions, faster first use). */
   readonly internalTopicPartitions: number;
+  /**
+   * A second listener, `PROXIED`, on `127.0.0.1:<port>` that advertises
+   * `127.0.0.1:<advertisedPort>`: clients that bootstrap through a TCP proxy listening on
+   * `advertisedPort` (and forwarding to `port`) are told to reconnect to the proxy, so all
+   * their traffic crosses it (the fault matrix). Default: none.
+   */
+  readonly proxiedListener: { readonly port: number; readonly advertisedPort: number } | undefined;
+  /** Extra `server.properties` lines (`key=value`), appended last so they win. Default: none. */
+  readonly extraProperties: readonly string[];
 }
 
 /** Apicurio Registry (Confluent-compatible API under `/apis/ccompat/v7`) settings. */
@@ -193,6 +202,8 @@ export function resolveStackConfig(
       log4jVersion: '2.24.3',
       heapOpts: ['-Xms128m', '-Xmx512m'],
       internalTopicPartitions: 5,
+      proxiedListener: undefined,
+      extraProperties: [],
       ...options.kafka,
     },
     registry: {

@@ -31,8 +31,25 @@ export {
   type StartStackOptions,
   type UpResult,
 } from './launcher.js';
-export type { ManagedProcess } from './processes.js';
-export type { ServiceState, StackConnection, StackState } from './state.js';
+export { findFreePort, type ManagedProcess } from './processes.js';
+export {
+  freezeServer,
+  killKafkaServer,
+  startKafkaServer,
+  startPostgresServer,
+  stopPostgresServer,
+  thawServer,
+  type PostgresStopMode,
+} from './server-control.js';
+export {
+  readState,
+  removeState,
+  stateFile,
+  writeState,
+  type ServiceState,
+  type StackConnection,
+  type StackState,
+} from './state.js';
 export {
   PROVIDED_STACK_KEY,
   stackConnection,

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import type { PostgresConfig } from './config.js';
 import { StackError } from './errors.js';
-import type { RunAs } from './processes.js';
+import type { ManagedProcess, RunAs } from './processes.js';
 import { describeProcess, findFreePort, runCommand, waitUntilReady } from './processes.js';
 import type { ServiceStartContext, StartedService } from './service.js';
 
@@ -28,7 +28,8 @@ export function findPostgresBinDir(config: PostgresConfig): string {
   );
 }
 
-async function lookupRunAs(user: string): Promise<RunAs | undefined> {
+/** The OS user PostgreSQL runs as when the launcher runs as root (initdb refuses root). */
+export async function lookupRunAs(user: string): Promise<RunAs | undefined> {
   // initdb refuses to run as root; as root, run PostgreSQL as the dedicated OS user.
   if (process.getuid?.() !== 0) return undefined;
   const options = { timeoutMs: 5_000 };
@@ -83,7 +84,7 @@ export async function startPostgres(
   if (runAs !== undefined) {
     for (const path of [dataDir, logFile, passwordFile]) await chown(path, runAs.uid, runAs.gid);
   }
-  const env = { ...process.env, LC_ALL: 'C', ...(runAs === undefined ? {} : { HOME: runAs.home }) };
+  const env = postgresEnv(runAs);
 
   const timeoutMs = config.startTimeoutMs;
   context.log(`postgres: initdb ${dataDir}`);
@@ -130,24 +131,7 @@ export async function startPostgres(
   );
 
   context.log(`postgres: pg_ctl start on 127.0.0.1:${port}`);
-  await runCommand(
-    join(binDir, 'pg_ctl'),
-    [
-      'start',
-      '--pgdata',
-      dataDir,
-      '--log',
-      logFile,
-      '--wait',
-      '--timeout',
-      String(Math.ceil(timeoutMs / 1000)),
-      '--silent',
-    ],
-    { env, runAs, timeoutMs: timeoutMs + 5_000, cwd: runDir },
-  );
-  // pg_ctl leaves the postmaster running in its own session; its pid is line 1 of postmaster.pid.
-  const pidLine = (await readFile(join(dataDir, 'postmaster.pid'), 'utf8')).split('\n')[0];
-  const managed = describeProcess(Number(pidLine));
+  const managed = await pgCtlStart({ binDir, dataDir, logFile, env, runAs, timeoutMs, runDir });
   context.track(managed, 'SIGINT');
 
   const adminUrl = postgresUrl(settings, port, 'postgres');
@@ -171,6 +155,50 @@ export async function startPostgres(
       version: version ?? 'unknown',
     },
   };
+}
+
+/** Environment of initdb and pg_ctl: C locale, and the server user's home when run as root. */
+export const postgresEnv = (runAs: RunAs | undefined): NodeJS.ProcessEnv => ({
+  ...process.env,
+  LC_ALL: 'C',
+  ...(runAs === undefined ? {} : { HOME: runAs.home }),
+});
+
+/** Where and how {@link pgCtlStart} starts a server. */
+export interface PgCtlStartOptions {
+  readonly binDir: string;
+  readonly dataDir: string;
+  readonly logFile: string;
+  readonly env: NodeJS.ProcessEnv;
+  readonly runAs: RunAs | undefined;
+  readonly timeoutMs: number;
+  readonly runDir: string;
+}
+
+/**
+ * `pg_ctl start --wait` on an existing data dir (a fresh one or one a crash left behind,
+ * which PostgreSQL recovers first); returns the postmaster.
+ */
+export async function pgCtlStart(options: PgCtlStartOptions): Promise<ManagedProcess> {
+  const { binDir, dataDir, logFile, env, runAs, timeoutMs, runDir } = options;
+  await runCommand(
+    join(binDir, 'pg_ctl'),
+    [
+      'start',
+      '--pgdata',
+      dataDir,
+      '--log',
+      logFile,
+      '--wait',
+      '--timeout',
+      String(Math.ceil(timeoutMs / 1000)),
+      '--silent',
+    ],
+    { env, runAs, timeoutMs: timeoutMs + 5_000, cwd: runDir },
+  );
+  // pg_ctl leaves the postmaster running in its own session; its pid is line 1 of postmaster.pid.
+  const pidLine = (await readFile(join(dataDir, 'postmaster.pid'), 'utf8')).split('\n')[0];
+  return describeProcess(Number(pidLine));
 }
 
 /** Health probe: a SQL round trip that also proves `wal_level` is still logical. */

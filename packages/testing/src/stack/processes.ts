@@ -66,7 +66,11 @@ export function isProcessAlive(process: ManagedProcess): boolean {
   return process.startTime === undefined || stat.startTime === process.startTime;
 }
 
-function signal(process: ManagedProcess, name: NodeJS.Signals): void {
+/**
+ * Sends `name` to a launcher-started server (to its process group when it leads one).
+ * Does nothing if the process is gone.
+ */
+export function signalProcess(process: ManagedProcess, name: NodeJS.Signals): void {
   const stat = readProcStat(process.pid);
   // Servers are started as process-group leaders (detached spawn, or pg_ctl's setsid), so
   // signalling the group also reaches helpers they forked (PostgreSQL backends).
@@ -91,14 +95,18 @@ export async function stopProcess(
   firstSignal: NodeJS.Signals = 'SIGTERM',
 ): Promise<void> {
   if (!isProcessAlive(process)) return;
-  signal(process, firstSignal);
+  signalProcess(process, firstSignal);
   if (await waitUntilExited(process, timeoutMs)) return;
-  signal(process, 'SIGKILL');
+  signalProcess(process, 'SIGKILL');
   if (await waitUntilExited(process, 5_000)) return;
   throw new StackError('STACK_STOP_FAILED', `process ${process.pid} did not exit after SIGKILL`);
 }
 
-async function waitUntilExited(process: ManagedProcess, timeoutMs: number): Promise<boolean> {
+/** Waits until `process` exited; false if it still runs after `timeoutMs`. */
+export async function waitUntilExited(
+  process: ManagedProcess,
+  timeoutMs: number,
+): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (isProcessAlive(process)) {
     if (Date.now() > deadline) return false;

@@ -21,6 +21,9 @@ import { formatLsn, parseLsn } from '../lsn.js';
 import type { OutboxRow } from '../router.js';
 import type { ChangeListener, ChangeStream, SourceTransaction } from '../source.js';
 
+/** How long a connection attempt to PostgreSQL may take before the pipeline restarts. */
+export const CONNECT_TIMEOUT_MS = 15_000;
+
 /** Options of {@link PgoutputSource}. */
 export interface PgoutputSourceOptions {
   readonly databaseUrl: string;
@@ -130,6 +133,8 @@ export class PgoutputSource implements ChangeStream {
         // everywhere.
         options: settings.join(' '),
         application_name: `tributary-capture:${options.slot}`,
+        // Never wait forever for a connection that will not answer (half-open network).
+        connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
       },
       {
         acknowledge: { auto: false, timeoutSeconds: 0 },

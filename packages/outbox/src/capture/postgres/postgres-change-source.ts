@@ -17,7 +17,7 @@ import type {
   SourceLag,
   SourcePreparation,
 } from '../source.js';
-import { PgoutputSource, SlotBusyError } from './pgoutput-source.js';
+import { CONNECT_TIMEOUT_MS, PgoutputSource, SlotBusyError } from './pgoutput-source.js';
 import {
   assertLogicalWal,
   assertSlotUsable,
@@ -59,6 +59,9 @@ class PostgresChangeSource implements ChangeSource {
     this.#admin = new pg.Client({
       connectionString: config.databaseUrl,
       application_name: `tributary-capture-admin:${config.name}`,
+      // A connect into a half-open network would otherwise wait forever, and the restart
+      // with it (fault matrix: postgres proxy half-open).
+      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
     });
     let adminFailure: ((error: unknown) => void) | undefined;
     this.failed = new Promise<never>((_resolve, reject) => {

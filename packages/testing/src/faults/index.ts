@@ -1,0 +1,10 @@
+/**
+ * Fault injection for tests on the real stack: a TCP proxy the test controls (latency,
+ * dropped connections, half-open connections, pauses).
+ */
+export {
+  createTcpFaultProxy,
+  type TcpFaultProxy,
+  type TcpFaultProxyOptions,
+  type TcpProxyMode,
+} from './tcp-proxy.js';
