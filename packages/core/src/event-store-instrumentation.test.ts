@@ -23,6 +23,7 @@ const scripted = (outcomes: (AppendResult['status'] | Error)[]): EventStore => {
   };
   return {
     readStream: () => Promise.resolve({ stream, currentVersion: 0, events: [] }),
+    findCommand: () => Promise.resolve(undefined),
     appendToStream: next,
     appendMany: async (appends) => Promise.all(appends.map(next)),
   };

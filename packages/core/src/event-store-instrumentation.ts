@@ -57,6 +57,7 @@ export function instrumentEventStore(
   };
   return {
     readStream: (stream, options) => store.readStream(stream, options),
+    findCommand: (commandId) => store.findCommand(commandId),
     appendToStream: (stream: StreamRef, events: readonly NewEvent[], options?: AppendOptions) =>
       measured(
         1,

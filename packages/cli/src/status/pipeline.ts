@@ -140,7 +140,9 @@ async function checkpoint(kafka: KafkaClient, capture: CaptureConfig): Promise<s
     if (record.key !== null && record.value !== null && decoder.decode(record.key) === capture.name)
       latest = record.value;
   });
-  return latest === undefined ? null : formatLsn(decodeCheckpoint(decoder.decode(latest)));
+  return latest === undefined
+    ? null
+    : formatLsn(decodeCheckpoint(decoder.decode(latest)).commitLsn);
 }
 
 async function topicStatuses(
