@@ -188,6 +188,15 @@ export interface CaptureConfig {
    * instance's slot). `null` keeps the server setting (60 s by default). Default `null`.
    */
   readonly walSenderTimeoutMs: number | null;
+  /**
+   * A replication stream that delivers nothing at all (no change, heartbeat or keepalive)
+   * for this long is treated as dead and restarted. PostgreSQL asks an idle client for a
+   * reply every `wal_sender_timeout / 2` (30 s by default), so a live stream is never
+   * silent this long; a half-open connection (the peer's host or network gone without a
+   * reset) is, and would otherwise hang capture for good. 0 disables (needed only when the
+   * server runs with `wal_sender_timeout = 0` and heartbeats are off). Default 120,000 ms.
+   */
+  readonly replicationSilenceTimeoutMs: number;
 }
 
 /** A deep partial of {@link CaptureConfig}: what files, environment variables and flags provide. */
@@ -208,6 +217,7 @@ export interface CaptureConfigInput {
   readonly restartBackoffMs?: number;
   readonly progressIntervalMs?: number;
   readonly walSenderTimeoutMs?: number | null;
+  readonly replicationSilenceTimeoutMs?: number;
 }
 
 /** The router defaults. */
@@ -265,6 +275,7 @@ export const captureDefaults = {
   restartBackoffMs: 500,
   progressIntervalMs: 10_000,
   walSenderTimeoutMs: null,
+  replicationSilenceTimeoutMs: 120_000,
 } as const;
 
 const CAPTURER_NAME = /^[a-z0-9_]{1,40}$/;
@@ -358,6 +369,8 @@ export function resolveCaptureConfig(input: CaptureConfigInput): CaptureConfig {
     restartBackoffMs: input.restartBackoffMs ?? captureDefaults.restartBackoffMs,
     progressIntervalMs: input.progressIntervalMs ?? captureDefaults.progressIntervalMs,
     walSenderTimeoutMs: input.walSenderTimeoutMs ?? captureDefaults.walSenderTimeoutMs,
+    replicationSilenceTimeoutMs:
+      input.replicationSilenceTimeoutMs ?? captureDefaults.replicationSilenceTimeoutMs,
   };
 
   const positive: [string, number][] = [
@@ -379,6 +392,7 @@ export function resolveCaptureConfig(input: CaptureConfigInput): CaptureConfig {
     ['batch.quietLingerMs', batch.quietLingerMs],
     ['heartbeatIntervalMs', config.heartbeatIntervalMs],
     ['progressIntervalMs', config.progressIntervalMs],
+    ['replicationSilenceTimeoutMs', config.replicationSilenceTimeoutMs],
   ];
   for (const [field, value] of positive) {
     if (!Number.isSafeInteger(value) || value < 1) {

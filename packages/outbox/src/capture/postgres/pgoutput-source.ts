@@ -36,6 +36,8 @@ export interface PgoutputSourceOptions {
   readonly heartbeatPrefix: string;
   /** `wal_sender_timeout` for this connection, or `null` for the server setting. */
   readonly walSenderTimeoutMs: number | null;
+  /** Nothing received for this long ends the stream (retriable); 0 disables. */
+  readonly silenceTimeoutMs: number;
   /** The slot's confirmed position when streaming starts: never report less. */
   readonly initialConfirmed: bigint;
   readonly logger: Logger;
@@ -117,6 +119,10 @@ export class PgoutputSource implements ChangeStream {
   #stopping = false;
   #failure: CaptureError | undefined;
   #settle: { resolve: () => void; reject: (error: unknown) => void } | undefined;
+  #lastReceivedAt = Date.now();
+  /** A message is being handled (it may wait on Kafka): not silence. */
+  #handling = false;
+  #watchdog: NodeJS.Timeout | undefined;
   readonly ended: Promise<void>;
 
   constructor(options: PgoutputSourceOptions) {
@@ -160,10 +166,22 @@ export class PgoutputSource implements ChangeStream {
   async start(listener: ChangeListener): Promise<void> {
     this.#listener = listener;
     const service = this.#service;
-    service.on('data', (lsn: string, message: Pgoutput.Message) => this.#onMessage(lsn, message));
+    // Returned, not voided: with flow control the library awaits it (back-pressure).
+    service.on('data', async (lsn: string, message: Pgoutput.Message) => {
+      this.#lastReceivedAt = Date.now();
+      this.#handling = true;
+      try {
+        await this.#onMessage(lsn, message);
+      } finally {
+        this.#handling = false;
+        this.#lastReceivedAt = Date.now();
+      }
+    });
     service.on('heartbeat', (lsn: string, _time: number, shouldRespond: boolean) => {
+      this.#lastReceivedAt = Date.now();
       this.#onKeepalive(lsn, shouldRespond);
     });
+    this.#startWatchdog();
     service.on('error', (error: Error) => {
       this.#end(classifyReplicationError(error, this.#options.slot));
     });
@@ -308,7 +326,34 @@ export class PgoutputSource implements ChangeStream {
     }
   }
 
+  /**
+   * Ends a stream that stopped delivering anything: on a half-open connection (the peer
+   * gone without a reset) neither the socket nor the library ever reports an error.
+   */
+  #startWatchdog(): void {
+    const limit = this.#options.silenceTimeoutMs;
+    if (limit <= 0) return;
+    this.#lastReceivedAt = Date.now();
+    this.#watchdog = setInterval(
+      () => {
+        const silentMs = Date.now() - this.#lastReceivedAt;
+        if (this.#handling || silentMs < limit) return;
+        this.#end(
+          new CaptureError(
+            'CAPTURE_STREAM_ENDED',
+            `Replication stream silent for ${silentMs} ms (no change, heartbeat or keepalive; replicationSilenceTimeoutMs ${limit}): the connection is presumed dead`,
+            { retriable: true },
+          ),
+        );
+      },
+      Math.min(limit, 5_000),
+    );
+    // The replication socket keeps the process alive while streaming; the watchdog must not.
+    this.#watchdog.unref();
+  }
+
   #end(failure: CaptureError | undefined): void {
+    if (this.#watchdog !== undefined) clearInterval(this.#watchdog);
     const settle = this.#settle;
     if (settle === undefined) return;
     this.#settle = undefined;

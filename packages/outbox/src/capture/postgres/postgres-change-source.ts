@@ -29,7 +29,13 @@ import {
 /** The settings a {@link createPostgresChangeSource} source reads (a `CaptureConfig` fits). */
 export type PostgresChangeSourceConfig = Pick<
   CaptureConfig,
-  'name' | 'databaseUrl' | 'outbox' | 'slot' | 'heartbeatPrefix' | 'walSenderTimeoutMs'
+  | 'name'
+  | 'databaseUrl'
+  | 'outbox'
+  | 'slot'
+  | 'heartbeatPrefix'
+  | 'walSenderTimeoutMs'
+  | 'replicationSilenceTimeoutMs'
 >;
 
 /** Options of {@link createPostgresChangeSource}. */
@@ -154,6 +160,7 @@ class PostgresChangeSource implements ChangeSource {
         table: config.outbox.eventsTable,
         heartbeatPrefix: config.heartbeatPrefix,
         walSenderTimeoutMs: config.walSenderTimeoutMs,
+        silenceTimeoutMs: config.replicationSilenceTimeoutMs,
         initialConfirmed: state.confirmedFlushLsn ?? 0n,
         logger: this.#logger,
       });
