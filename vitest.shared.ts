@@ -31,6 +31,7 @@ export function sharedProjectConfig(root: string): UserWorkspaceConfig {
         '@tributary/outbox': packageSource('packages/outbox'),
         '@tributary/projections': packageSource('packages/projections'),
         '@tributary/kafkajs': packageSource('packages/kafkajs'),
+        '@tributary/platformatic-kafka': packageSource('packages/platformatic-kafka'),
         '@tributary/cli': packageSource('packages/cli'),
       },
     },
