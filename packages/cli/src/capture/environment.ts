@@ -16,6 +16,8 @@ export const CAPTURE_ENVIRONMENT = {
   KAFKA_BROKERS: 'kafka.brokers (comma-separated)',
   KAFKA_CLIENT_ID: 'kafka.clientId',
   KAFKA_SSL: 'kafka.ssl (true/false)',
+  TRIBUTARY_KAFKA_CLIENT:
+    'kafka.client (kafkajs/platformatic; chosen by the CLI, see kafkaClientName)',
   TRIBUTARY_CAPTURE_NAME: 'name',
   TRIBUTARY_SCHEMA: 'outbox.schema',
   TRIBUTARY_EVENTS_TABLE: 'outbox.eventsTable',
