@@ -2,7 +2,7 @@
  * Which Kafka client library the commands run on. Both implement the `KafkaClient` port and
  * pass the same contract and crash suites; the choice is the operator's, made once per
  * process with `--kafka-client`, `TRIBUTARY_KAFKA_CLIENT` or (capture) `kafka.client` in the
- * config file. docs/configuration.md lists the differences.
+ * config file. docs/kafka-clients.md lists the differences.
  */
 import type { KafkaClient, Logger } from '@tributary/core';
 import { createKafkajsClient } from '@tributary/kafkajs';

@@ -86,6 +86,9 @@ export class PlatformaticConsumer implements KafkaConsumer {
       sessionTimeout: options.sessionTimeoutMs ?? consumerDefaults.sessionTimeoutMs,
       heartbeatInterval: options.heartbeatIntervalMs ?? consumerDefaults.heartbeatIntervalMs,
       rebalanceTimeout: consumerDefaults.rebalanceTimeoutMs,
+      // A JoinGroup is answered only when the rebalance completes, which may take up to the
+      // rebalance timeout (as kafkajs, which gives JoinGroup that much plus 5 s).
+      requestTimeout: consumerDefaults.rebalanceTimeoutMs + 5_000,
       maxWaitTime: options.maxWaitTimeMs ?? consumerDefaults.maxWaitTimeMs,
       maxBytes: consumerDefaults.maxBytes,
     });

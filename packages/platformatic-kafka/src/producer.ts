@@ -87,8 +87,8 @@ export class PlatformaticProducer implements KafkaProducer {
         ? {}
         : {
             transactionalId: options.transactionalId,
-            // The library sends its request timeout as the transaction timeout of
-            // InitProducerId, so the two are one setting for a transactional producer.
+            // The library sends its `timeout` option as InitProducerId's transaction
+            // timeout (and as the produce requests' acknowledgement timeout).
             timeout: options.transactionTimeoutMs ?? producerDefaults.transactionTimeoutMs,
           }),
       compression: options.compression === 'gzip' ? 'gzip' : 'none',
