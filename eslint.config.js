@@ -8,6 +8,7 @@ export const coreForbiddenImports = [
   'pg-logical-replication',
   'knex',
   'kafkajs',
+  '@platformatic/kafka',
   '@kafkajs/confluent-schema-registry',
   'net',
   'node:net',
@@ -39,8 +40,8 @@ const forbid = (names, message) => names.map((name) => ({ name, message }));
  */
 function packageBoundaries() {
   const kafkaLibrary = forbid(
-    ['kafkajs'],
-    'Only @tributary/kafkajs talks to kafkajs: use the KafkaClient port of @tributary/core.',
+    ['kafkajs', '@platformatic/kafka'],
+    'Only the Kafka client packages (@tributary/kafkajs, @tributary/platformatic-kafka) talk to a Kafka library: use the KafkaClient port of @tributary/core.',
   );
   const testing = forbid(
     ['@tributary/testing', '@tributary/testing/vitest'],
@@ -67,6 +68,7 @@ function packageBoundaries() {
             '@tributary/outbox',
             '@tributary/projections',
             '@tributary/kafkajs',
+            '@tributary/platformatic-kafka',
             '@tributary/testing',
             '@tributary/cli',
             '@tributary/metrics',
@@ -85,7 +87,7 @@ function packageBoundaries() {
       [
         ...forbid(['@tributary/projections'], 'outbox knows nothing of projections.'),
         ...forbid(
-          ['@tributary/kafkajs'],
+          ['@tributary/kafkajs', '@tributary/platformatic-kafka'],
           'The capture sink receives a KafkaClient; wiring belongs to the CLI.',
         ),
         ...kafkaLibrary,
@@ -101,7 +103,7 @@ function packageBoundaries() {
           'projections knows nothing of the outbox or the WAL.',
         ),
         ...forbid(
-          ['@tributary/kafkajs'],
+          ['@tributary/kafkajs', '@tributary/platformatic-kafka'],
           'The runtime receives a KafkaClient; wiring belongs to the CLI.',
         ),
         ...kafkaLibrary,
@@ -110,7 +112,7 @@ function packageBoundaries() {
       ],
     ),
     block(
-      ['packages/kafkajs/src/**/*.ts'],
+      ['packages/kafkajs/src/**/*.ts', 'packages/platformatic-kafka/src/**/*.ts'],
       [
         ...forbid(
           ['@tributary/outbox', '@tributary/projections'],

@@ -32,6 +32,7 @@ export function sharedProjectConfig(root: string): UserWorkspaceConfig {
         '@tributary/projections': packageSource('packages/projections'),
         '@tributary/kafkajs': packageSource('packages/kafkajs'),
         '@tributary/metrics': packageSource('packages/metrics'),
+        '@tributary/platformatic-kafka': packageSource('packages/platformatic-kafka'),
         '@tributary/cli': packageSource('packages/cli'),
       },
     },

@@ -16,6 +16,15 @@ export {
   readCaptureConfigFile,
 } from './capture/environment.js';
 export { captureKafkaClient } from './capture/kafka-client.js';
+export {
+  createKafkaClient,
+  DEFAULT_KAFKA_CLIENT,
+  KAFKA_CLIENT_ENV,
+  KAFKA_CLIENT_NAMES,
+  kafkaClientName,
+  type KafkaClientName,
+  type KafkaConnectionSettings,
+} from './kafka-client.js';
 export { schemasCommand, loadSchemaDeclarations, SCHEMAS_USAGE } from './schemas/command.js';
 export { projectionCommand, PROJECTION_USAGE, formatProgress } from './projections/commands.js';
 export { loadProjectionsModule, type LoadedProjectionsModule } from './projections/module.js';

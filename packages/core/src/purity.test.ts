@@ -50,9 +50,11 @@ describe('package boundaries', () => {
     ['packages/core/src/probe.ts', '@tributary/outbox'],
     ['packages/outbox/src/probe.ts', '@tributary/projections'],
     ['packages/outbox/src/probe.ts', 'kafkajs'],
+    ['packages/outbox/src/probe.ts', '@platformatic/kafka'],
     ['packages/outbox/src/probe.ts', '@tributary/testing'],
     ['packages/projections/src/probe.ts', '@tributary/outbox'],
     ['packages/projections/src/probe.ts', '@tributary/kafkajs'],
+    ['packages/projections/src/probe.ts', '@tributary/platformatic-kafka'],
     ['packages/projections/src/probe.ts', '@tributary/cli'],
     ['packages/core/src/probe.ts', '@tributary/metrics'],
     ['packages/core/src/probe.ts', 'prom-client'],
@@ -66,6 +68,8 @@ describe('package boundaries', () => {
   it.each([
     ['packages/outbox/src/capture/probe.test.ts', '@tributary/testing'],
     ['packages/kafkajs/src/probe.ts', 'kafkajs'],
+    ['packages/platformatic-kafka/src/probe.ts', '@platformatic/kafka'],
+    ['packages/cli/src/probe.ts', '@tributary/platformatic-kafka'],
     ['packages/cli/src/probe.ts', '@tributary/kafkajs'],
     ['packages/projections/src/probe.ts', '@tributary/core'],
   ])('%s may import %s', async (path, specifier) => {

@@ -5,6 +5,7 @@ import {
   resolveCaptureConfig,
   type CaptureConfigInput,
 } from '@tributary/outbox';
+import { KAFKA_CLIENT_ENV, KAFKA_CLIENT_NAMES, kafkaClientName } from '../kafka-client.js';
 import { commandLogger, LOG_USAGE } from '../logging.js';
 import { captureKafkaClient } from './kafka-client.js';
 import type { CliOutput } from '../output.js';
@@ -28,6 +29,8 @@ export const CAPTURE_USAGE = `Options of capture (precedence: flags > environmen
   --name <name>           Capturer name: checkpoint key, transactional id, slot (default: default)
   --database-url <url>    PostgreSQL URL (default: env DATABASE_URL)
   --brokers <list>        Kafka brokers, comma-separated (default: env KAFKA_BROKERS)
+  --kafka-client <name>   Kafka client library: ${KAFKA_CLIENT_NAMES.join(' or ')} (env ${KAFKA_CLIENT_ENV},
+                          config kafka.client; default kafkajs)
 ${LOG_USAGE}
 ${OBSERVABILITY_USAGE}
   Environment: DATABASE_URL, KAFKA_BROKERS, TRIBUTARY_CAPTURE_NAME, TRIBUTARY_TOPIC_PREFIX,
@@ -58,6 +61,7 @@ export async function captureCommand(
       name: { type: 'string' },
       'database-url': { type: 'string' },
       brokers: { type: 'string' },
+      'kafka-client': { type: 'string' },
       'log-format': { type: 'string' },
       'log-level': { type: 'string' },
       ...observabilityOptions,
@@ -71,10 +75,19 @@ export async function captureCommand(
   }
   const env = hooks.env ?? process.env;
   // The file's `metrics` object configures the metrics server, not the capturer.
-  const { metrics: metricsFromFile, ...fromFile } = (
+  const { metrics: metricsFromFile, ...file } = (
     values.config === undefined ? {} : await readCaptureConfigFile(values.config)
   ) as CaptureConfigInput & { readonly metrics?: ObservabilityFileSettings };
   const observability = observabilitySettingsFrom(values, env, metricsFromFile);
+  // kafka.client chooses the library, which is the CLI's business, not the capturer's.
+  const { client: fileClient, ...fileKafka } = (file.kafka ?? {}) as Record<string, unknown>;
+  const fromFile: CaptureConfigInput =
+    file.kafka === undefined ? file : { ...file, kafka: fileKafka };
+  const client = kafkaClientName(
+    { value: values['kafka-client'], source: '--kafka-client' },
+    { value: env[KAFKA_CLIENT_ENV], source: KAFKA_CLIENT_ENV },
+    { value: fileClient, source: `kafka.client in ${values.config ?? 'the config file'}` },
+  );
   const fromFlags: CaptureConfigInput = {
     ...(values.name === undefined ? {} : { name: values.name }),
     ...(values['database-url'] === undefined ? {} : { databaseUrl: values['database-url'] }),
@@ -92,7 +105,7 @@ export async function captureCommand(
   );
   const capturer = createPostgresKafkaCapturer({
     config,
-    kafka: captureKafkaClient(config, logger),
+    kafka: captureKafkaClient(config, logger, client),
     logger,
     crashPoints: crashPointsFromEnvironment(env),
   });
@@ -110,6 +123,7 @@ export async function captureCommand(
     table: `${config.outbox.schema}.${config.outbox.eventsTable}`,
     topics: `${config.router.topicReplacement.replaceAll('${prefix}', config.router.topicPrefix)}`,
     checkpointTopic: config.topics.checkpointTopic,
+    kafkaClient: client,
     pid: process.pid,
   });
   const running = capturer.run();

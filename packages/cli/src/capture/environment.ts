@@ -17,6 +17,8 @@ export const CAPTURE_ENVIRONMENT = {
   KAFKA_CLIENT_ID: 'kafka.clientId',
   KAFKA_SSL: 'kafka.ssl (true/false)',
   KAFKA_MAX_RECORD_BYTES: 'kafka.maxRecordBytes',
+  TRIBUTARY_KAFKA_CLIENT:
+    'kafka.client (kafkajs/platformatic; chosen by the CLI, see kafkaClientName)',
   TRIBUTARY_CAPTURE_NAME: 'name',
   TRIBUTARY_SCHEMA: 'outbox.schema',
   TRIBUTARY_EVENTS_TABLE: 'outbox.eventsTable',
@@ -36,6 +38,7 @@ export const CAPTURE_ENVIRONMENT = {
   TRIBUTARY_STANDBY_RETRY_MS: 'standbyRetryMs',
   TRIBUTARY_PROGRESS_INTERVAL_MS: 'progressIntervalMs',
   TRIBUTARY_WAL_SENDER_TIMEOUT_MS: 'walSenderTimeoutMs',
+  TRIBUTARY_REPLICATION_SILENCE_TIMEOUT_MS: 'replicationSilenceTimeoutMs',
 } as const;
 
 type Environment = Readonly<Record<string, string | undefined>>;
@@ -129,6 +132,7 @@ export function captureConfigFromEnvironment(env: Environment = process.env): Ca
     standbyRetryMs: integer(env, 'TRIBUTARY_STANDBY_RETRY_MS'),
     progressIntervalMs: integer(env, 'TRIBUTARY_PROGRESS_INTERVAL_MS'),
     walSenderTimeoutMs: integer(env, 'TRIBUTARY_WAL_SENDER_TIMEOUT_MS'),
+    replicationSilenceTimeoutMs: integer(env, 'TRIBUTARY_REPLICATION_SILENCE_TIMEOUT_MS'),
   });
 }
 

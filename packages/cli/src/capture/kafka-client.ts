@@ -1,14 +1,18 @@
 import type { KafkaClient, Logger } from '@tributary/core';
-import { createKafkajsClient } from '@tributary/kafkajs';
 import type { CaptureConfig } from '@tributary/outbox';
+import { createKafkaClient, DEFAULT_KAFKA_CLIENT, type KafkaClientName } from '../kafka-client.js';
 
 /**
  * The Kafka client `tributary capture` runs with, built from the capture configuration: the
- * one place that maps capture's Kafka settings onto the kafkajs client (the benchmark's
- * capturer process uses it too, so both run the same client).
+ * one place that maps capture's Kafka settings onto a client (the benchmark's capturer
+ * process uses it too, so both run the same client).
  */
-export function captureKafkaClient(config: CaptureConfig, logger: Logger): KafkaClient {
-  return createKafkajsClient({
+export function captureKafkaClient(
+  config: CaptureConfig,
+  logger: Logger,
+  client: KafkaClientName = DEFAULT_KAFKA_CLIENT,
+): KafkaClient {
+  return createKafkaClient(client, {
     brokers: config.kafka.brokers,
     clientId: config.kafka.clientId,
     ssl: config.kafka.ssl,

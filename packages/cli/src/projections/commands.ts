@@ -1,6 +1,7 @@
 /**
  * `tributary project | status | rebuild | parked`: the projection runtime and its
- * operations, wired with the default adapters (kafkajs, PostgreSQL through knex).
+ * operations, wired with the default adapters (the chosen Kafka client, PostgreSQL through
+ * knex).
  */
 import { parseArgs } from 'node:util';
 import { isTributaryError, type KafkaClient } from '@tributary/core';
@@ -14,8 +15,13 @@ import {
   replayParkedEvents,
   type RebuildProgress,
 } from '@tributary/projections';
-import { createKafkajsClient } from '@tributary/kafkajs';
 import knexFactory, { type Knex } from 'knex';
+import {
+  createKafkaClient,
+  KAFKA_CLIENT_ENV,
+  KAFKA_CLIENT_NAMES,
+  kafkaClientName,
+} from '../kafka-client.js';
 import { commandLogger, LOG_USAGE } from '../logging.js';
 import { UsageError, type CliOutput } from '../output.js';
 import { listenForStopSignals } from '../signals.js';
@@ -54,6 +60,8 @@ Options of the projection commands (flags win over the environment):
   --pool-size <n>         Most database connections (env TRIBUTARY_PROJECTION_POOL_SIZE; default 10)
   --brokers <list>        Kafka brokers, comma-separated (env KAFKA_BROKERS)
   --client-id <id>        Kafka client id (env KAFKA_CLIENT_ID; default tributary-cli)
+  --kafka-client <name>   Kafka client library: ${KAFKA_CLIENT_NAMES.join(' or ')} (env ${KAFKA_CLIENT_ENV};
+                          default kafkajs)
   --verify                rebuild: compare new and old tables at the same offsets before swapping
   --ignore-columns <list> rebuild --verify: columns left out of the comparison
   --no-swap               rebuild: stop when caught up, leave the old version active
@@ -74,6 +82,7 @@ const options = {
   'pool-size': { type: 'string' },
   brokers: { type: 'string' },
   'client-id': { type: 'string' },
+  'kafka-client': { type: 'string' },
   aggregate: { type: 'string' },
   verify: { type: 'boolean' },
   'ignore-columns': { type: 'string' },
@@ -123,10 +132,16 @@ function connections(
     knex: knexFactory({ client: 'pg', connection: databaseUrl, pool: { min: 0, max: poolSize } }),
     kafka:
       needs.kafka && brokers !== undefined
-        ? createKafkajsClient({
-            clientId: setting(values['client-id'], env.KAFKA_CLIENT_ID) ?? 'tributary-cli',
-            brokers: brokers.split(',').map((broker) => broker.trim()),
-          })
+        ? createKafkaClient(
+            kafkaClientName(
+              { value: values['kafka-client'], source: '--kafka-client' },
+              { value: env[KAFKA_CLIENT_ENV], source: KAFKA_CLIENT_ENV },
+            ),
+            {
+              clientId: setting(values['client-id'], env.KAFKA_CLIENT_ID) ?? 'tributary-cli',
+              brokers: brokers.split(',').map((broker) => broker.trim()),
+            },
+          )
         : undefined,
   };
 }

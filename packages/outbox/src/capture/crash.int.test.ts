@@ -34,6 +34,8 @@ afterAll(async () => {
   await pool.end();
 });
 
+/** The capturer children's Kafka client; crash-platformatic.int.test.ts runs this suite on the other. */
+const kafkaClient = process.env['TRIBUTARY_KAFKA_CLIENT'] ?? 'kafkajs';
 const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 const CLI = fileURLToPath(new URL('../../../cli/src/run.ts', import.meta.url));
 const LOG_DIR = mkdtempSync(join(tmpdir(), 'tributary-crash-'));
@@ -65,6 +67,7 @@ function startCapturer(label: string, name: string, extra: Record<string, string
         TRIBUTARY_STANDBY_RETRY_MS: '200',
         TRIBUTARY_PROGRESS_INTERVAL_MS: '2000',
         TRIBUTARY_HEARTBEAT_INTERVAL_MS: '1000',
+        TRIBUTARY_KAFKA_CLIENT: kafkaClient,
         ...extra,
       },
     },
@@ -99,7 +102,7 @@ async function prepareSlot(name: string): Promise<void> {
 
 const topicsOf = (name: string): string[] => TYPES.map((type) => env.topic(`${name}.${type}`));
 
-describe('capture under crashes', () => {
+describe(`capture under crashes (${kafkaClient})`, () => {
   it('delivers every committed event exactly once across named and random SIGKILLs under concurrent writers', async () => {
     const name = env.name('main');
     await prepareSlot(name);
@@ -177,6 +180,7 @@ describe('capture under crashes', () => {
     const exit = await final.exited;
     expect(exit.code).toBe(0);
     expect(final.lines.some((line) => line.includes('drained'))).toBe(true);
+    expect(final.lines.some((line) => line.includes(`"kafkaClient":"${kafkaClient}"`))).toBe(true);
     await reader.stop();
   }, 480_000);
 

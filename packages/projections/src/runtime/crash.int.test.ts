@@ -35,6 +35,9 @@ async function createTopic(topic: string, partitions: number): Promise<void> {
   await admin.disconnect();
 }
 
+/** The runtime children's Kafka client; crash-platformatic.int.test.ts runs this suite on the other. */
+const kafkaClient = process.env['TRIBUTARY_KAFKA_CLIENT'] ?? 'kafkajs';
+
 function childEnv(prefix: string, extra: Record<string, string> = {}): Record<string, string> {
   return {
     DATABASE_URL: env.databaseUrl,
@@ -47,6 +50,7 @@ function childEnv(prefix: string, extra: Record<string, string> = {}): Record<st
     MAX_BATCH_RECORDS: '100',
     TRIBUTARY_CRASH_AT: '',
     TRIBUTARY_PAUSE_AT: '',
+    TRIBUTARY_KAFKA_CLIENT: kafkaClient,
     ...extra,
   };
 }
@@ -54,7 +58,7 @@ function childEnv(prefix: string, extra: Record<string, string> = {}): Record<st
 const kills = (child: ProjectionChild): Promise<boolean> =>
   child.exited.then(({ signal }) => signal === 'SIGKILL');
 
-describe('projection runtime under crashes (2 processes, real Kafka and PostgreSQL)', () => {
+describe(`projection runtime under crashes (2 processes, ${kafkaClient}, real Kafka and PostgreSQL)`, () => {
   it('applies 20,000 events exactly once and in version order through ≥ 20 SIGKILLs at random and named points', async () => {
     const prefix = 'crash';
     const topic = `${env.topicPrefix}${prefix}.Counter`;

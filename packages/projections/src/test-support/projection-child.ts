@@ -1,9 +1,11 @@
 /**
  * A projection runtime process for the crash tests: runs {@link applicationsProjection}
- * with the configuration from the environment, honours `TRIBUTARY_CRASH_AT` /
+ * with the configuration from the environment (Kafka client: `TRIBUTARY_KAFKA_CLIENT`), honours `TRIBUTARY_CRASH_AT` /
  * `TRIBUTARY_PAUSE_AT`, prints one JSON line per committed batch and stops on SIGTERM.
  */
+import type { KafkaClient } from '@tributary/core';
 import { createKafkajsClient } from '@tributary/kafkajs';
+import { createPlatformaticKafkaClient } from '@tributary/platformatic-kafka';
 import knexFactory from 'knex';
 import { createProjectionRuntime } from '../runtime/kafka-runtime.js';
 import { faultPlansFromEnvironment } from '../fault-injection.js';
@@ -20,11 +22,14 @@ const knex = knexFactory({
   connection: env('DATABASE_URL'),
   pool: { min: 0, max: 6 },
 });
+const kafkaOptions = { brokers: env('KAFKA_BROKERS').split(','), clientId: `child-${process.pid}` };
+// The crash suites run once per client (TRIBUTARY_KAFKA_CLIENT, default kafkajs).
+const kafka: KafkaClient =
+  process.env['TRIBUTARY_KAFKA_CLIENT'] === 'platformatic'
+    ? createPlatformaticKafkaClient(kafkaOptions)
+    : createKafkajsClient(kafkaOptions);
 const runtime = createProjectionRuntime({
-  kafka: createKafkajsClient({
-    brokers: env('KAFKA_BROKERS').split(','),
-    clientId: `child-${process.pid}`,
-  }),
+  kafka,
   knex,
   projections: [applicationsProjection],
   config: {
