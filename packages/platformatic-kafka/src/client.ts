@@ -17,7 +17,7 @@ import { PlatformaticConsumer } from './consumer.js';
 import { requestError } from './errors.js';
 import { exponentialDelay, type ConnectionSettings } from './internal/connection.js';
 import { planFetches } from './internal/fetch-plan.js';
-import { visibleRecords } from './internal/read-committed.js';
+import { CommittedRecordCollector } from './internal/read-committed.js';
 import { PlatformaticProducer } from './producer.js';
 
 /** Options of {@link createPlatformaticKafkaClient}. */
@@ -82,11 +82,18 @@ class PlatformaticKafkaClient implements KafkaClient {
     await admin.connect();
     const positions = new Map<number, bigint>();
     const targets = new Map<number, bigint>();
+    const collectors = new Map<number, CommittedRecordCollector>();
     try {
+      // Up to the high watermark, not the last stable offset: another producer's open
+      // transaction must not hide what was committed after it (see CommittedRecordCollector).
       for (const offsets of await admin.fetchOffsets(topic)) {
-        if (offsets.lastStableOffset > offsets.earliest) {
-          targets.set(offsets.partition, offsets.lastStableOffset);
+        if (offsets.highWatermark > offsets.earliest) {
+          targets.set(offsets.partition, offsets.highWatermark);
           positions.set(offsets.partition, offsets.earliest);
+          collectors.set(
+            offsets.partition,
+            new CommittedRecordCollector(topic, offsets.partition, offsets.highWatermark),
+          );
         }
       }
     } finally {
@@ -98,7 +105,7 @@ class PlatformaticKafkaClient implements KafkaClient {
       ...this.#connection.base,
       groupId: `tributary.read-committed.${randomUUID()}`,
       autocommit: false,
-      isolationLevel: FetchIsolationLevels.READ_COMMITTED,
+      isolationLevel: FetchIsolationLevels.READ_UNCOMMITTED,
       maxWaitTime: 100,
     });
     try {
@@ -128,19 +135,12 @@ class PlatformaticKafkaClient implements KafkaClient {
           for (const fetched of response.responses.flatMap((found) => found.partitions)) {
             const partition = fetched.partitionIndex;
             const fetchOffset = positions.get(partition) ?? 0n;
-            const end = targets.get(partition) ?? 0n;
-            const visible = visibleRecords(
-              topic,
-              partition,
-              fetchOffset,
-              fetched.records ?? [],
-              fetched.abortedTransactions,
-            );
-            for (const record of visible.records) if (record.offset < end) onRecord(record);
-            // Also past batches that held only markers or aborted records, which
-            // read_committed hides: the reader must move past those to reach the end.
-            if (visible.lastOffset >= fetchOffset) {
-              positions.set(partition, visible.lastOffset + 1n);
+            const collector = collectors.get(partition);
+            if (collector === undefined) continue;
+            const decided = collector.add(fetchOffset, fetched.records ?? []);
+            for (const record of decided.committed) onRecord(record);
+            if (decided.lastOffset >= fetchOffset) {
+              positions.set(partition, decided.lastOffset + 1n);
               progressed = true;
             }
           }

@@ -85,3 +85,77 @@ export function visibleRecords(
   }
   return { records, lastOffset };
 }
+
+/**
+ * Decides a partition's transactional records from a read_uncommitted fetch, the way the
+ * broker's aborted-transaction index would: a producer's transactional records belong to
+ * its open transaction until that producer's COMMIT or ABORT marker. Used by
+ * `readCommitted`, which must see records committed after another producer's still-open
+ * transaction (a read_committed fetch stops at the last stable offset before them).
+ * Records of a transaction are released when its COMMIT marker is read; records whose
+ * marker is not below `end` (the high watermark at call time) are never released.
+ */
+export class CommittedRecordCollector {
+  readonly #topic: string;
+  readonly #partition: number;
+  readonly #end: bigint;
+  /** Records of each producer's transaction whose marker has not been read yet. */
+  readonly #open = new Map<bigint, KafkaRecord[]>();
+
+  constructor(topic: string, partition: number, end: bigint) {
+    this.#topic = topic;
+    this.#partition = partition;
+    this.#end = end;
+  }
+
+  /**
+   * Takes one fetch's batches (read from `fetchOffset`) and returns the records it commits,
+   * in commit order, and the last offset it covered (-1 if none).
+   */
+  add(
+    fetchOffset: bigint,
+    batches: readonly FetchedBatch[],
+  ): { readonly committed: KafkaRecord[]; readonly lastOffset: bigint } {
+    const committed: KafkaRecord[] = [];
+    let lastOffset = -1n;
+    for (const batch of batches) {
+      lastOffset = batch.firstOffset + BigInt(batch.lastOffsetDelta);
+      if ((batch.attributes & IS_CONTROL) !== 0) {
+        const offset = batch.firstOffset;
+        if (offset < fetchOffset || offset >= this.#end) continue;
+        const key = batch.records[0]?.key;
+        const pending = this.#open.get(batch.producerId) ?? [];
+        this.#open.delete(batch.producerId);
+        if (
+          key !== null &&
+          key !== undefined &&
+          key.length >= 4 &&
+          key.readInt16BE(2) !== ABORT_MARKER
+        )
+          committed.push(...pending);
+        continue;
+      }
+      const transactional = (batch.attributes & IS_TRANSACTIONAL) !== 0;
+      for (const record of batch.records) {
+        const offset = batch.firstOffset + BigInt(record.offsetDelta);
+        if (offset < fetchOffset || offset >= this.#end) continue;
+        const converted = toRecord(
+          this.#topic,
+          this.#partition,
+          offset,
+          record.key,
+          record.value,
+          record.headers,
+        );
+        if (!transactional) {
+          committed.push(converted);
+          continue;
+        }
+        const pending = this.#open.get(batch.producerId);
+        if (pending === undefined) this.#open.set(batch.producerId, [converted]);
+        else pending.push(converted);
+      }
+    }
+    return { committed, lastOffset };
+  }
+}
