@@ -171,6 +171,8 @@ export async function startPipeline(
       TRIBUTARY_STANDBY_RETRY_MS: '200',
       TRIBUTARY_HEARTBEAT_INTERVAL_MS: '1000',
       TRIBUTARY_WAL_SENDER_TIMEOUT_MS: '5000',
+      // Heartbeats arrive every second: 15 s of silence is a dead connection.
+      TRIBUTARY_REPLICATION_SILENCE_TIMEOUT_MS: '15000',
     },
   });
   const projection = superviseChild({
