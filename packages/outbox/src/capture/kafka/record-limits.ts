@@ -24,17 +24,49 @@ export interface SizedMessage {
   readonly headers?: Readonly<Record<string, string>>;
 }
 
-/** Exact bytes of a record batch holding `message` alone (UTF-8 key, value, headers, framing). */
-export function recordBatchBytes(message: SizedMessage): number {
-  let bytes = RECORD_BATCH_OVERHEAD_BYTES + RECORD_FRAMING_BYTES;
-  if (message.key !== null) bytes += utf8Length(message.key);
-  if (message.value !== null) {
-    bytes += typeof message.value === 'string' ? utf8Length(message.value) : message.value.length;
-  }
-  for (const name in message.headers) {
-    bytes += HEADER_FRAMING_BYTES + utf8Length(name) + utf8Length(message.headers[name] ?? '');
+/** Bytes of a Kafka zig-zag varint of `value`. */
+function varintBytes(value: number): number {
+  let zigzag = value >= 0 ? value * 2 : -value * 2 - 1;
+  let bytes = 1;
+  while (zigzag >= 128) {
+    zigzag = Math.floor(zigzag / 128);
+    bytes += 1;
   }
   return bytes;
+}
+
+/**
+ * Exact bytes of a record batch holding `message` alone (magic v2: the batch header, then
+ * the record's length, attributes, timestamp and offset deltas of 0, key, value and headers
+ * with their varint lengths). This is what the broker compares with `message.max.bytes`,
+ * and what the event stores' `eventRecordSize` computes at append: the two must agree, or
+ * the store would accept an event that capture then refuses for good.
+ */
+export function recordBatchBytes(message: SizedMessage): number {
+  const keyBytes = message.key === null ? -1 : utf8Length(message.key);
+  const valueBytes =
+    message.value === null
+      ? -1
+      : typeof message.value === 'string'
+        ? utf8Length(message.value)
+        : message.value.length;
+  let body =
+    1 + // attributes
+    1 + // timestamp delta 0
+    1 + // offset delta 0
+    varintBytes(keyBytes) +
+    Math.max(keyBytes, 0) +
+    varintBytes(valueBytes) +
+    Math.max(valueBytes, 0);
+  let count = 0;
+  for (const name in message.headers) {
+    const nameBytes = utf8Length(name);
+    const headerValueBytes = utf8Length(message.headers[name] ?? '');
+    body += varintBytes(nameBytes) + nameBytes + varintBytes(headerValueBytes) + headerValueBytes;
+    count += 1;
+  }
+  body += varintBytes(count);
+  return RECORD_BATCH_OVERHEAD_BYTES + varintBytes(body) + body;
 }
 
 /** The event a record carries, for error messages and details. */
