@@ -27,7 +27,10 @@ import { planFetches } from './internal/fetch-plan.js';
 import { visibleRecords } from './internal/read-committed.js';
 
 /** Consumer defaults (kafkajs's, so that both clients behave alike unless configured). */
-export const consumerDefaults = {
+export /** The protocol name of kafkajs's round-robin assigner, which both clients announce. */
+const KAFKAJS_ROUND_ROBIN = 'RoundRobinAssigner';
+
+const consumerDefaults = {
   sessionTimeoutMs: 30_000,
   heartbeatIntervalMs: 3_000,
   rebalanceTimeoutMs: 60_000,
@@ -91,6 +94,11 @@ export class PlatformaticConsumer implements KafkaConsumer {
       requestTimeout: consumerDefaults.rebalanceTimeoutMs + 5_000,
       maxWaitTime: options.maxWaitTimeMs ?? consumerDefaults.maxWaitTimeMs,
       maxBytes: consumerDefaults.maxBytes,
+      // The broker admits a member only if it offers a protocol every member offers. Offering
+      // kafkajs's name for round-robin (same subscription and assignment encoding) lets members
+      // on both clients share a group while a deployment switches clients by rolling restart;
+      // the library's own name, 'roundrobin', made the second client's members fail to join.
+      protocols: [{ name: KAFKAJS_ROUND_ROBIN, version: 0, metadata: Buffer.alloc(0) }],
     });
     // Synchronous listeners: they run before the fetch loop sees the new assignment.
     this.#consumer.on('consumer:group:join', (payload) => {
