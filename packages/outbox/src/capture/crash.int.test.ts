@@ -6,6 +6,10 @@
  * rolled-back transaction; at the end, per aggregate, versions are contiguous and
  * increasing in partition order. A paused zombie resumed after its successor took over
  * must get nothing committed.
+ *
+ * The restarted capturers alternate between the two Kafka clients, so each client is
+ * killed at every named point and at random ones, and each resumes from checkpoints and
+ * transactions the other left behind (a deployment switching clients by rolling restart).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, mkdtempSync } from 'node:fs';
@@ -34,8 +38,9 @@ afterAll(async () => {
   await pool.end();
 });
 
-/** The capturer children's Kafka client; crash-platformatic.int.test.ts runs this suite on the other. */
-const kafkaClient = process.env['TRIBUTARY_KAFKA_CLIENT'] ?? 'kafkajs';
+/** The Kafka clients the capturer children alternate between. */
+const KAFKA_CLIENTS = ['kafkajs', 'platformatic'] as const;
+type KafkaClientName = (typeof KAFKA_CLIENTS)[number];
 const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 const CLI = fileURLToPath(new URL('../../../cli/src/run.ts', import.meta.url));
 const LOG_DIR = mkdtempSync(join(tmpdir(), 'tributary-crash-'));
@@ -47,7 +52,12 @@ interface Child {
 }
 
 /** Starts `tributary capture` from the sources, configured through environment variables. */
-function startCapturer(label: string, name: string, extra: Record<string, string> = {}): Child {
+function startCapturer(
+  label: string,
+  name: string,
+  client: KafkaClientName,
+  extra: Record<string, string> = {},
+): Child {
   const logFile = join(LOG_DIR, `${label}.log`);
   const child = spawn(
     process.execPath,
@@ -67,7 +77,7 @@ function startCapturer(label: string, name: string, extra: Record<string, string
         TRIBUTARY_STANDBY_RETRY_MS: '200',
         TRIBUTARY_PROGRESS_INTERVAL_MS: '2000',
         TRIBUTARY_HEARTBEAT_INTERVAL_MS: '1000',
-        TRIBUTARY_KAFKA_CLIENT: kafkaClient,
+        TRIBUTARY_KAFKA_CLIENT: client,
         ...extra,
       },
     },
@@ -102,7 +112,7 @@ async function prepareSlot(name: string): Promise<void> {
 
 const topicsOf = (name: string): string[] => TYPES.map((type) => env.topic(`${name}.${type}`));
 
-describe(`capture under crashes (${kafkaClient})`, () => {
+describe('capture under crashes, restarts alternating between both Kafka clients', () => {
   it('delivers every committed event exactly once across named and random SIGKILLs under concurrent writers', async () => {
     const name = env.name('main');
     await prepareSlot(name);
@@ -110,27 +120,25 @@ describe(`capture under crashes (${kafkaClient})`, () => {
     loads.push(load);
     load.start(4, 450, 1_000_000);
     await load.until(300);
-    const first = startCapturer('bootstrap', name);
+    const first = startCapturer('bootstrap', name, 'kafkajs');
     const reader = await readTopics(env.kafkaBrokers, topicsOf(name));
     const ledger = new Ledger(reader);
     first.process.kill('SIGKILL');
     await first.exited;
 
     // Named kill points interleaved with random kills, so the restart after each named
-    // crash is verified before the next crash.
-    const schedule = [
-      'produce',
-      'random',
-      'after-commit',
-      'random',
-      'after-ack',
-      ...Array.from({ length: 19 }, () => 'random'),
-    ];
+    // crash is verified before the next crash. Even cycles run kafkajs, odd ones
+    // @platformatic/kafka: the first round of named points hits kafkajs, the second one
+    // (shifted by one cycle) @platformatic/kafka.
+    const named = ['produce', 'random', 'after-commit', 'random', 'after-ack'];
+    const schedule = [...named, ...named, ...Array.from({ length: 14 }, () => 'random')];
+    const clientOf = (cycle: number): KafkaClientName => KAFKA_CLIENTS[cycle % 2] ?? 'kafkajs';
     const outcomes: string[] = [];
     for (const [cycle, kind] of schedule.entries()) {
       const restartedAt = Date.now();
       const extra = kind === 'random' ? {} : { TRIBUTARY_CRASH_AT: `${kind}:2` };
-      const child = startCapturer(`cycle-${cycle}-${kind}`, name, extra);
+      const client = clientOf(cycle);
+      const child = startCapturer(`cycle-${cycle}-${kind}-${client}`, name, client, extra);
       // Usually the restarted capturer must first catch up (after a named crash always);
       // sometimes it is killed while still starting or replaying, and the next cycle
       // verifies instead.
@@ -157,14 +165,20 @@ describe(`capture under crashes (${kafkaClient})`, () => {
       ).toBe('SIGKILL');
       if (kind !== 'random') {
         expect(child.lines.some((line) => line.includes(`crash point ${kind} #2`))).toBe(true);
+        expect(child.lines.some((line) => line.includes(`"kafkaClient":"${client}"`))).toBe(true);
       }
-      outcomes.push(kind);
+      outcomes.push(`${kind}:${client}`);
     }
     expect(outcomes).toHaveLength(24);
+    for (const client of KAFKA_CLIENTS) {
+      for (const point of ['produce', 'after-commit', 'after-ack']) {
+        expect(outcomes).toContain(`${point}:${client}`);
+      }
+    }
 
     await load.until(20_000);
     await load.stop();
-    const final = startCapturer('final', name);
+    const final = startCapturer('final', name, 'platformatic');
     await ledger.expectAll(load.committed, load.rolledBack, 120_000);
     await sleep(500);
     ledger.update();
@@ -180,68 +194,72 @@ describe(`capture under crashes (${kafkaClient})`, () => {
     const exit = await final.exited;
     expect(exit.code).toBe(0);
     expect(final.lines.some((line) => line.includes('drained'))).toBe(true);
-    expect(final.lines.some((line) => line.includes(`"kafkaClient":"${kafkaClient}"`))).toBe(true);
+    expect(final.lines.some((line) => line.includes('"kafkaClient":"platformatic"'))).toBe(true);
     await reader.stop();
   }, 480_000);
 
-  it('gives a paused zombie not a single committed record after a standby took over, then makes it a standby', async () => {
-    const name = env.name('zombie');
-    await prepareSlot(name);
-    // A pauses itself (SIGSTOP) in its 3rd Kafka transaction, after sending records and
-    // before committing. Its walsender times out after 2 s without replies.
-    const zombie = startCapturer('zombie-a', name, {
-      TRIBUTARY_PAUSE_AT: 'produce:3',
-      TRIBUTARY_WAL_SENDER_TIMEOUT_MS: '2000',
-    });
-    const waitForLine = async (child: Child, text: string): Promise<void> => {
-      const deadline = Date.now() + 30_000;
-      while (!child.lines.some((line) => line.includes(text))) {
-        if (Date.now() > deadline) throw new Error(`no "${text}" line; logs in ${LOG_DIR}`);
-        await sleep(50);
-      }
-    };
-    await waitForLine(zombie, 'acquired replication slot');
-    const standby = startCapturer('zombie-b', name);
-    await waitForLine(standby, 'standby');
-    // Only now the load: A reaches its pause point while B is certainly waiting.
-    const load = new Load(database, 'zombie');
-    loads.push(load);
-    load.start(2, 2_000, 3_000);
-    await load.until(3_000);
-    await load.stop();
-    const reader = await readTopics(env.kafkaBrokers, topicsOf(name));
-    const ledger = new Ledger(reader);
-    await ledger.expectAll(load.committed, load.rolledBack, 60_000);
-    expect(standby.lines.some((line) => line.includes('standby'))).toBe(true);
-    expect(zombie.lines.some((line) => line.includes('crash point produce #3: SIGSTOP'))).toBe(
-      true,
-    );
+  it.each(KAFKA_CLIENTS)(
+    'gives a paused zombie on %s not a single committed record after a standby took over, then makes it a standby',
+    async (client) => {
+      const name = env.name(`zombie_${client}`);
+      await prepareSlot(name);
+      // A pauses itself (SIGSTOP) in its 3rd Kafka transaction, after sending records and
+      // before committing. Its walsender times out after 2 s without replies.
+      const zombie = startCapturer(`zombie-a-${client}`, name, client, {
+        TRIBUTARY_PAUSE_AT: 'produce:3',
+        TRIBUTARY_WAL_SENDER_TIMEOUT_MS: '2000',
+      });
+      const waitForLine = async (child: Child, text: string): Promise<void> => {
+        const deadline = Date.now() + 30_000;
+        while (!child.lines.some((line) => line.includes(text))) {
+          if (Date.now() > deadline) throw new Error(`no "${text}" line; logs in ${LOG_DIR}`);
+          await sleep(50);
+        }
+      };
+      await waitForLine(zombie, 'acquired replication slot');
+      const standby = startCapturer(`zombie-b-${client}`, name, client);
+      await waitForLine(standby, 'standby');
+      // Only now the load: A reaches its pause point while B is certainly waiting.
+      const load = new Load(database, `zombie-${client}`);
+      loads.push(load);
+      load.start(2, 2_000, 3_000);
+      await load.until(3_000);
+      await load.stop();
+      const reader = await readTopics(env.kafkaBrokers, topicsOf(name));
+      const ledger = new Ledger(reader);
+      await ledger.expectAll(load.committed, load.rolledBack, 60_000);
+      expect(standby.lines.some((line) => line.includes('standby'))).toBe(true);
+      expect(zombie.lines.some((line) => line.includes('crash point produce #3: SIGSTOP'))).toBe(
+        true,
+      );
 
-    // B took over and published everything; now the zombie wakes up and tries to commit.
-    zombie.process.kill('SIGCONT');
-    const deadline = Date.now() + 20_000;
-    while (!zombie.lines.some((line) => line.includes('restarting from the Kafka checkpoint'))) {
-      if (Date.now() > deadline) throw new Error(`zombie never noticed; logs in ${LOG_DIR}`);
-      await sleep(100);
-    }
-    // More events, published by B alone.
-    const more = new Load(database, 'more');
-    more.start(1, 2_000, 200);
-    await more.until(200);
-    await more.stop();
-    await ledger.expectAll([...load.committed, ...more.committed], load.rolledBack, 30_000);
-    await sleep(1_000);
-    ledger.update();
-    expect(ledger.duplicates).toEqual([]);
-    expect(reader.records.length).toBe(load.committed.length + more.committed.length);
-    // The zombie's commit failed and it went back to waiting for the slot.
-    const failure = zombie.lines.find((line) =>
-      line.includes('restarting from the Kafka checkpoint'),
-    );
-    expect(failure).toMatch(/CAPTURE_FENCED|CAPTURE_KAFKA_INDETERMINATE|CAPTURE_STREAM_ENDED/);
-    await reader.stop();
-    zombie.process.kill('SIGKILL');
-    standby.process.kill('SIGKILL');
-    await Promise.all([zombie.exited, standby.exited]);
-  }, 180_000);
+      // B took over and published everything; now the zombie wakes up and tries to commit.
+      zombie.process.kill('SIGCONT');
+      const deadline = Date.now() + 20_000;
+      while (!zombie.lines.some((line) => line.includes('restarting from the Kafka checkpoint'))) {
+        if (Date.now() > deadline) throw new Error(`zombie never noticed; logs in ${LOG_DIR}`);
+        await sleep(100);
+      }
+      // More events, published by B alone.
+      const more = new Load(database, `more-${client}`);
+      more.start(1, 2_000, 200);
+      await more.until(200);
+      await more.stop();
+      await ledger.expectAll([...load.committed, ...more.committed], load.rolledBack, 30_000);
+      await sleep(1_000);
+      ledger.update();
+      expect(ledger.duplicates).toEqual([]);
+      expect(reader.records.length).toBe(load.committed.length + more.committed.length);
+      // The zombie's commit failed and it went back to waiting for the slot.
+      const failure = zombie.lines.find((line) =>
+        line.includes('restarting from the Kafka checkpoint'),
+      );
+      expect(failure).toMatch(/CAPTURE_FENCED|CAPTURE_KAFKA_INDETERMINATE|CAPTURE_STREAM_ENDED/);
+      await reader.stop();
+      zombie.process.kill('SIGKILL');
+      standby.process.kill('SIGKILL');
+      await Promise.all([zombie.exited, standby.exited]);
+    },
+    180_000,
+  );
 });

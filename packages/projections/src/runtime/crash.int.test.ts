@@ -18,6 +18,10 @@ import { applicationReport, progress, waitUntil } from '../test-support/verify.j
  * after COMMIT before the Kafka offset commit), while two processes share the partitions
  * and rebalance on every death. Afterwards every event must have been applied exactly
  * once, and per aggregate in version order.
+ *
+ * The two process slots run different Kafka clients (kafkajs and @platformatic/kafka), so
+ * the group has a member of each throughout — as while a deployment switches clients by
+ * rolling restart — and each client dies at every named point.
  */
 
 const env = await useIntegrationEnv({ label: 'proj_crash' });
@@ -35,10 +39,15 @@ async function createTopic(topic: string, partitions: number): Promise<void> {
   await admin.disconnect();
 }
 
-/** The runtime children's Kafka client; crash-platformatic.int.test.ts runs this suite on the other. */
-const kafkaClient = process.env['TRIBUTARY_KAFKA_CLIENT'] ?? 'kafkajs';
+/** The Kafka clients of the runtime children: process slot 0 runs the first, slot 1 the second. */
+const KAFKA_CLIENTS = ['kafkajs', 'platformatic'] as const;
+type KafkaClientName = (typeof KAFKA_CLIENTS)[number];
 
-function childEnv(prefix: string, extra: Record<string, string> = {}): Record<string, string> {
+function childEnv(
+  prefix: string,
+  kafkaClient: KafkaClientName,
+  extra: Record<string, string> = {},
+): Record<string, string> {
   return {
     DATABASE_URL: env.databaseUrl,
     KAFKA_BROKERS: env.kafkaBrokers.join(','),
@@ -58,7 +67,7 @@ function childEnv(prefix: string, extra: Record<string, string> = {}): Record<st
 const kills = (child: ProjectionChild): Promise<boolean> =>
   child.exited.then(({ signal }) => signal === 'SIGKILL');
 
-describe(`projection runtime under crashes (2 processes, ${kafkaClient}, real Kafka and PostgreSQL)`, () => {
+describe('projection runtime under crashes (2 processes, one per Kafka client, real Kafka and PostgreSQL)', () => {
   it('applies 20,000 events exactly once and in version order through ≥ 20 SIGKILLs at random and named points', async () => {
     const prefix = 'crash';
     const topic = `${env.topicPrefix}${prefix}.Counter`;
@@ -83,6 +92,7 @@ describe(`projection runtime under crashes (2 processes, ${kafkaClient}, real Ka
 
     const namedPoints = ['after-handlers', 'after-commit'] as const;
     const tally = { random: 0, 'after-handlers': 0, 'after-commit': 0 };
+    const namedByClient = new Set<string>();
     const slots: (ProjectionChild | undefined)[] = [undefined, undefined];
     const alive = (child: ProjectionChild | undefined): child is ProjectionChild =>
       child !== undefined && child.process.exitCode === null && child.process.signalCode === null;
@@ -93,6 +103,7 @@ describe(`projection runtime under crashes (2 processes, ${kafkaClient}, real Ka
       Date.now() < deadline
     ) {
       const slot = restarts % 2;
+      const client = KAFKA_CLIENTS[slot] ?? 'kafkajs';
       const previous = slots[slot];
       if (alive(previous)) {
         // A random moment: whatever the process was doing (fetching, in a transaction,
@@ -107,6 +118,7 @@ describe(`projection runtime under crashes (2 processes, ${kafkaClient}, real Ka
       const child = startProjectionChild(
         childEnv(
           prefix,
+          client,
           point === undefined ? {} : { TRIBUTARY_CRASH_AT: `${point}@${1 + (restarts % 3)}` },
         ),
       );
@@ -117,7 +129,10 @@ describe(`projection runtime under crashes (2 processes, ${kafkaClient}, real Ka
       } else {
         // Joining the group may wait for a dead member's session to expire (6 s).
         const died = await Promise.race([kills(child), sleep(20_000).then(() => false)]);
-        if (died) tally[point] += 1;
+        if (died) {
+          tally[point] += 1;
+          namedByClient.add(`${point}:${client}`);
+        }
       }
     }
     await producing;
@@ -132,12 +147,15 @@ describe(`projection runtime under crashes (2 processes, ${kafkaClient}, real Ka
     expect(crashes).toBeGreaterThanOrEqual(20);
     expect(tally['after-handlers']).toBeGreaterThanOrEqual(3);
     expect(tally['after-commit']).toBeGreaterThanOrEqual(3);
+    expect([...namedByClient].sort()).toEqual([
+      'after-commit:kafkajs',
+      'after-commit:platformatic',
+      'after-handlers:kafkajs',
+      'after-handlers:platformatic',
+    ]);
 
     // Two clean processes finish the job and stop gracefully on SIGTERM.
-    const finishers = [
-      startProjectionChild(childEnv(prefix)),
-      startProjectionChild(childEnv(prefix)),
-    ];
+    const finishers = KAFKA_CLIENTS.map((client) => startProjectionChild(childEnv(prefix, client)));
     await waitUntil(
       async () => (await applicationReport(knex, `${prefix}_rm`)).events === total,
       180_000,
@@ -176,9 +194,14 @@ describe(`projection runtime under crashes (2 processes, ${kafkaClient}, real Ka
     );
   }, 480_000);
 
-  for (const point of ['before-lock', 'after-handlers'] as const) {
-    it(`a zombie frozen ${point === 'before-lock' ? 'before locking its checkpoint' : 'inside its batch transaction'} past the session timeout applies nothing twice after it resumes`, async () => {
-      const prefix = `zombie_${point.replace('-', '_')}`;
+  for (const [point, client] of [
+    ['before-lock', 'kafkajs'],
+    ['after-handlers', 'kafkajs'],
+    ['before-lock', 'platformatic'],
+    ['after-handlers', 'platformatic'],
+  ] as const) {
+    it(`a zombie on ${client} frozen ${point === 'before-lock' ? 'before locking its checkpoint' : 'inside its batch transaction'} past the session timeout applies nothing twice after it resumes`, async () => {
+      const prefix = `zombie_${point.replace('-', '_')}_${client}`;
       const topic = `${env.topicPrefix}${prefix}.Counter`;
       await createTopic(topic, 2);
       const total = await produceCounterEvents(kafka, topic, {
@@ -190,7 +213,10 @@ describe(`projection runtime under crashes (2 processes, ${kafkaClient}, real Ka
       // partitions after the session timeout.
       // One batch in flight at a time, so that when it freezes before its lock, it holds none.
       const zombie = startProjectionChild(
-        childEnv(prefix, { TRIBUTARY_PAUSE_AT: `${point}@2`, PARTITIONS_CONCURRENCY: '1' }),
+        childEnv(prefix, client, {
+          TRIBUTARY_PAUSE_AT: `${point}@2`,
+          PARTITIONS_CONCURRENCY: '1',
+        }),
       );
       await waitUntil(
         () => isStopped(zombie.process.pid ?? 0),
@@ -201,7 +227,7 @@ describe(`projection runtime under crashes (2 processes, ${kafkaClient}, real Ka
           `${String(error)}: ${JSON.stringify(zombie.lines)} ${zombie.stderr.join('').slice(-3_000)}`,
         );
       });
-      const partner = startProjectionChild(childEnv(prefix));
+      const partner = startProjectionChild(childEnv(prefix, client));
       await waitUntil(
         () =>
           Promise.resolve(
