@@ -26,7 +26,7 @@ describe('defineReactor', () => {
       [{ handle: 'x' as never }, /handle is not a function/],
     ];
     for (const [override, message] of bad) {
-      const attempt = () => defineReactor({ ...valid, ...override } as AnyReactor);
+      const attempt = () => defineReactor({ ...valid, ...override });
       expect(attempt).toThrow(InvalidReactorError);
       expect(attempt).toThrow(message);
     }
