@@ -30,6 +30,7 @@ export function sharedProjectConfig(root: string): UserWorkspaceConfig {
         '@tributary/testing': packageSource('packages/testing'),
         '@tributary/outbox': packageSource('packages/outbox'),
         '@tributary/projections': packageSource('packages/projections'),
+        '@tributary/reactors': packageSource('packages/reactors'),
         '@tributary/kafkajs': packageSource('packages/kafkajs'),
         '@tributary/metrics': packageSource('packages/metrics'),
         '@tributary/platformatic-kafka': packageSource('packages/platformatic-kafka'),

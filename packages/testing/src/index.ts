@@ -20,3 +20,4 @@ export * from './projections/index.js';
 export * from './schema-registry/index.js';
 export * from './fixtures/counter-events.js';
 export * from './fixtures/counter-projection.js';
+export * from './reactors/index.js';

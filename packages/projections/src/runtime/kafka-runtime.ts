@@ -288,7 +288,17 @@ export function createProjectionRuntime(options: ProjectionRuntimeOptions): Proj
             error,
           });
         } finally {
-          consumer.resume(assigned);
+          try {
+            consumer.resume(assigned);
+          } catch (error) {
+            // The runtime was stopped while the seek was in flight (kafkajs: "Consumer group
+            // was not initialized"): nothing is left to resume, and an unhandled rejection
+            // here would crash the host process.
+            logger.debug('partitions not resumed: the consumer stopped', {
+              projection: projection.name,
+              error,
+            });
+          }
         }
       })();
     };

@@ -167,7 +167,11 @@ export function projectionSpec<E extends DomainEvent, Tables extends string>(
 const sortRows = (rows: readonly Record<string, unknown>[]): Record<string, unknown>[] =>
   rows.map((row) => ({ ...row })).sort((a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1));
 
-function toEnvelope(given: GivenInput<DomainEvent>, versions: Map<string, number>): EventEnvelope {
+/** The envelope of a given event; versions are assigned per aggregate when omitted. */
+export function toEnvelope(
+  given: GivenInput<DomainEvent>,
+  versions: Map<string, number>,
+): EventEnvelope {
   if ('eventType' in given) return given;
   const key = `${given.aggregateType}/${given.aggregateId}`;
   const version = given.aggregateVersion ?? (versions.get(key) ?? 0) + 1;
