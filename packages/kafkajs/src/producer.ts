@@ -14,6 +14,7 @@ import {
 } from 'kafkajs';
 import { producerError, translated } from './errors.js';
 import { normalizeForKafkajs } from './internal/kafkajs-record-encoder.js';
+import { singlePartitionBatches } from './internal/single-partition-batches.js';
 
 /**
  * Producer defaults, measured on kafkajs 2.2.4:
@@ -48,11 +49,16 @@ class KafkajsTransaction implements KafkaTransaction {
   send(batch: readonly KafkaTopicMessages[]): Promise<void> {
     return translated(
       async () => {
-        await this.transaction.sendBatch({
-          topicMessages: asTopicMessages(batch, this.fastEncoder),
-          acks: -1,
-          compression: this.compression,
-        });
+        // One partition per kafkajs send, so that its retry cannot write records twice
+        // (single-partition-batches.ts). One after another: concurrent sends of one
+        // transaction would race their AddPartitionsToTxn requests at the coordinator.
+        for (const single of singlePartitionBatches(batch)) {
+          await this.transaction.sendBatch({
+            topicMessages: asTopicMessages(single, this.fastEncoder),
+            acks: -1,
+            compression: this.compression,
+          });
+        }
       },
       (error) => producerError(error, this.transactionalId, 'sending in a transaction'),
     );

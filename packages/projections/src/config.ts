@@ -96,6 +96,18 @@ export interface ProjectionRuntimeConfig {
    */
   readonly topicPartitions: number;
   /**
+   * Replication factor of the topics the runtime creates (see {@link topicPartitions});
+   * -1 = the broker's `default.replication.factor`. Default -1 (works on one broker; set 3
+   * on a production cluster, like the capturer's `topics.replicationFactor`).
+   */
+  readonly topicReplicationFactor: number;
+  /**
+   * `min.insync.replicas` of the topics the runtime creates; -1 = the broker's setting.
+   * Dead letters are produced with `acks=all`, so with 2 of 3 a dead letter survives the
+   * loss of a broker. Default -1. Must not exceed a positive {@link topicReplicationFactor}.
+   */
+  readonly topicMinInsyncReplicas: number;
+  /**
    * Longest a fetch waits on the broker for new records (kafkajs `maxWaitTimeInMs`). Default
    * 100 ms instead of kafkajs' 5,000 ms: a projection is latency-sensitive and idle fetches are cheap.
    */
@@ -126,6 +138,8 @@ export const defaultProjectionRuntimeConfig: ProjectionRuntimeConfig = {
   lockTimeoutMs: 60_000,
   missingTopics: 'wait',
   topicPartitions: 3,
+  topicReplicationFactor: -1,
+  topicMinInsyncReplicas: -1,
   maxWaitTimeMs: 100,
 };
 
@@ -167,6 +181,25 @@ export function resolveProjectionRuntimeConfig(
     if (!Number.isSafeInteger(config[key]) || config[key] < 1) {
       throw new InvalidIdentifierError(key, config[key], 'must be a positive integer');
     }
+  }
+  for (const key of ['topicReplicationFactor', 'topicMinInsyncReplicas'] as const) {
+    if (!Number.isSafeInteger(config[key]) || (config[key] < 1 && config[key] !== -1)) {
+      throw new InvalidIdentifierError(
+        key,
+        config[key],
+        'must be -1 (the broker default) or a positive integer',
+      );
+    }
+  }
+  if (
+    config.topicReplicationFactor > 0 &&
+    config.topicMinInsyncReplicas > config.topicReplicationFactor
+  ) {
+    throw new InvalidIdentifierError(
+      'topicMinInsyncReplicas',
+      config.topicMinInsyncReplicas,
+      `must not exceed topicReplicationFactor (${config.topicReplicationFactor}): every acks=all write would fail`,
+    );
   }
   return config;
 }

@@ -27,6 +27,8 @@ export const CAPTURE_ENVIRONMENT = {
   TRIBUTARY_CREATE_SLOT: 'slot.create and slot.createPublication (true/false)',
   TRIBUTARY_TOPIC_PREFIX: 'router.topicPrefix',
   TRIBUTARY_TOPIC_PARTITIONS: 'topics.partitions',
+  TRIBUTARY_TOPIC_REPLICATION_FACTOR: 'topics.replicationFactor',
+  TRIBUTARY_TOPIC_MIN_INSYNC_REPLICAS: 'topics.minInsyncReplicas',
   TRIBUTARY_CHECKPOINT_TOPIC: 'topics.checkpointTopic',
   TRIBUTARY_TRANSACTION_TOPIC: 'topics.transactionTopic',
   TRIBUTARY_UNROUTABLE: 'router.onUnroutable (warn/error/fatal)',
@@ -110,6 +112,8 @@ export function captureConfigFromEnvironment(env: Environment = process.env): Ca
     topics: nonEmpty(
       defined({
         partitions: integer(env, 'TRIBUTARY_TOPIC_PARTITIONS'),
+        replicationFactor: integer(env, 'TRIBUTARY_TOPIC_REPLICATION_FACTOR'),
+        minInsyncReplicas: integer(env, 'TRIBUTARY_TOPIC_MIN_INSYNC_REPLICAS'),
         checkpointTopic: text(env, 'TRIBUTARY_CHECKPOINT_TOPIC'),
         transactionTopic,
       }),

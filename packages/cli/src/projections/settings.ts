@@ -22,8 +22,8 @@ export interface ProjectionRuntimeSetting {
   readonly env: string;
   /** The field of `ProjectionRuntimeConfig` it sets (`retry.<field>` for retry fields). */
   readonly field: TopKey | `retry.${RetryKey}`;
-  /** `integer` (positive), `text`, or the accepted values. */
-  readonly accepts: 'integer' | 'text' | readonly string[];
+  /** `integer` (positive), `replicas` (-1 = broker default, or positive), `text`, or the accepted values. */
+  readonly accepts: 'integer' | 'replicas' | 'text' | readonly string[];
   readonly description: string;
 }
 
@@ -168,6 +168,20 @@ export const PROJECTION_RUNTIME_SETTINGS: readonly ProjectionRuntimeSetting[] = 
       'Partitions of created event topics (--missing-topics create) and dead-letter topics',
   },
   {
+    flag: 'topic-replication-factor',
+    env: 'TRIBUTARY_TOPIC_REPLICATION_FACTOR',
+    field: 'topicReplicationFactor',
+    accepts: 'replicas',
+    description: 'Replication factor of the topics it creates (-1: broker default)',
+  },
+  {
+    flag: 'topic-min-insync-replicas',
+    env: 'TRIBUTARY_TOPIC_MIN_INSYNC_REPLICAS',
+    field: 'topicMinInsyncReplicas',
+    accepts: 'replicas',
+    description: 'min.insync.replicas of the topics it creates (-1: broker default)',
+  },
+  {
     flag: 'checkpoints-table',
     env: 'TRIBUTARY_PROJECTION_CHECKPOINTS_TABLE',
     field: 'checkpointsTable',
@@ -227,7 +241,7 @@ export function projectionRuntimeUsage(): string {
   return PROJECTION_RUNTIME_SETTINGS.map((setting) => {
     const value = Array.isArray(setting.accepts)
       ? `<${setting.accepts.join('|')}>`
-      : setting.accepts === 'integer'
+      : setting.accepts === 'integer' || setting.accepts === 'replicas'
         ? '<n>'
         : '<name>';
     return `  --${`${setting.flag} ${value}`.padEnd(34)} ${setting.description}\n  ${''.padEnd(36)} (env ${setting.env}; default ${defaultOf(setting.field)})`;
@@ -256,6 +270,13 @@ export function projectionRuntimeConfigFrom(
       value = Number(raw);
       if (!Number.isSafeInteger(value) || value < 0) {
         throw new UsageError(`${source} must be a non-negative integer, not ${raw}`);
+      }
+    } else if (setting.accepts === 'replicas') {
+      value = Number(raw);
+      if (!Number.isSafeInteger(value) || (value < 1 && value !== -1)) {
+        throw new UsageError(
+          `${source} must be -1 (the broker default) or a positive integer, not ${raw}`,
+        );
       }
     } else if (Array.isArray(setting.accepts) && !setting.accepts.includes(raw)) {
       throw new UsageError(`${source} must be ${setting.accepts.join(', ')}, not ${raw}`);

@@ -1,4 +1,4 @@
-import type { Socket} from 'node:net';
+import type { Socket } from 'node:net';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { deadConnectionSocketFactory } from './dead-connection-socket.js';

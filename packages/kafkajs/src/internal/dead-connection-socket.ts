@@ -39,10 +39,10 @@ export function deadConnectionSocketFactory(timeoutMs: number): ISocketFactory {
 export function watchForSilence(socket: net.Socket, timeoutMs: number): void {
   let unansweredSince: number | undefined;
   const write = socket.write.bind(socket) as (...args: unknown[]) => boolean;
-  socket.write = ((...args: unknown[]) => {
+  socket.write = (...args: unknown[]) => {
     unansweredSince ??= Date.now();
     return write(...args);
-  });
+  };
   socket.on('data', () => {
     // Any byte from the broker proves the connection alive.
     unansweredSince = undefined;

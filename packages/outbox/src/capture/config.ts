@@ -103,8 +103,18 @@ export interface CaptureTopicsConfig {
   readonly create: boolean;
   /** Partitions of created event topics. Default 3. */
   readonly partitions: number;
-  /** Replication factor of created topics; -1 = the broker default. Default -1. */
+  /**
+   * Replication factor of created topics; -1 = the broker's `default.replication.factor`.
+   * Default -1 (works on one broker; set 3 on a production cluster).
+   */
   readonly replicationFactor: number;
+  /**
+   * `min.insync.replicas` of created topics: with the producer's `acks=all`, a write
+   * succeeds only once this many replicas have it; -1 = the broker's `min.insync.replicas`.
+   * Default -1 (set 2 with a replication factor of 3: one broker may die without loss or
+   * stall). Must not exceed a positive {@link replicationFactor}.
+   */
+  readonly minInsyncReplicas: number;
   /** Compacted topic holding one checkpoint per capturer name. Default `tributary.capture.checkpoints`. */
   readonly checkpointTopic: string;
   /** Optional topic with one record per source transaction (xid, commit LSN, event count). Default none. */
@@ -257,6 +267,7 @@ export const captureDefaults = {
     create: true,
     partitions: 3,
     replicationFactor: -1,
+    minInsyncReplicas: -1,
     checkpointTopic: 'tributary.capture.checkpoints',
     transactionTopic: null,
     partitionCheckIntervalMs: 30_000,
@@ -417,6 +428,13 @@ export function resolveCaptureConfig(input: CaptureConfigInput): CaptureConfig {
   }
   if (!Number.isSafeInteger(topics.replicationFactor) || topics.replicationFactor === 0) {
     problems.push('topics.replicationFactor must be -1 or a positive integer');
+  }
+  if (!Number.isSafeInteger(topics.minInsyncReplicas) || topics.minInsyncReplicas === 0) {
+    problems.push('topics.minInsyncReplicas must be -1 or a positive integer');
+  } else if (topics.replicationFactor > 0 && topics.minInsyncReplicas > topics.replicationFactor) {
+    problems.push(
+      `topics.minInsyncReplicas (${topics.minInsyncReplicas}) must not exceed topics.replicationFactor (${topics.replicationFactor}): every acks=all write would fail with NOT_ENOUGH_REPLICAS`,
+    );
   }
 
   if (problems.length > 0) {

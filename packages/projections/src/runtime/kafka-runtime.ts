@@ -148,7 +148,13 @@ export function createProjectionRuntime(options: ProjectionRuntimeOptions): Proj
   const createdTopic = (topic: string): KafkaTopicSpec => ({
     topic,
     partitions: config.topicPartitions,
-    configs: { 'retention.ms': '-1' },
+    replicationFactor: config.topicReplicationFactor,
+    configs: {
+      'retention.ms': '-1',
+      ...(config.topicMinInsyncReplicas > 0
+        ? { 'min.insync.replicas': String(config.topicMinInsyncReplicas) }
+        : {}),
+    },
   });
 
   const consumers: KafkaConsumer[] = [];

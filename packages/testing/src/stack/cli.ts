@@ -6,6 +6,7 @@
  */
 import { resolveStackConfig } from './config.js';
 import { ensureKafkaDistribution, ensureRegistryDistribution } from './downloads.js';
+import { brokersFlag, clusterStackOptions } from './cluster-cli.js';
 import { isStackError } from './errors.js';
 import { connectionOf, downStack, exportLine, stackStatus, upStack } from './launcher.js';
 
@@ -14,12 +15,17 @@ const log = (message: string): void => {
 };
 
 async function up(): Promise<number> {
+  const brokers = brokersFlag(process.argv.slice(3));
   const controller = new AbortController();
   // Ctrl-C during a start must not leave detached servers behind.
   const abort = (): void => controller.abort();
   process.once('SIGINT', abort);
   process.once('SIGTERM', abort);
-  const result = await upStack({ log, signal: controller.signal });
+  const result = await upStack({
+    log,
+    signal: controller.signal,
+    ...(brokers === undefined ? {} : clusterStackOptions(brokers)),
+  });
   process.off('SIGINT', abort);
   process.off('SIGTERM', abort);
   const { state } = result;
@@ -78,7 +84,7 @@ async function prefetch(): Promise<number> {
 const commands: Record<string, () => Promise<number>> = { up, down, status, prefetch };
 const command = commands[process.argv[2] ?? ''];
 if (command === undefined) {
-  process.stderr.write('usage: stack (up | down | status | prefetch)\n');
+  process.stderr.write('usage: stack (up [--brokers <n>] | down | status | prefetch)\n');
   process.exitCode = 2;
 } else {
   try {

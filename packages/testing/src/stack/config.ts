@@ -97,8 +97,14 @@ export interface KafkaConfig {
    * ships with (its pom only brings slf4j-api 1.7). Default: `2.24.3`.
    */
   readonly log4jVersion: string;
-  /** JVM heap options. Default: `-Xms128m -Xmx512m`. */
+  /** JVM heap options (per node). Default: `-Xms128m -Xmx512m`. */
   readonly heapOpts: readonly string[];
+  /**
+   * Kafka nodes: 1 starts one broker+controller JVM; more start a KRaft cluster of that many
+   * combined nodes with replicated internal topics (cluster.ts, `stack:up -- --brokers 3`).
+   * Default: 1 (`$TRIBUTARY_STACK_BROKERS`).
+   */
+  readonly brokers: number;
   /** Partitions of `__consumer_offsets` and `__transaction_state`. Default: 5 (one node: fewer partitions, faster first use). */
   readonly internalTopicPartitions: number;
   /**
@@ -201,6 +207,7 @@ export function resolveStackConfig(
       scalaVersion: '2.13',
       log4jVersion: '2.24.3',
       heapOpts: ['-Xms128m', '-Xmx512m'],
+      brokers: positiveInt(env['TRIBUTARY_STACK_BROKERS'], 1),
       internalTopicPartitions: 5,
       proxiedListener: undefined,
       extraProperties: [],

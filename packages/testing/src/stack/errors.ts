@@ -10,6 +10,8 @@ export type StackErrorCode =
   | 'STACK_START_FAILED'
   /** A process did not exit after SIGKILL. */
   | 'STACK_STOP_FAILED'
+  /** A launcher option has a value it cannot use (e.g. `--brokers 0`). */
+  | 'STACK_CONFIG_INVALID'
   /** Another launcher holds the lock for too long. */
   | 'STACK_LOCK_TIMEOUT'
   /** Tests asked for the integration environment but no stack or servers were provided. */

@@ -17,6 +17,14 @@ export {
 } from './config.js';
 export { StackError, isStackError, type StackErrorCode } from './errors.js';
 export {
+  clusterNodeProperties,
+  clusterReplication,
+  kafkaNodeIdOf,
+  killKafkaNode,
+  startKafkaNode,
+} from './cluster.js';
+export { brokersFlag, clusterStackOptions } from './cluster-cli.js';
+export {
   checkStackHealth,
   connectionOf,
   downStack,
@@ -46,6 +54,7 @@ export {
   removeState,
   stateFile,
   writeState,
+  type KafkaNodeState,
   type ServiceState,
   type StackConnection,
   type StackState,

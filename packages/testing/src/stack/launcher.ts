@@ -3,6 +3,7 @@ import { basename, join } from 'node:path';
 import type { StackConfig, StackConfigOptions, StackService } from './config.js';
 import { resolveStackConfig, STACK_SERVICES } from './config.js';
 import { isStackError, StackError } from './errors.js';
+import { processesOf, startKafkaCluster } from './cluster.js';
 import { checkKafka, startKafka } from './kafka.js';
 import { checkPostgres, startPostgres } from './postgres.js';
 import type { ManagedProcess } from './processes.js';
@@ -83,7 +84,7 @@ export async function startStack(options: StartStackOptions = {}): Promise<Stack
   };
   const starters = {
     postgres: () => timed('postgres', startPostgres),
-    kafka: () => timed('kafka', startKafka),
+    kafka: () => timed('kafka', config.kafka.brokers > 1 ? startKafkaCluster : startKafka),
     registry: () => timed('registry', startRegistry),
   } satisfies Record<StackService, unknown>;
 
@@ -140,8 +141,10 @@ export async function stopStack(
   const config = resolveStackConfig(options);
   const services = Object.values(state.services);
   const results = await Promise.allSettled(
-    services.map((service) =>
-      stopProcess(service.process, config.stopTimeoutMs, service.stopSignal),
+    services.flatMap((service) =>
+      processesOf(service).map((each) =>
+        stopProcess(each, config.stopTimeoutMs, service.stopSignal),
+      ),
     ),
   );
   const failure = results.find((result) => result.status === 'rejected');
@@ -213,7 +216,7 @@ export async function checkStackHealth(
           ? {}
           : {
               pid: recorded.process.pid,
-              processAlive: isProcessAlive(recorded.process),
+              processAlive: processesOf(recorded).every(isProcessAlive),
               logFile: recorded.logFile,
             };
       const base = { service, endpoint: endpointOf(service, target), ...processInfo };

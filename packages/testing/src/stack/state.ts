@@ -28,6 +28,22 @@ export interface ServiceState {
   readonly version: string;
   /** Seconds from the start of `up` until this server was ready (downloads included). */
   readonly readySeconds: number;
+  /**
+   * Kafka in multi-broker mode (`--brokers N`): every node; the fields above describe node 1.
+   * Absent for a single server.
+   */
+  readonly nodes?: readonly KafkaNodeState[];
+}
+
+/** One node of a multi-broker Kafka cluster (see cluster.ts). */
+export interface KafkaNodeState {
+  /** `node.id`, 1…N. */
+  readonly nodeId: number;
+  readonly process: ManagedProcess;
+  readonly logFile: string;
+  readonly dataDir: string;
+  /** Broker port, then controller port. */
+  readonly ports: readonly number[];
 }
 
 /** What `.tributary/stack.json` (or a test run's state file) contains. */

@@ -360,7 +360,12 @@ export class KafkaCaptureSink implements CaptureSink {
             { retriable: true },
           );
         }
-        const settings = kind === 'checkpoint' ? checkpointTopicSettings() : eventTopicSettings();
+        const settings = {
+          ...(kind === 'checkpoint' ? checkpointTopicSettings() : eventTopicSettings()),
+          ...(this.#config.topics.minInsyncReplicas > 0
+            ? { 'min.insync.replicas': String(this.#config.topics.minInsyncReplicas) }
+            : {}),
+        };
         const partitions = kind === 'checkpoint' ? 1 : this.#config.topics.partitions;
         await admin.createTopics([
           {
