@@ -1,0 +1,239 @@
+/**
+ * Registry encoding from the command line, on the real stack: `tributary capture` with a
+ * declarations module (from a config file's `schemas` section) publishes Avro, Protobuf
+ * and JSON Schema records in the registry wire format, and `tributary project` with the
+ * registry URL decodes them into a read model. Both run as operators run them: the bin as a
+ * process of its own, the modules outside the repository.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  decodeWireFormat,
+  EventHeaders,
+  headerValue,
+  REGISTRY_CONTENT_TYPE,
+  type KafkaRecord,
+} from '@tributary/core';
+import { createKafkajsClient } from '@tributary/kafkajs';
+import {
+  ConfluentSchemaRegistryClient,
+  migrateOutbox,
+  PostgresEventStore,
+} from '@tributary/outbox';
+import { useIntegrationEnv } from '@tributary/testing';
+import pg from 'pg';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const env = await useIntegrationEnv({ label: 'cli_schemas' });
+const BIN = fileURLToPath(new URL('../bin/tributary.mjs', import.meta.url));
+const topicPrefix = env.topic('events');
+const topic = `${topicPrefix}.Counter`;
+await migrateOutbox({ connectionString: env.databaseUrl });
+const store = new PostgresEventStore({ connectionString: env.databaseUrl });
+const pool = new pg.Pool({ connectionString: env.databaseUrl, max: 2 });
+const kafka = createKafkajsClient({ brokers: env.kafkaBrokers });
+const outside = await mkdtemp(join(tmpdir(), 'tributary-schemas-'));
+const children: ChildProcess[] = [];
+
+afterAll(async () => {
+  for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+  await store.close();
+  await pool.end();
+  await rm(outside, { recursive: true, force: true });
+});
+
+const SCHEMAS = `import { avroSchema, defineEventSchemas, jsonSchema, protobufSchema } from '@tributary/core';
+
+export default defineEventSchemas([
+  avroSchema({
+    aggregateType: 'Counter',
+    eventType: 'Incremented',
+    schema: { type: 'record', name: 'Incremented', namespace: 'acme.counters', fields: [{ name: 'by', type: 'int' }] },
+  }),
+  protobufSchema({
+    aggregateType: 'Counter',
+    eventType: 'Decremented',
+    schema: 'syntax = "proto3";\\nmessage Decremented {\\n  int32 by = 1;\\n}\\n',
+  }),
+  jsonSchema({
+    aggregateType: 'Counter',
+    eventType: 'Noted',
+    schema: {
+      $schema: 'http://json-schema.org/draft-07/schema#',
+      type: 'object',
+      properties: { text: { type: 'string' } },
+      required: ['text'],
+      additionalProperties: false,
+    },
+  }),
+]);
+`;
+
+const PROJECTIONS = `import { defineProjection } from '@tributary/projections';
+
+const add = (by) => async (event, { trx, tables }) => {
+  await trx.raw(
+    'insert into ?? as t (counter_id, total, events) values (?, ?, 1) on conflict (counter_id) do update set total = t.total + excluded.total, events = t.events + 1',
+    [tables.schema_totals, event.aggregateId, by(event.payload)],
+  );
+};
+
+export const projections = [
+  defineProjection({
+    name: 'cli_schema_totals',
+    version: 1,
+    aggregateTypes: ['Counter'],
+    tables: ['schema_totals'],
+    migrations: [
+      {
+        name: '0001_totals',
+        async up(_trx, migration) {
+          await migration.createTable('schema_totals', (table) => {
+            table.text('counter_id').primary();
+            table.integer('total').notNullable();
+            table.integer('events').notNullable();
+          });
+        },
+      },
+    ],
+    handlers: {
+      Incremented: add((payload) => payload.by),
+      Decremented: add((payload) => -payload.by),
+      Noted: add((payload) => (typeof payload.text === 'string' ? 0 : Number.NaN)),
+    },
+  }),
+];
+`;
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function until(what: string, check: () => Promise<boolean> | boolean, logs: () => string) {
+  const deadline = Date.now() + 60_000;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; logs:\n${logs()}`);
+    await sleep(250);
+  }
+}
+
+function start(args: readonly string[], extraEnv: Record<string, string>) {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    cwd: outside,
+    env: {
+      ...process.env,
+      DATABASE_URL: env.databaseUrl,
+      KAFKA_BROKERS: env.kafkaBrokers.join(','),
+      ...extraEnv,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  let logs = '';
+  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (logs += chunk));
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (logs += chunk));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  return { child, logs: () => logs, exited };
+}
+
+async function records(): Promise<KafkaRecord[]> {
+  const found: KafkaRecord[] = [];
+  try {
+    await kafka.readCommitted(topic, (record: KafkaRecord) => {
+      found.push(record);
+    });
+  } catch {
+    return []; // the capturer has not created the topic yet
+  }
+  return found;
+}
+
+describe('tributary capture --schemas and tributary project --registry-url', () => {
+  it('publish Avro, Protobuf and JSON Schema records through the registry and project them', async () => {
+    await writeFile(join(outside, 'schemas.mjs'), SCHEMAS);
+    await writeFile(join(outside, 'projections.mjs'), PROJECTIONS);
+    // The module path in the file is relative to the file; the registry comes from the
+    // environment, as an operator would keep a URL with credentials.
+    await writeFile(
+      join(outside, 'capture.json'),
+      JSON.stringify({
+        name: env.name('schemas'),
+        router: { topicPrefix },
+        topics: { checkpointTopic: env.topic('checkpoints'), partitions: 1 },
+        heartbeatIntervalMs: 0,
+        schemas: { module: './schemas.mjs', registration: 'auto', subjectStrategy: 'topic-record' },
+      }),
+    );
+
+    const capture = start(['capture', '--config', join(outside, 'capture.json')], {
+      SCHEMA_REGISTRY_URL: env.schemaRegistryUrl,
+    });
+    try {
+      // Only rows committed after the slot exists are captured.
+      await until(
+        'the checkpoint load',
+        () => capture.logs().includes('loaded Kafka checkpoint'),
+        capture.logs,
+      );
+      const appended = await store.appendToStream(
+        { aggregateType: 'Counter', aggregateId: 'c-1' },
+        [
+          { type: 'Incremented', data: { by: 5 } },
+          { type: 'Decremented', data: { by: 2 } },
+          { type: 'Noted', data: { text: 'hello' } },
+          { type: 'Incremented', data: { by: 10 } },
+        ],
+      );
+      await until('four records', async () => (await records()).length >= 4, capture.logs);
+      const published = await records();
+      expect(published.map((r) => headerValue(r.headers, EventHeaders.eventId))).toEqual(
+        appended.events.map((event) => event.eventId),
+      );
+      const registry = new ConfluentSchemaRegistryClient({ url: env.schemaRegistryUrl });
+      const formats: string[] = [];
+      for (const record of published) {
+        expect(headerValue(record.headers, 'content-type')).toBe(REGISTRY_CONTENT_TYPE);
+        const { schemaId } = decodeWireFormat(Uint8Array.from(record.value ?? []));
+        formats.push((await registry.getById(schemaId)).format);
+      }
+      expect(formats).toEqual(['AVRO', 'PROTOBUF', 'JSON', 'AVRO']);
+      expect(await registry.subjects()).toEqual(
+        expect.arrayContaining([`${topic}-Incremented`, `${topic}-Decremented`, `${topic}-Noted`]),
+      );
+    } finally {
+      capture.child.kill('SIGTERM');
+    }
+    expect(await capture.exited).toBe(0);
+
+    const project = start(
+      [
+        'project',
+        '--module',
+        join(outside, 'projections.mjs'),
+        '--topic-prefix',
+        topicPrefix,
+        '--group-prefix',
+        env.name('group'),
+        '--registry-url',
+        env.schemaRegistryUrl,
+      ],
+      { TRIBUTARY_PROJECTION_MAX_WAIT_MS: '50' },
+    );
+    const totals = async () =>
+      (
+        await pool
+          .query<{ total: number; events: number }>(
+            `select total, events from public.schema_totals where counter_id = 'c-1'`,
+          )
+          .catch(() => ({ rows: [] }))
+      ).rows[0];
+    try {
+      await until('the projected events', async () => (await totals())?.events === 4, project.logs);
+      expect(await totals()).toEqual({ total: 13, events: 4 });
+    } finally {
+      project.child.kill('SIGTERM');
+    }
+    expect(await project.exited).toBe(0);
+  }, 180_000);
+});
