@@ -6,11 +6,13 @@
  * process of its own, the modules outside the repository.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
+  createRecordValueDecoder,
   decodeWireFormat,
   EventHeaders,
   headerValue,
@@ -20,6 +22,7 @@ import {
 import { createKafkajsClient } from '@tributary/kafkajs';
 import {
   ConfluentSchemaRegistryClient,
+  createDefaultSchemaCodecs,
   migrateOutbox,
   PostgresEventStore,
 } from '@tributary/outbox';
@@ -45,7 +48,23 @@ afterAll(async () => {
   await rm(outside, { recursive: true, force: true });
 });
 
-const SCHEMAS = `import { avroSchema, defineEventSchemas, jsonSchema, protobufSchema } from '@tributary/core';
+const PROTO = `syntax = "proto3";
+package acme.counters.v1;
+
+import "google/protobuf/timestamp.proto";
+
+message Decremented {
+  enum Reason { REASON_UNSPECIFIED = 0; CORRECTION = 1; REFUND = 2; }
+  int32 by = 1;
+  Reason reason = 2;
+  google.protobuf.Timestamp at = 3;
+  int64 ledger_sequence = 4;
+  bytes signature = 5;
+}
+`;
+
+const SCHEMAS = `import { readFileSync } from 'node:fs';
+import { avroSchema, defineEventSchemas, jsonSchema, protobufSchema } from '@tributary/core';
 
 export default defineEventSchemas([
   avroSchema({
@@ -56,7 +75,7 @@ export default defineEventSchemas([
   protobufSchema({
     aggregateType: 'Counter',
     eventType: 'Decremented',
-    schema: 'syntax = "proto3";\\nmessage Decremented {\\n  int32 by = 1;\\n}\\n',
+    schema: readFileSync(new URL('./counters.proto', import.meta.url), 'utf8'),
   }),
   jsonSchema({
     aggregateType: 'Counter',
@@ -149,9 +168,62 @@ async function records(): Promise<KafkaRecord[]> {
   return found;
 }
 
+/** The virtualenv scripts/ci-prereqs.sh creates (confluent-kafka[avro,json,protobuf]). */
+const PYTHON =
+  process.env.TRIBUTARY_PYTHON ??
+  join(
+    process.env.TRIBUTARY_CACHE_DIR ?? join(homedir(), '.cache', 'tributary'),
+    'python-venv',
+    'bin',
+    'python',
+  );
+const INTEROP = fileURLToPath(
+  new URL('../../../interop/python/tributary_interop.py', import.meta.url),
+);
+
+interface PythonLine {
+  readonly eventId?: string;
+  readonly format: string;
+  readonly schemaId: number;
+  readonly payload?: unknown;
+}
+
+/** Runs the interop script with Confluent's client; its JSON lines. */
+async function runPython(args: readonly string[]): Promise<PythonLine[]> {
+  if (!existsSync(PYTHON)) {
+    throw new Error(
+      `no Python virtualenv at ${PYTHON}: run scripts/ci-prereqs.sh (or set TRIBUTARY_PYTHON)`,
+    );
+  }
+  const child = spawn(
+    PYTHON,
+    [
+      INTEROP,
+      ...args,
+      '--bootstrap',
+      env.kafkaBrokers.join(','),
+      '--registry',
+      env.schemaRegistryUrl,
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let out = '';
+  let err = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  if (code !== 0)
+    throw new Error(`python ${args[0] ?? ''} exited ${String(code)}:\n${err}\n${out}`);
+  return out
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => JSON.parse(line) as PythonLine);
+}
+
 describe('tributary capture --schemas and tributary project --registry-url', () => {
   it('publish Avro, Protobuf and JSON Schema records through the registry and project them', async () => {
     await writeFile(join(outside, 'schemas.mjs'), SCHEMAS);
+    await writeFile(join(outside, 'counters.proto'), PROTO);
     await writeFile(join(outside, 'projections.mjs'), PROJECTIONS);
     // The module path in the file is relative to the file; the registry comes from the
     // environment, as an operator would keep a URL with credentials.
@@ -180,7 +252,16 @@ describe('tributary capture --schemas and tributary project --registry-url', () 
         { aggregateType: 'Counter', aggregateId: 'c-1' },
         [
           { type: 'Incremented', data: { by: 5 } },
-          { type: 'Decremented', data: { by: 2 } },
+          {
+            type: 'Decremented',
+            data: {
+              by: 2,
+              reason: 'REFUND',
+              at: '2026-12-01T17:00:00.250Z',
+              ledger_sequence: '9007199254740993',
+              signature: 'AAEC+g==',
+            },
+          },
           { type: 'Noted', data: { text: 'hello' } },
           { type: 'Incremented', data: { by: 10 } },
         ],
@@ -198,6 +279,32 @@ describe('tributary capture --schemas and tributary project --registry-url', () 
         formats.push((await registry.getById(schemaId)).format);
       }
       expect(formats).toEqual(['AVRO', 'PROTOBUF', 'JSON', 'AVRO']);
+      // Confluent's Python client decodes every record, through the registry, to what
+      // Tributary's decoder gives.
+      const decoder = createRecordValueDecoder({ registry, codecs: createDefaultSchemaCodecs() });
+      const python = await runPython([
+        'consume',
+        '--topic',
+        topic,
+        '--count',
+        String(published.length),
+        '--proto',
+        join(outside, 'counters.proto'),
+      ]);
+      expect(python.map((line) => [line.eventId, line.format])).toEqual(
+        appended.events.map((event, index) => [event.eventId, formats[index]]),
+      );
+      for (const [index, record] of published.entries()) {
+        const ours = await decoder.decode(Uint8Array.from(record.value ?? []));
+        expect(python[index]?.payload).toEqual(ours.payload);
+      }
+      expect(python[1]?.payload).toEqual({
+        by: 2,
+        reason: 'REFUND',
+        at: '2026-12-01T17:00:00.250Z',
+        ledger_sequence: '9007199254740993',
+        signature: 'AAEC+g==',
+      });
       expect(await registry.subjects()).toEqual(
         expect.arrayContaining([`${topic}-Incremented`, `${topic}-Decremented`, `${topic}-Noted`]),
       );
