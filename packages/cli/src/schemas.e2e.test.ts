@@ -17,6 +17,7 @@ import {
   EventHeaders,
   headerValue,
   REGISTRY_CONTENT_TYPE,
+  uuidV7,
   type KafkaRecord,
 } from '@tributary/core';
 import { createKafkajsClient } from '@tributary/kafkajs';
@@ -63,6 +64,21 @@ message Decremented {
 }
 `;
 
+const INCREMENTED_AVRO = {
+  type: 'record',
+  name: 'Incremented',
+  namespace: 'acme.counters',
+  fields: [{ name: 'by', type: 'int' }],
+};
+const NOTED_JSON_SCHEMA = {
+  $schema: 'http://json-schema.org/draft-07/schema#',
+  title: 'Noted', // Confluent's record strategies name JSON subjects by title
+  type: 'object',
+  properties: { text: { type: 'string' } },
+  required: ['text'],
+  additionalProperties: false,
+};
+
 const SCHEMAS = `import { readFileSync } from 'node:fs';
 import { avroSchema, defineEventSchemas, jsonSchema, protobufSchema } from '@tributary/core';
 
@@ -70,7 +86,7 @@ export default defineEventSchemas([
   avroSchema({
     aggregateType: 'Counter',
     eventType: 'Incremented',
-    schema: { type: 'record', name: 'Incremented', namespace: 'acme.counters', fields: [{ name: 'by', type: 'int' }] },
+    schema: ${JSON.stringify(INCREMENTED_AVRO)},
   }),
   protobufSchema({
     aggregateType: 'Counter',
@@ -80,13 +96,7 @@ export default defineEventSchemas([
   jsonSchema({
     aggregateType: 'Counter',
     eventType: 'Noted',
-    schema: {
-      $schema: 'http://json-schema.org/draft-07/schema#',
-      type: 'object',
-      properties: { text: { type: 'string' } },
-      required: ['text'],
-      additionalProperties: false,
-    },
+    schema: ${JSON.stringify(NOTED_JSON_SCHEMA)},
   }),
 ]);
 `;
@@ -313,6 +323,50 @@ describe('tributary capture --schemas and tributary project --registry-url', () 
     }
     expect(await capture.exited).toBe(0);
 
+    // Records Confluent's Python serializers write (their own subjects and registrations)
+    // go to the same topic, for the projection to decode alongside Tributary's.
+    const headers = (aggregateVersion: number, eventType: string) => ({
+      [EventHeaders.eventId]: uuidV7(),
+      [EventHeaders.aggregateType]: 'Counter',
+      [EventHeaders.aggregateId]: 'c-2',
+      [EventHeaders.aggregateVersion]: String(aggregateVersion),
+      [EventHeaders.eventType]: eventType,
+      [EventHeaders.schemaVersion]: '1',
+      [EventHeaders.occurredAt]: new Date().toISOString(),
+    });
+    const produced = await runPython([
+      'produce',
+      '--topic',
+      topic,
+      '--proto',
+      join(outside, 'counters.proto'),
+      '--records',
+      JSON.stringify([
+        {
+          format: 'AVRO',
+          schema: JSON.stringify(INCREMENTED_AVRO),
+          payload: { by: 7 },
+          key: 'c-2',
+          headers: headers(1, 'Incremented'),
+        },
+        {
+          format: 'PROTOBUF',
+          message: 'Decremented',
+          payload: { by: 3, reason: 'CORRECTION', at: '2026-12-01T18:00:00Z' },
+          key: 'c-2',
+          headers: headers(2, 'Decremented'),
+        },
+        {
+          format: 'JSON',
+          schema: JSON.stringify(NOTED_JSON_SCHEMA),
+          payload: { text: 'from Python' },
+          key: 'c-2',
+          headers: headers(3, 'Noted'),
+        },
+      ]),
+    ]);
+    expect(produced.map((line) => line.format)).toEqual(['AVRO', 'PROTOBUF', 'JSON']);
+
     const project = start(
       [
         'project',
@@ -327,17 +381,23 @@ describe('tributary capture --schemas and tributary project --registry-url', () 
       ],
       { TRIBUTARY_PROJECTION_MAX_WAIT_MS: '50' },
     );
-    const totals = async () =>
+    const totals = async (counter: string) =>
       (
         await pool
           .query<{ total: number; events: number }>(
-            `select total, events from public.schema_totals where counter_id = 'c-1'`,
+            'select total, events from public.schema_totals where counter_id = $1',
+            [counter],
           )
           .catch(() => ({ rows: [] }))
       ).rows[0];
     try {
-      await until('the projected events', async () => (await totals())?.events === 4, project.logs);
-      expect(await totals()).toEqual({ total: 13, events: 4 });
+      await until(
+        'the projected events',
+        async () => (await totals('c-1'))?.events === 4 && (await totals('c-2'))?.events === 3,
+        project.logs,
+      );
+      expect(await totals('c-1')).toEqual({ total: 13, events: 4 });
+      expect(await totals('c-2')).toEqual({ total: 4, events: 3 });
     } finally {
       project.child.kill('SIGTERM');
     }

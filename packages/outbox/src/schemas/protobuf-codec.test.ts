@@ -1,4 +1,6 @@
 import { InvalidSchemaError, SerializationError } from '@tributary/core';
+import protobuf from 'protobufjs';
+import descriptor from 'protobufjs/ext/descriptor/index.js';
 import { describe, expect, it } from 'vitest';
 import { ORDERS_PROTO as ORDERS } from './protobuf.test.support.js';
 import {
@@ -98,6 +100,26 @@ describe('the Protobuf codec', () => {
       '/colour',
     ]);
     expect(() => compiled.encode({ channel: 'PHONE' })).toThrow(SerializationError);
+  });
+
+  it('reads a schema registered in the serialized form (base64 FileDescriptorProto, as Confluent serializers register it)', () => {
+    const text =
+      'syntax = "proto3"; package acme.v1; message A { int32 x = 1; } message B { Kind kind = 1; int64 n = 2; } enum Kind { K0 = 0; K1 = 1; }';
+    const parsed = protobuf.parse(text, { keepCase: true }).root as protobuf.Root & {
+      toDescriptor(syntax: string): { file: unknown[] };
+    };
+    const set = parsed.toDescriptor('proto3');
+    const file = descriptor.FileDescriptorProto.encode(
+      descriptor.FileDescriptorProto.fromObject(set.file[0] as Record<string, unknown>),
+    ).finish();
+    const serialized = Buffer.from(file).toString('base64');
+    const fromText = codec.compile(
+      { format: 'PROTOBUF', schema: text },
+      { recordName: 'acme.v1.B' },
+    );
+    const fromSerialized = codec.compile({ format: 'PROTOBUF', schema: serialized });
+    const bytes = fromText.encode({ kind: 'K1', n: '9007199254740993' });
+    expect(fromSerialized.decode(bytes)).toEqual({ kind: 'K1', n: '9007199254740993' });
   });
 
   it('writes and reads Confluent message indexes', () => {

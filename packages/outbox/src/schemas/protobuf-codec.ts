@@ -14,6 +14,8 @@ import {
   type SchemaCodec,
 } from '@tributary/core';
 import protobuf from 'protobufjs';
+// Adds Root.fromDescriptor (to the same protobufjs instance) and the descriptor types.
+import descriptor from 'protobufjs/ext/descriptor/index.js';
 import { fromProto3Json, toProto3Json } from './proto3-json.js';
 
 /** Imports protobufjs bundles (protobuf.common): Timestamp, Duration, wrappers, … */
@@ -29,18 +31,57 @@ interface ParsedFile {
   readonly packageName: string;
 }
 
+/**
+ * Confluent's serializers register a file as a base64 `FileDescriptorProto` (the
+ * `format=serialized` form), and a registry may hand that back by id.
+ */
+const SERIALIZED = /^[A-Za-z0-9+/]+={0,2}$/;
+
+const importedFile = (imported: string): protobuf.INamespace => {
+  const bundled = wellKnown(imported);
+  if (bundled === undefined) {
+    throw new Error(
+      `import "${imported}" is not a well-known type; imports of other files need schema references`,
+    );
+  }
+  return bundled;
+};
+
+interface DescriptorRoot {
+  toDescriptor(syntax: string): { readonly file: readonly unknown[] };
+}
+
+const fromDescriptor = (set: unknown): protobuf.Root =>
+  (
+    protobuf.Root as unknown as { fromDescriptor(this: void, set: unknown): protobuf.Root }
+  ).fromDescriptor(set);
+
+function parseSerialized(text: string): ParsedFile {
+  const file = descriptor.FileDescriptorProto.decode(Buffer.from(text, 'base64')) as unknown as {
+    readonly package?: string;
+    readonly dependency?: readonly string[];
+  };
+  const imports = (file.dependency ?? []).flatMap(
+    (imported) =>
+      (protobuf.Root.fromJSON(importedFile(imported)) as unknown as DescriptorRoot).toDescriptor(
+        'proto3',
+      ).file,
+  );
+  const packageName = file.package ?? '';
+  const alone = fromDescriptor({ file: [...imports, file] });
+  const own = packageName === '' ? alone : alone.lookup(packageName);
+  if (!(own instanceof protobuf.Namespace)) throw new Error(`package ${packageName} not found`);
+  // One root serves both: the imports live in google.protobuf, outside the file's package.
+  return { own, root: alone, packageName };
+}
+
 function parseFile(text: string): ParsedFile {
+  if (SERIALIZED.test(text.trim())) return parseSerialized(text.trim());
   const alone = protobuf.parse(text, new protobuf.Root(), { keepCase: true });
   const packageName = alone.package ?? '';
   const root = new protobuf.Root();
   for (const imported of [...(alone.imports ?? []), ...(alone.weakImports ?? [])]) {
-    const bundled = wellKnown(imported);
-    if (bundled === undefined) {
-      throw new Error(
-        `import "${imported}" is not a well-known type; imports of other files need schema references`,
-      );
-    }
-    root.addJSON(bundled.nested ?? {});
+    root.addJSON(importedFile(imported).nested ?? {});
   }
   protobuf.parse(text, root, { keepCase: true });
   root.resolveAll();
