@@ -8,9 +8,12 @@
 #   Maven 3.8+ (mvn)                              apt: maven
 #   Prometheus + promtool (deploy/ checks)        apt: prometheus
 #   Kafka jars + Apicurio Registry                Maven Central, cached in ~/.cache/tributary
+#   Python venv: confluent-kafka[avro,json,protobuf] + grpcio-tools (protoc), for the
+#     interop test (packages/cli/src/schemas.e2e.test.ts)   PyPI, in ~/.cache/tributary/python-venv
 #
 # Usage: scripts/ci-prereqs.sh        (from anywhere; run before or after `npm ci`)
 # Env:   TRIBUTARY_CACHE_DIR          cache location (default ~/.cache/tributary)
+#        TRIBUTARY_PYTHON             a python with those packages instead of the venv
 #        TRIBUTARY_SKIP_PREFETCH=1    only install, do not download Maven artifacts
 set -euo pipefail
 
@@ -75,8 +78,36 @@ if ! command -v prometheus >/dev/null 2>&1 || ! command -v promtool >/dev/null 2
   apt_install prometheus
 fi
 
+# --- Python client of the interop test --------------------------------------------------
+# Confluent's own client checks that Tributary's records decode with deserializers nobody
+# here wrote. Pinned, so a new release cannot change the test's verdict overnight.
+python_requirements=(confluent-kafka[avro,json,protobuf]==2.16.1 grpcio-tools==1.85.1)
+venv="${TRIBUTARY_CACHE_DIR:-$HOME/.cache/tributary}/python-venv"
+venv_ready() {
+  "$venv/bin/python" - "${python_requirements[@]}" >/dev/null 2>&1 <<'PY'
+import sys
+from importlib.metadata import version
+for requirement in sys.argv[1:]:
+    name, wanted = requirement.split("==")
+    if version(name.split("[")[0]) != wanted:
+        sys.exit(1)
+import confluent_kafka.schema_registry.protobuf, confluent_kafka.schema_registry.avro  # noqa
+import confluent_kafka.schema_registry.json_schema, grpc_tools.protoc  # noqa
+PY
+}
+if [ -z "${TRIBUTARY_PYTHON:-}" ] && ! venv_ready; then
+  if ! command -v python3 >/dev/null 2>&1 || ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
+    apt_install python3 python3-venv
+  fi
+  log "creating $venv (${python_requirements[*]})"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check "${python_requirements[@]}"
+  venv_ready || { log "the Python venv at $venv is not usable"; exit 1; }
+fi
+
 log "postgres: $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | tail -n1 || command -v initdb)"
 log "java: $(java -version 2>&1 | head -n1)"
+log "python: ${TRIBUTARY_PYTHON:-$venv/bin/python}"
 log "mvn: $(mvn -v 2>/dev/null | head -n1 | sed 's/\x1b\[[0-9;]*m//g')"
 
 # --- Download cache -------------------------------------------------------------------

@@ -18,6 +18,14 @@ import {
   type ObservabilityFileSettings,
 } from '../observability/settings.js';
 import {
+  captureEncoderFrom,
+  schemaOptions,
+  schemaSettingsFrom,
+  schemaUsage,
+  type SchemaFileSettings,
+} from '../schemas/settings.js';
+import { assertKnownCaptureKeys } from './config-keys.js';
+import {
   captureConfigFromEnvironment,
   mergeCaptureConfigInputs,
   readCaptureConfigFile,
@@ -33,6 +41,8 @@ export const CAPTURE_USAGE = `Options of capture (precedence: flags > environmen
                           config kafka.client; default kafkajs)
 ${LOG_USAGE}
 ${OBSERVABILITY_USAGE}
+Registry encoding (off unless a declarations module is set; see docs/schemas.md):
+${schemaUsage('capture')}
   Environment: DATABASE_URL, KAFKA_BROKERS, TRIBUTARY_CAPTURE_NAME, TRIBUTARY_TOPIC_PREFIX,
   TRIBUTARY_TOPIC_PARTITIONS, TRIBUTARY_SLOT, … (full list in docs/capture.md)
 `;
@@ -65,6 +75,7 @@ export async function captureCommand(
       'log-format': { type: 'string' },
       'log-level': { type: 'string' },
       ...observabilityOptions,
+      ...schemaOptions('capture'),
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -74,10 +85,22 @@ export async function captureCommand(
     return 0;
   }
   const env = hooks.env ?? process.env;
-  // The file's `metrics` object configures the metrics server, not the capturer.
-  const { metrics: metricsFromFile, ...file } = (
-    values.config === undefined ? {} : await readCaptureConfigFile(values.config)
-  ) as CaptureConfigInput & { readonly metrics?: ObservabilityFileSettings };
+  const fileContent = values.config === undefined ? {} : await readCaptureConfigFile(values.config);
+  if (values.config !== undefined) assertKnownCaptureKeys(fileContent, values.config);
+  // The file's `metrics` and `schemas` objects configure the CLI's metrics server and
+  // encoder, not the capturer.
+  const {
+    metrics: metricsFromFile,
+    schemas: schemasFromFile,
+    ...file
+  } = fileContent as CaptureConfigInput & {
+    readonly metrics?: ObservabilityFileSettings;
+    readonly schemas?: SchemaFileSettings;
+  };
+  const schemaSettings = schemaSettingsFrom('capture', values, env, {
+    ...(schemasFromFile === undefined ? {} : { settings: schemasFromFile }),
+    ...(values.config === undefined ? {} : { path: values.config }),
+  });
   const observability = observabilitySettingsFrom(values, env, metricsFromFile);
   // kafka.client chooses the library, which is the CLI's business, not the capturer's.
   const { client: fileClient, ...fileKafka } = (file.kafka ?? {}) as Record<string, unknown>;
@@ -103,9 +126,17 @@ export async function captureCommand(
     env,
     output.err,
   );
+  const payloadEncoder = await captureEncoderFrom(schemaSettings);
+  if (payloadEncoder === undefined && schemaSettings.registryUrl !== undefined) {
+    // A registry alone cannot encode: the schemas come from the declarations module.
+    logger.warn('a schema registry is set but no declarations module: publishing plain JSON', {
+      hint: 'pass --schemas <module> (env TRIBUTARY_SCHEMAS_MODULE) to encode with the registry',
+    });
+  }
   const capturer = createPostgresKafkaCapturer({
     config,
     kafka: captureKafkaClient(config, logger, client),
+    ...(payloadEncoder === undefined ? {} : { payloadEncoder }),
     logger,
     crashPoints: crashPointsFromEnvironment(env),
   });
@@ -124,6 +155,10 @@ export async function captureCommand(
     topics: `${config.router.topicReplacement.replaceAll('${prefix}', config.router.topicPrefix)}`,
     checkpointTopic: config.topics.checkpointTopic,
     kafkaClient: client,
+    encoding:
+      schemaSettings.module === undefined
+        ? 'json'
+        : `registry ${schemaSettings.registryUrl ?? ''} (${schemaSettings.registration}, ${schemaSettings.subjectStrategy})`,
     pid: process.pid,
   });
   const running = capturer.run();

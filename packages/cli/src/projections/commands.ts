@@ -38,6 +38,12 @@ import { formatPipelineStatus } from '../status/format.js';
 import { pipelineStatus } from '../status/pipeline.js';
 import { pipelineSourceFrom, STATUS_USAGE, statusOptions } from '../status/settings.js';
 import {
+  projectionDecoderFrom,
+  schemaOptions,
+  schemaSettingsFrom,
+  schemaUsage,
+} from '../schemas/settings.js';
+import {
   projectionRuntimeConfigFrom,
   projectionRuntimeOptions,
   projectionRuntimeUsage,
@@ -71,6 +77,10 @@ ${OBSERVABILITY_USAGE}
 ${READY_MAX_LAG_USAGE}
 ${STATUS_USAGE}
 
+Registry decoding (project, rebuild; records in the registry wire format are decoded with the
+schema their id names, others as JSON; see docs/schemas.md):
+${schemaUsage('project')}
+
 Runtime settings (project, status, rebuild, parked):
 ${projectionRuntimeUsage()}
 `;
@@ -100,7 +110,7 @@ type Values = ReturnType<typeof parse>['values'] & Readonly<Record<string, unkno
 function parse(args: readonly string[]) {
   return parseArgs({
     args: [...args],
-    options: { ...options, ...projectionRuntimeOptions },
+    options: { ...options, ...projectionRuntimeOptions, ...schemaOptions('project') },
     strict: true,
     allowPositionals: true,
   });
@@ -227,12 +237,14 @@ async function projectCommand(
     output.err,
   );
   const observability = observabilitySettingsFrom(values, env);
+  const valueDecoder = projectionDecoderFrom(schemaSettingsFrom('project', values, env));
   const { knex, kafka } = kafkaConnections(values, env);
   const runtime = createProjectionRuntime({
     kafka,
     knex,
     projections: selected,
     config: projectionRuntimeConfigFrom(values, env),
+    ...(valueDecoder === undefined ? {} : { valueDecoder }),
     ...(loaded.upcasters === undefined ? {} : { upcasters: loaded.upcasters }),
     logger,
     faults: faultPlansFromEnvironment(env),
@@ -310,6 +322,7 @@ async function rebuildCommand(
   const projection = loaded.projections.find((p) => p.name === projectionName);
   if (projection === undefined)
     throw new UsageError(`${values.module} has no projection "${projectionName}"`);
+  const valueDecoder = projectionDecoderFrom(schemaSettingsFrom('project', values, env));
   const { knex, kafka } = kafkaConnections(values, env);
   let lastLine = 0;
   try {
@@ -318,6 +331,7 @@ async function rebuildCommand(
       knex,
       projection,
       config: projectionRuntimeConfigFrom(values, env),
+      ...(valueDecoder === undefined ? {} : { valueDecoder }),
       ...(loaded.upcasters === undefined ? {} : { upcasters: loaded.upcasters }),
       verify: values.verify === true,
       ignoreColumns: values['ignore-columns']?.split(',').filter((c) => c !== '') ?? [],

@@ -22,11 +22,20 @@ export interface CompiledSchema {
   validate(payload: unknown): readonly PayloadIssue[];
 }
 
+/** What else than the schema text decides how payloads are encoded. */
+export interface CompileOptions {
+  /**
+   * The declaration's record name. Protobuf: the message of the event (a file may declare
+   * several); other formats ignore it (the schema itself is the record).
+   */
+  readonly recordName?: string;
+}
+
 /** Compiles schemas of one format. */
 export interface SchemaCodec {
   readonly format: SchemaFormat;
   /** @throws InvalidSchemaError when the text does not parse. */
-  compile(schema: RegistrySchema): CompiledSchema;
+  compile(schema: RegistrySchema, options?: CompileOptions): CompiledSchema;
 }
 
 /**
@@ -60,8 +69,8 @@ export class SchemaCodecs {
    *
    * @throws InvalidSchemaError when no codec handles the format or the text does not parse.
    */
-  compile(schema: RegistrySchema): CompiledSchema {
-    const cacheKey = `${schema.format}\u0000${schema.schema}`;
+  compile(schema: RegistrySchema, options: CompileOptions = {}): CompiledSchema {
+    const cacheKey = `${schema.format}\u0000${options.recordName ?? ''}\u0000${schema.schema}`;
     const cached = this.#compiled.get(cacheKey);
     if (cached !== undefined) return cached;
     const codec = this.#codecs.get(schema.format);
@@ -72,7 +81,7 @@ export class SchemaCodecs {
         { format: schema.format },
       );
     }
-    const compiled = codec.compile(schema);
+    const compiled = codec.compile(schema, options);
     if (this.#compiled.size >= this.#maxCached) {
       const oldest = this.#compiled.keys().next().value;
       if (oldest !== undefined) this.#compiled.delete(oldest);

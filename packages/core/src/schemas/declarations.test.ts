@@ -44,6 +44,13 @@ describe('schema declarations', () => {
       schema: 'syntax = "proto3";\npackage bank.v1;\nmessage Opened { string owner = 1; }\n',
     });
     expect(proto.recordName).toBe('bank.v1.Opened');
+    const oneLine = protobufSchema({
+      aggregateType: 'Account',
+      eventType: 'AccountOpened',
+      schema:
+        '/* message Wrong {} */ syntax = "proto3"; package acme.bank.v1; // message Nope\n message Opened { message Inner {} }',
+    });
+    expect(oneLine.recordName).toBe('acme.bank.v1.Opened');
   });
 
   it('refuse schemas that are not what their format needs', () => {

@@ -96,13 +96,20 @@ export function avroSchema(input: SchemaDeclarationInput<object | string>): Even
 }
 
 /**
- * Declares a Protobuf schema (`.proto` source). The first message is the event's message
- * (Confluent's message index 0), named by `recordName` unless given.
+ * Declares a Protobuf schema (`.proto` source). The event's message is the one `recordName`
+ * names (full name, or relative to the package), by default the file's first message; any
+ * message of the file can be chosen, and records carry its Confluent message indexes.
  */
 export function protobufSchema(input: SchemaDeclarationInput<string>): EventSchemaDeclaration {
   const head = base(input);
-  const packageName = /^\s*package\s+([\w.]+)\s*;/m.exec(input.schema)?.[1];
-  const message = /^\s*message\s+(\w+)/m.exec(input.schema)?.[1];
+  // Comments and string literals could hold the words `package` or `message`.
+  const code = input.schema
+    .replace(/\/\*[\s\S]*?\*\//g, ' ')
+    .replace(/\/\/[^\n]*/g, ' ')
+    .replace(/"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'/g, '""');
+  const packageName = /(?:^|[;{}\s])package\s+([\w.]+)\s*;/.exec(code)?.[1];
+  // The first `message` keyword is a top-level one: nested ones come after their parent's.
+  const message = /(?:^|[;{}\s])message\s+(\w+)/.exec(code)?.[1];
   if (message === undefined) {
     throw new InvalidSchemaError(`Protobuf schema of ${input.eventType} declares no message`);
   }

@@ -55,7 +55,7 @@ export function createSchemaPayloadValidator(
   const undeclared = options.undeclared ?? 'allow';
   for (const declaration of options.catalog.declarations) {
     try {
-      codecs.compile(toRegistrySchema(declaration));
+      codecs.compile(toRegistrySchema(declaration), { recordName: declaration.recordName });
     } catch (error) {
       throw new InvalidSchemaError(
         `Schema of ${declaration.aggregateType}/${declaration.eventType} v${declaration.schemaVersion} is unusable: ${error instanceof Error ? error.message : String(error)}`,
@@ -81,7 +81,9 @@ export function createSchemaPayloadValidator(
           },
         );
       }
-      const issues = codecs.compile(toRegistrySchema(declaration)).validate(event.payload);
+      const issues = codecs
+        .compile(toRegistrySchema(declaration), { recordName: declaration.recordName })
+        .validate(event.payload);
       if (issues.length > 0) {
         throw new PayloadSchemaMismatchError(event.eventType, event.schemaVersion, issues);
       }

@@ -14,10 +14,48 @@ import {
   type SchemaCodec,
 } from '@tributary/core';
 import avro from 'avsc';
-import protobuf from 'protobufjs';
+import { createProtobufCodec } from './protobuf-codec.js';
 
 const pointer = (path: readonly string[]): string =>
   path.map((part) => `/${part.replaceAll('~', '~0').replaceAll('/', '~1')}`).join('');
+
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+
+const longOf = (value: unknown): bigint | undefined => {
+  if (typeof value === 'number') return Number.isSafeInteger(value) ? BigInt(value) : undefined;
+  if (typeof value === 'bigint') return value;
+  if (typeof value !== 'string' || !/^-?\d+$/.test(value)) return undefined;
+  const big = BigInt(value);
+  return big < INT64_MIN || big > INT64_MAX ? undefined : big;
+};
+
+/**
+ * Avro `long` without loss: a number when it is a safe integer, else a decimal string (a
+ * JSON payload cannot carry integers beyond 2^53 as numbers). Both are accepted when
+ * encoding. avsc's default long throws beyond 2^53.
+ */
+const exactLong = avro.types.LongType.__with({
+  fromBuffer: (buffer: Buffer): number | string => {
+    const big = buffer.readBigInt64LE();
+    return big >= BigInt(Number.MIN_SAFE_INTEGER) && big <= BigInt(Number.MAX_SAFE_INTEGER)
+      ? Number(big)
+      : big.toString();
+  },
+  toBuffer: (value: number | string): Buffer => {
+    const buffer = Buffer.alloc(8);
+    buffer.writeBigInt64LE(longOf(value) ?? 0n);
+    return buffer;
+  },
+  fromJSON: (value: unknown): number | string =>
+    typeof value === 'number' ? value : String(longOf(value) ?? value),
+  toJSON: (value: number | string): number | string => value,
+  isValid: (value: unknown): boolean => longOf(value) !== undefined,
+  compare: (left: number | string, right: number | string): number => {
+    const [a, b] = [longOf(left) ?? 0n, longOf(right) ?? 0n];
+    return a < b ? -1 : a > b ? 1 : 0;
+  },
+});
 
 /** The Avro codec: Avro binary encoding of a record, by avsc. */
 export function createAvroCodec(): SchemaCodec {
@@ -26,7 +64,9 @@ export function createAvroCodec(): SchemaCodec {
     compile(schema: RegistrySchema): CompiledSchema {
       let type: avro.Type;
       try {
-        type = avro.Type.forSchema(JSON.parse(schema.schema) as avro.Schema);
+        type = avro.Type.forSchema(JSON.parse(schema.schema) as avro.Schema, {
+          registry: { long: exactLong },
+        });
       } catch (error) {
         throw new InvalidSchemaError(`Avro schema does not parse: ${String(error)}`, error);
       }
@@ -76,86 +116,7 @@ export function createAvroCodec(): SchemaCodec {
   };
 }
 
-function readVarint(bytes: Uint8Array, start: number): [number, number] {
-  let value = 0;
-  let shift = 0;
-  let offset = start;
-  for (;;) {
-    const byte = bytes[offset];
-    if (byte === undefined) throw new SerializationError('Truncated Protobuf message index');
-    offset += 1;
-    value |= (byte & 0x7f) << shift;
-    if ((byte & 0x80) === 0) break;
-    shift += 7;
-  }
-  // Confluent writes the message indexes zig-zag encoded.
-  return [(value >>> 1) ^ -(value & 1), offset];
-}
-
-/**
- * The Protobuf codec. Confluent's format puts the message indexes before the message; the
- * event's message is the first one declared (index path `[0]`, written as one `0` byte).
- */
-export function createProtobufCodec(): SchemaCodec {
-  return {
-    format: 'PROTOBUF',
-    compile(schema: RegistrySchema): CompiledSchema {
-      let type: protobuf.Type;
-      try {
-        const parsed = protobuf.parse(schema.schema, { keepCase: true });
-        const first = parsed.root.nestedArray
-          .flatMap((entry) =>
-            entry instanceof protobuf.Namespace && !(entry instanceof protobuf.Type)
-              ? entry.nestedArray
-              : [entry],
-          )
-          .find((entry): entry is protobuf.Type => entry instanceof protobuf.Type);
-        if (first === undefined) throw new Error('no message declared');
-        type = first;
-      } catch (error) {
-        throw new InvalidSchemaError(
-          `Protobuf schema does not parse: ${error instanceof Error ? error.message : String(error)}`,
-          error,
-        );
-      }
-      const validate = (payload: unknown): PayloadIssue[] => {
-        const problem = type.verify(payload as Record<string, unknown>);
-        return problem === null ? [] : [{ path: '', message: problem }];
-      };
-      return {
-        format: 'PROTOBUF',
-        validate,
-        encode(payload: unknown): Uint8Array {
-          const problem = type.verify(payload as Record<string, unknown>);
-          if (problem !== null)
-            throw new SerializationError(`Payload does not fit its Protobuf schema: ${problem}`);
-          const body = type.encode(type.fromObject(payload as Record<string, unknown>)).finish();
-          const out = new Uint8Array(body.byteLength + 1);
-          out[0] = 0;
-          out.set(body, 1);
-          return out;
-        },
-        decode(bytes: Uint8Array): unknown {
-          try {
-            let [count, offset] = readVarint(bytes, 0);
-            for (; count > 0; count -= 1) [, offset] = readVarint(bytes, offset);
-            return type.toObject(type.decode(bytes.subarray(offset)), {
-              longs: Number,
-              enums: String,
-              defaults: true,
-            });
-          } catch (error) {
-            if (error instanceof SerializationError) throw error;
-            throw new SerializationError(
-              `Protobuf payload (${bytes.byteLength} bytes) does not decode`,
-              error,
-            );
-          }
-        },
-      };
-    },
-  };
-}
+export { createProtobufCodec };
 
 /** Codecs for every format Tributary supports: JSON Schema, Avro and Protobuf. */
 export function createDefaultSchemaCodecs(): SchemaCodecs {

@@ -115,7 +115,12 @@ export function createRegistryEncoder(options: RegistryEncoderOptions): Registry
   const prepare = (declaration: EventSchemaDeclaration, topic: string) => {
     let entry = prepared.get(declaration);
     if (entry === undefined) {
-      entry = { compiled: codecs.compile(toRegistrySchema(declaration)), byTopic: new Map() };
+      entry = {
+        compiled: codecs.compile(toRegistrySchema(declaration), {
+          recordName: declaration.recordName,
+        }),
+        byTopic: new Map(),
+      };
       prepared.set(declaration, entry);
     }
     let target = entry.byTopic.get(topic);
