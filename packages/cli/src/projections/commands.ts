@@ -3,6 +3,7 @@
  * operations, wired with the default adapters (the chosen Kafka client, PostgreSQL through
  * knex).
  */
+import { createOpenTelemetryTracer } from '@tributary/metrics';
 import { parseArgs } from 'node:util';
 import { isTributaryError, type KafkaClient } from '@tributary/core';
 import {
@@ -236,6 +237,8 @@ async function projectCommand(
     ...(loaded.upcasters === undefined ? {} : { upcasters: loaded.upcasters }),
     logger,
     faults: faultPlansFromEnvironment(env),
+    // No-op until the process registers an OpenTelemetry SDK (e.g. `node --import`).
+    tracer: createOpenTelemetryTracer(),
   });
   const signals = listenForStopSignals((signal) => {
     logger.info('stopping', { signal });
