@@ -5,7 +5,8 @@ import {
 } from '@opentelemetry/sdk-trace-base';
 import { noopTracer } from '@tributary/core';
 import { describe, expect, it } from 'vitest';
-import { createOpenTelemetryTracer } from './opentelemetry.js';
+import { ROOT_CONTEXT, trace } from '@opentelemetry/api';
+import { activeTraceFields, createOpenTelemetryTracer } from './opentelemetry.js';
 
 const PARENT = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
 
@@ -57,5 +58,20 @@ describe('createOpenTelemetryTracer', () => {
     expect(span?.links.map((link) => link.context.spanId)).toEqual(['00f067aa0ba902b7']);
     expect(span?.status.message).toBe('boom');
     expect(span?.ended).toBe(true);
+  });
+});
+
+describe('activeTraceFields', () => {
+  it('names the trace and span of the active span, and nothing outside one', () => {
+    const provider = new BasicTracerProvider();
+    const span = provider.getTracer('t').startSpan('s');
+    const fields = activeTraceFields(trace.setSpan(ROOT_CONTEXT, span));
+    expect(fields).toEqual({
+      trace_id: span.spanContext().traceId,
+      span_id: span.spanContext().spanId,
+    });
+    expect(fields?.['trace_id']).toMatch(/^[0-9a-f]{32}$/);
+    expect(activeTraceFields(ROOT_CONTEXT)).toBeUndefined();
+    span.end();
   });
 });

@@ -15,6 +15,7 @@ import {
   type SpanContext,
   isSpanContextValid,
 } from '@opentelemetry/api';
+import type { LogFields } from '@tributary/core';
 import {
   formatTraceparent,
   parseTraceparent,
@@ -111,4 +112,17 @@ export function createOpenTelemetryTracer(options: OpenTelemetryTracerOptions = 
       );
     },
   };
+}
+
+/**
+ * `trace_id` and `span_id` of the span active in `context` (default: the current one), for
+ * log lines (`createConsoleLogger({ context: activeTraceFields })`); `undefined` outside a
+ * span or while no SDK records.
+ */
+export function activeTraceFields(context: Context = otelContext.active()): LogFields | undefined {
+  const span = trace.getSpan(context);
+  if (span === undefined) return undefined;
+  const spanContext = span.spanContext();
+  if (!isSpanContextValid(spanContext)) return undefined;
+  return { trace_id: spanContext.traceId, span_id: spanContext.spanId };
 }
