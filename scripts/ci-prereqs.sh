@@ -7,6 +7,7 @@
 #   Java 17+ (java, jar)                          apt: openjdk-17-jdk-headless
 #   Maven 3.8+ (mvn)                              apt: maven
 #   Prometheus + promtool (deploy/ checks)        apt: prometheus
+#   Chromium (status page e2e, headless)          apt: chromium
 #   Kafka jars + Apicurio Registry                Maven Central, cached in ~/.cache/tributary
 #
 # Usage: scripts/ci-prereqs.sh        (from anywhere; run before or after `npm ci`)
@@ -73,6 +74,11 @@ fi
 # Prometheus and promtool: the deploy/ rules checks and the real-Prometheus scrape test.
 if ! command -v prometheus >/dev/null 2>&1 || ! command -v promtool >/dev/null 2>&1; then
   apt_install prometheus
+fi
+
+# Chromium: the status page's browser test (packages/cli/src/status-page.e2e.test.ts).
+if ! command -v chromium >/dev/null 2>&1; then
+  apt_install chromium
 fi
 
 log "postgres: $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | tail -n1 || command -v initdb)"

@@ -246,13 +246,21 @@ async function projectCommand(
   });
   let server: ObservabilityServer | undefined;
   try {
-    if (observability !== undefined)
+    if (observability !== undefined) {
+      const pipelineSource = pipelineSourceFrom(
+        values,
+        env,
+        resolveProjectionRuntimeConfig(projectionRuntimeConfigFrom(values, env)).topicPrefix,
+      );
       server = await serveProjectionObservability(observability, {
         runtime,
         kafka,
         projections: selected,
         logger,
+        // The status page: the slot, capture and topics as `tributary status` reads them.
+        pipeline: (projections) => pipelineStatus({ ...pipelineSource, kafka, projections }),
       });
+    }
     await runtime.start();
     logger.info('projections running', {
       projections: selected.map((p) => `${p.name}@v${p.version}`).join(','),
