@@ -7,6 +7,7 @@
 #   Java 17+ (java, jar)                          apt: openjdk-17-jdk-headless
 #   Maven 3.8+ (mvn)                              apt: maven
 #   Prometheus + promtool (deploy/ checks)        apt: prometheus
+#   Chromium (status page e2e, headless)          apt: chromium
 #   Kafka jars + Apicurio Registry                Maven Central, cached in ~/.cache/tributary
 #   Python venv: confluent-kafka[avro,json,protobuf] + grpcio-tools (protoc), for the
 #     interop test (packages/cli/src/schemas.e2e.test.ts)   PyPI, in ~/.cache/tributary/python-venv
@@ -103,6 +104,11 @@ if [ -z "${TRIBUTARY_PYTHON:-}" ] && ! venv_ready; then
   python3 -m venv "$venv"
   "$venv/bin/pip" install -q --disable-pip-version-check "${python_requirements[@]}"
   venv_ready || { log "the Python venv at $venv is not usable"; exit 1; }
+fi
+
+# Chromium: the status page's browser test (packages/cli/src/status-page.e2e.test.ts).
+if ! command -v chromium >/dev/null 2>&1; then
+  apt_install chromium
 fi
 
 log "postgres: $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | tail -n1 || command -v initdb)"

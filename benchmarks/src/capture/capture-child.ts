@@ -2,11 +2,14 @@
  * The capturer process of `npm run bench:capture`: a capturer configured from the
  * environment (like `tributary capture`) that reports each committed batch as a JSON line
  * on stdout, so the benchmark can measure rates and commit-to-Kafka latency, and its own
- * peak RSS when it stops (SIGTERM).
+ * peak RSS when it stops (SIGTERM). With BENCH_METRICS=1 it also keeps the Prometheus
+ * capture metrics and renders them once a second, as a scraped `tributary capture` does.
  */
 import { captureConfigFromEnvironment, captureKafkaClient } from '@tributary/cli';
 import { createConsoleLogger } from '@tributary/core';
+import { createCaptureMetrics } from '@tributary/metrics';
 import { createPostgresKafkaCapturer, resolveCaptureConfig } from '@tributary/outbox';
+import { Registry } from 'prom-client';
 
 const config = resolveCaptureConfig(captureConfigFromEnvironment());
 const logger = createConsoleLogger({ level: 'warn' });
@@ -15,6 +18,11 @@ const capturer = createPostgresKafkaCapturer({
   kafka: captureKafkaClient(config, logger),
   logger,
 });
+if (process.env.BENCH_METRICS === '1') {
+  const registry = new Registry();
+  createCaptureMetrics({ registry, instrumentation: capturer.instrumentation });
+  setInterval(() => void registry.metrics(), 1_000).unref();
+}
 const print = (value: unknown): void => {
   process.stdout.write(`${JSON.stringify(value)}\n`);
 };

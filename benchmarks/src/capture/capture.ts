@@ -279,6 +279,7 @@ async function main(): Promise<void> {
       decode: `bench_${id}_decode`,
       capture: `tributary_bench_${id}`,
       profile: `tributary_benchprof_${id}`,
+      metrics: `tributary_benchmet_${id}`,
     };
     for (const slot of Object.values(slots)) {
       await client.query(`select pg_create_logical_replication_slot($1, 'pgoutput')`, [slot]);
@@ -387,6 +388,19 @@ async function main(): Promise<void> {
       `    commit-to-Kafka p50 / p99      ${percentile(latencies, 50).toFixed(0)} / ${percentile(latencies, 99).toFixed(0)} ms`,
     );
     out(`    capture peak RSS               ${(maxRssKb / 1024).toFixed(0)} MiB`);
+
+    // The same backlog (and the sustained writes) drained again, with the Prometheus metrics
+    // on: the cost of metrics is the ratio of the two drains, measured in the same run.
+    const metered = startCapture({ ...captureEnv(`benchmet_${id}`), BENCH_METRICS: '1' });
+    const meteredReadyAt = await metered.readyAt;
+    await waitForPublished(metered, EVENTS + written, 300_000);
+    const meteredEnd = metered.batches.at(-1)?.at ?? Date.now();
+    const meteredRate = rate(EVENTS + written, meteredEnd - meteredReadyAt);
+    await metered.stop();
+    const unmeteredRate = rate(EVENTS, drainEnd - readyAt);
+    out(
+      `    capture drain, metrics off / on ${String(unmeteredRate).padStart(7)} / ${meteredRate} events/s  (on = ${((meteredRate / unmeteredRate) * 100).toFixed(1)} % of off; the on run also drains the sustained writes)`,
+    );
 
     if (PROFILE) {
       const dir = mkdtempSync(join(tmpdir(), 'tributary-capture-profile-'));

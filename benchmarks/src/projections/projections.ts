@@ -24,7 +24,9 @@ import { createKafkajsClient } from '@tributary/kafkajs';
 import { Kafka, logLevel } from 'kafkajs';
 import knexFactory from 'knex';
 import type { DomainEvent } from '@tributary/core';
+import { createProjectionMetrics } from '@tributary/metrics';
 import { createProjectionRuntime, defineProjection } from '@tributary/projections';
+import { Registry } from 'prom-client';
 
 const EVENTS = Number(process.env['BENCH_EVENTS'] ?? 50_000);
 const RATE = Number(process.env['BENCH_RATE'] ?? 2_000);
@@ -197,17 +199,20 @@ async function main(): Promise<void> {
       ]);
     }
 
-    // 3. The projection runtime applying the same records.
-    {
+    // 3. The projection runtime applying the same records, with the Prometheus metrics off
+    // and then on (rendered once a second, as a scrape would): metrics cost is the ratio.
+    const applyRates: number[] = [];
+    for (const metrics of [false, true]) {
+      const pass = metrics ? 'm' : '';
       const config = {
         topicPrefix: `${run}.events`,
-        groupIdPrefix: `${run}.apply`,
-        schema: `${run}_rt`,
-        readModelSchema: `${run}_rm`,
+        groupIdPrefix: `${run}.apply${pass}`,
+        schema: `${run}_rt${pass}`,
+        readModelSchema: `${run}_rm${pass}`,
       };
       cleanups.push(async () => {
-        await knex.raw(`drop schema if exists ${run}_rt cascade`);
-        await knex.raw(`drop schema if exists ${run}_rm cascade`);
+        await knex.raw(`drop schema if exists ${run}_rt${pass} cascade`);
+        await knex.raw(`drop schema if exists ${run}_rm${pass} cascade`);
       });
       let applied = 0;
       const runtime = createProjectionRuntime({
@@ -216,6 +221,12 @@ async function main(): Promise<void> {
         projections: [totalsProjection()],
         config,
       });
+      let scrape: NodeJS.Timeout | undefined;
+      if (metrics) {
+        const registry = new Registry();
+        createProjectionMetrics({ registry, instrumentation: runtime.instrumentation });
+        scrape = setInterval(() => void registry.metrics(), 1_000);
+      }
       runtime.instrumentation.on('projection.batch.committed', (batch) => {
         applied += batch.applied;
       });
@@ -223,12 +234,17 @@ async function main(): Promise<void> {
       await runtime.start();
       while (applied < EVENTS) await sleep(20);
       const seconds = (performance.now() - started) / 1_000;
+      clearInterval(scrape);
       await runtime.stop();
+      applyRates.push(EVENTS / seconds);
       results.push([
-        'projection runtime → Postgres read model',
+        `projection runtime → Postgres read model, metrics ${metrics ? 'on' : 'off'}`,
         `${Math.round(EVENTS / seconds).toLocaleString('en-US')} events/s (${BATCH_HANDLER ? 'batch handler: one upsert per batch' : 'one upsert per event'}, 500 per transaction, incl. group join)`,
       ]);
     }
+    const [off, on] = applyRates;
+    if (off !== undefined && on !== undefined)
+      results.push(['metrics on / off', `${((on / off) * 100).toFixed(1)} %`]);
 
     // 4. End-to-end latency through the outbox and the capturer at a steady rate, and at a
     // quarter of it (below the applier's capacity on a small machine).

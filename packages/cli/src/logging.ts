@@ -1,4 +1,5 @@
 import { createConsoleLogger, type Logger, type LogLevel } from '@tributary/core';
+import { activeTraceFields } from '@tributary/metrics';
 import { UsageError } from './output.js';
 
 const LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
@@ -9,7 +10,8 @@ export const LOG_USAGE = `  --log-level <level>     debug, info, warn or error (
 
 /**
  * The console logger of a long-running command, from `--log-level`/`--log-format` or
- * `TRIBUTARY_LOG_LEVEL`/`TRIBUTARY_LOG_FORMAT` (flags win), writing to `write`.
+ * `TRIBUTARY_LOG_LEVEL`/`TRIBUTARY_LOG_FORMAT` (flags win), writing to `write`. Entries
+ * made while an OpenTelemetry span is active carry `trace_id` and `span_id`.
  *
  * @throws UsageError for an unknown level or format.
  */
@@ -26,7 +28,14 @@ export function commandLogger(
   if (!LEVELS.includes(level as LogLevel)) {
     throw new UsageError(`--log-level must be debug, info, warn or error, not ${level}`);
   }
-  return createConsoleLogger({ format, level: level as LogLevel, write });
+  // Lines written inside a span (a projection handler's, with an OpenTelemetry SDK that
+  // carries context) name its trace, so logs and traces join up.
+  return createConsoleLogger({
+    format,
+    level: level as LogLevel,
+    write,
+    context: activeTraceFields,
+  });
 }
 
 const nonEmpty = (value: string | undefined): string | undefined =>

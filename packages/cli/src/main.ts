@@ -6,6 +6,7 @@ import { grantsCommand } from './grants/command.js';
 import { consoleOutput, UsageError, type CliOutput } from './output.js';
 import { projectionCommand, PROJECTION_USAGE } from './projections/commands.js';
 import { schemasCommand } from './schemas/command.js';
+import { verifyCommand, VERIFY_USAGE } from './verify/command.js';
 
 const USAGE = `Usage: tributary <command> [options]
 
@@ -16,6 +17,7 @@ Commands:
   grants      Print least-privilege SQL roles and Kafka ACLs (tributary grants --help).
   project | status | rebuild | parked
               Run and operate projections (tributary project --help).
+  verify      Check the outbox against Kafka and the read models (tributary verify --help).
 
 Options of migrate:
   --database-url <url>    PostgreSQL URL (default: env DATABASE_URL)
@@ -25,7 +27,8 @@ Options of migrate:
   -h, --help              Show this help
 
 ${CAPTURE_USAGE}
-${PROJECTION_USAGE}`;
+${PROJECTION_USAGE}
+${VERIFY_USAGE}`;
 
 /**
  * Runs the CLI and returns its exit code: 0 on success, 1 on a runtime failure, 2 on a
@@ -55,6 +58,8 @@ export async function main(
       case 'rebuild':
       case 'parked':
         return await projectionCommand(commandName, rest, output);
+      case 'verify':
+        return await verifyCommand(rest, output);
       default:
         output.err(`tributary: unknown command "${commandName}"\n\n${USAGE}`);
         return 2;

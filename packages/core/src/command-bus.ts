@@ -16,6 +16,7 @@ import { UpcasterChain } from './upcasting.js';
 import { crossesSnapshotBoundary, type SnapshotStore } from './snapshots.js';
 import { assertJsonPayload } from './payload.js';
 import { encodeConsistencyToken } from './consistency.js';
+import { noopTracer, type TraceSpan, type Tracer } from './tracing.js';
 
 /** Instrumentation events emitted by the core. */
 export interface CoreInstrumentationEvents {
@@ -71,7 +72,10 @@ export interface CommandContext {
    * events' metadata as `commandCausationId`; their `causationId` is the command id.
    */
   readonly causationId?: string;
-  /** W3C trace context. */
+  /**
+   * W3C trace context of the caller. With a {@link CommandBusOptions.tracer}, the command's
+   * span is its child and the events carry the append span's context instead.
+   */
   readonly traceparent?: string;
   /** Application metadata (user id, tenant…) copied into every event. */
   readonly metadata?: Readonly<Record<string, JsonValue>>;
@@ -121,6 +125,12 @@ export interface CommandBusOptions {
   /** Validate commands with class-validator before deciding. Default true. */
   readonly validate?: boolean;
   readonly instrumentation?: Instrumentation<CoreInstrumentationEvents>;
+  /**
+   * Spans `command <type>` and, inside it, `append <aggregate type>`; the append span's
+   * `traceparent` is stored in every event's metadata, so capture and the projections
+   * continue the trace. Default: none (events keep the caller's `traceparent`, if any).
+   */
+  readonly tracer?: Tracer;
   readonly idGenerator?: IdGenerator;
   readonly clock?: Clock;
 }
@@ -143,8 +153,10 @@ export class CommandBus {
   readonly #instrumentation: Instrumentation<CoreInstrumentationEvents> | undefined;
   readonly #idGenerator: IdGenerator;
   readonly #clock: Clock;
+  readonly #tracer: Tracer;
 
   constructor(options: CommandBusOptions) {
+    this.#tracer = options.tracer ?? noopTracer;
     this.#store = options.eventStore;
     this.#upcasters = options.upcasters ?? new UpcasterChain();
     this.#snapshots = options.snapshots;
@@ -180,8 +192,42 @@ export class CommandBus {
     commandInstance: object,
     context: CommandContext = {},
   ): Promise<CommandResult<S>> {
-    const started = performance.now();
     const commandType = commandTypeOf(commandInstance.constructor as never);
+    if (!this.#tracer.enabled) return this.#execute(commandType, commandInstance, context);
+    return this.#tracer.inSpan(
+      `command ${commandType}`,
+      {
+        kind: 'internal',
+        ...(context.traceparent === undefined ? {} : { parent: context.traceparent }),
+        attributes: { 'tributary.command': commandType },
+      },
+      async (span) => {
+        try {
+          // The command span becomes the context's parent: the append span is its child
+          // even when the SDK has no context manager to carry it across awaits.
+          const traced =
+            span.traceparent === undefined
+              ? context
+              : { ...context, traceparent: span.traceparent };
+          const result = await this.#execute<S>(commandType, commandInstance, traced);
+          span.setAttribute('tributary.aggregate_type', result.aggregateType);
+          span.setAttribute('tributary.aggregate_id', result.aggregateId);
+          span.setAttribute('tributary.events', result.events.length);
+          return result;
+        } catch (error) {
+          span.recordError(error);
+          throw error;
+        }
+      },
+    );
+  }
+
+  async #execute<S>(
+    commandType: string,
+    commandInstance: object,
+    context: CommandContext,
+  ): Promise<CommandResult<S>> {
+    const started = performance.now();
     try {
       const handler = this.#handlers.get(commandType);
       if (handler === undefined || !(commandInstance instanceof handler.command.commandClass)) {
@@ -341,55 +387,64 @@ export class CommandBus {
             attempts: attempt,
           };
         }
-        const occurredAt = this.#clock().toISOString();
-        const newEvents: NewEvent[] = domainEvents.map((event) => ({
-          eventId: this.#idGenerator(),
-          type: event.type,
-          data: event.data,
-          schemaVersion: aggregate.schemaVersionOf(event.type),
-          metadata,
-          occurredAt,
-        }));
-        // The new state is folded BEFORE the append: an evolve that throws on these events
-        // fails the command with nothing stored (the stream stays loadable), and nothing
-        // can fail after the append commits, so a failure reported to the caller always
-        // means "nothing was appended".
-        const state = aggregate.fold(
-          newEvents.map((event, index) => ({
-            eventId: event.eventId as string,
-            ...stream,
-            aggregateVersion: loaded.version + index + 1,
-            eventType: event.type,
-            schemaVersion: event.schemaVersion ?? 1,
-            payload: event.data,
-            metadata,
-            occurredAt,
-          })),
-          loaded.state,
-        );
-        const appended = await this.#store.appendToStream(stream, newEvents, {
-          expectedVersion: loaded.version,
-          ...(idempotencyKey === undefined ? {} : { commandId: idempotencyKey }),
-        });
-        if (appended.status === 'duplicate') {
-          // A racing duplicate of this command committed first: report its result.
-          return this.#replayRecorded(aggregate, stream, commandId, attempt);
-        }
-        await this.#maybeSnapshot(
-          aggregate,
+        return this.#inAppendSpan(
           stream,
-          loaded.version,
-          appended.nextExpectedVersion,
-          state,
+          domainEvents.length,
+          context.traceparent,
+          async (traced) => {
+            const eventMetadata =
+              traced === undefined ? metadata : { ...metadata, traceparent: traced };
+            const occurredAt = this.#clock().toISOString();
+            const newEvents: NewEvent[] = domainEvents.map((event) => ({
+              eventId: this.#idGenerator(),
+              type: event.type,
+              data: event.data,
+              schemaVersion: aggregate.schemaVersionOf(event.type),
+              metadata: eventMetadata,
+              occurredAt,
+            }));
+            // The new state is folded BEFORE the append: an evolve that throws on these events
+            // fails the command with nothing stored (the stream stays loadable), and nothing
+            // can fail after the append commits, so a failure reported to the caller always
+            // means "nothing was appended".
+            const state = aggregate.fold(
+              newEvents.map((event, index) => ({
+                eventId: event.eventId as string,
+                ...stream,
+                aggregateVersion: loaded.version + index + 1,
+                eventType: event.type,
+                schemaVersion: event.schemaVersion ?? 1,
+                payload: event.data,
+                metadata: eventMetadata,
+                occurredAt,
+              })),
+              loaded.state,
+            );
+            const appended = await this.#store.appendToStream(stream, newEvents, {
+              expectedVersion: loaded.version,
+              ...(idempotencyKey === undefined ? {} : { commandId: idempotencyKey }),
+            });
+            if (appended.status === 'duplicate') {
+              // A racing duplicate of this command committed first: report its result.
+              return this.#replayRecorded(aggregate, stream, commandId, attempt);
+            }
+            await this.#maybeSnapshot(
+              aggregate,
+              stream,
+              loaded.version,
+              appended.nextExpectedVersion,
+              state,
+            );
+            return {
+              commandId,
+              ...stream,
+              events: appended.events,
+              state,
+              version: appended.nextExpectedVersion,
+              attempts: attempt,
+            };
+          },
         );
-        return {
-          commandId,
-          ...stream,
-          events: appended.events,
-          state,
-          version: appended.nextExpectedVersion,
-          attempts: attempt,
-        };
       },
       {
         ...this.#retry,
@@ -404,6 +459,40 @@ export class CommandBus {
             delayMs,
           }));
         },
+      },
+    );
+  }
+
+  /**
+   * Runs the append inside an `append <aggregate type>` span and hands it that span's
+   * `traceparent` (undefined without a tracer), which the events then carry: capture's
+   * publish span links to it and the projections' apply spans are its children.
+   */
+  async #inAppendSpan<T>(
+    stream: { aggregateType: string; aggregateId: string },
+    eventCount: number,
+    parent: string | undefined,
+    append: (traceparent: string | undefined) => Promise<T>,
+  ): Promise<T> {
+    if (!this.#tracer.enabled) return append(undefined);
+    return this.#tracer.inSpan(
+      `append ${stream.aggregateType}`,
+      {
+        kind: 'client',
+        ...(parent === undefined ? {} : { parent }),
+        attributes: {
+          'tributary.aggregate_type': stream.aggregateType,
+          'tributary.aggregate_id': stream.aggregateId,
+          'tributary.events': eventCount,
+        },
+      },
+      async (span: TraceSpan) => {
+        try {
+          return await append(span.traceparent);
+        } catch (error) {
+          span.recordError(error);
+          throw error;
+        }
       },
     );
   }

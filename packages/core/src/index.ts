@@ -15,6 +15,7 @@ export * from './ids.js';
 export * from './retry.js';
 export * from './timeout.js';
 export * from './instrumentation.js';
+export * from './tracing.js';
 export * from './payload.js';
 export * from './serializer.js';
 export * from './upcasting.js';

@@ -29,6 +29,31 @@ describe('console logger', () => {
       '2024-01-01T00:00:00.000Z DEBUG batch committed offsets={"first":"1","last":"2"} cause="boom"',
     ]);
   });
+
+  it('adds the fields of the moment (the active trace) to entries made while there are any', () => {
+    const lines: string[] = [];
+    const active: { trace?: { trace_id: string; span_id: string } } = {};
+    const logger = createConsoleLogger({
+      format: 'json',
+      write: (line) => lines.push(line),
+      now,
+      context: () => active.trace,
+    });
+    logger.info('outside');
+    active.trace = { trace_id: 't1', span_id: 's1' };
+    logger.info('inside', { projection: 'p' });
+    expect(lines.map((line) => JSON.parse(line) as Record<string, unknown>)).toEqual([
+      { time: '2024-01-01T00:00:00.000Z', level: 'info', message: 'outside' },
+      {
+        time: '2024-01-01T00:00:00.000Z',
+        level: 'info',
+        message: 'inside',
+        trace_id: 't1',
+        span_id: 's1',
+        projection: 'p',
+      },
+    ]);
+  });
 });
 
 describe('log levels', () => {

@@ -46,6 +46,12 @@ export interface ConsoleLoggerOptions {
   readonly write?: (line: string) => void;
   /** Clock, replaceable in tests. */
   readonly now?: () => Date;
+  /**
+   * Fields of the moment added to every entry, e.g. the active trace's `trace_id` and
+   * `span_id` (the CLI passes `activeTraceFields` of @tributary/metrics). An entry's own
+   * fields win. Default: none.
+   */
+  readonly context?: () => LogFields | undefined;
 }
 
 const formatValue = (value: unknown): string => {
@@ -69,6 +75,8 @@ export function createConsoleLogger(options: ConsoleLoggerOptions = {}): Logger 
     (message: string, fields: LogFields = {}): void => {
       if (ORDER[level] < threshold) return;
       const time = now().toISOString();
+      const context = options.context?.();
+      if (context !== undefined) fields = { ...context, ...fields };
       if (options.format === 'json') {
         write(JSON.stringify({ time, level, message, ...fields }, jsonValue));
         return;

@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { createOpenTelemetryTracer } from '@tributary/metrics';
 import {
   createPostgresKafkaCapturer,
   crashPointsFromEnvironment,
@@ -139,6 +140,8 @@ export async function captureCommand(
     ...(payloadEncoder === undefined ? {} : { payloadEncoder }),
     logger,
     crashPoints: crashPointsFromEnvironment(env),
+    // No-op until the process registers an OpenTelemetry SDK (e.g. `node --import`).
+    tracer: createOpenTelemetryTracer(),
   });
   // Before the signal handlers: a port already taken fails the command with nothing to undo.
   const server =

@@ -17,6 +17,11 @@ export interface ProjectionObservabilityTarget {
   /** The projections this process runs. */
   readonly projections: readonly AnyProjection[];
   readonly logger: Logger;
+  /**
+   * The whole pipeline's status from these projections' (`pipelineStatus`), for the status
+   * page. Absent: no page.
+   */
+  readonly pipeline?: (projections: readonly ProjectionStatus[]) => Promise<unknown>;
 }
 
 /**
@@ -64,6 +69,9 @@ export async function serveProjectionObservability(
     registry,
     logger,
     live: () => ({ ok: !stopped, status: stopped ? 'stopped' : 'running' }),
+    ...(target.pipeline === undefined
+      ? {}
+      : { status: async () => target.pipeline?.(await status()) }),
     ready: async () => {
       if (stopped) return { ok: false, status: 'stopped', reasons: ['the runtime stopped'] };
       const reasons = projections

@@ -39,6 +39,31 @@ describe('startObservabilityServer', () => {
     ready = true;
     expect((await fetch(`${base}/readyz`)).status).toBe(200);
     expect((await fetch(`${base}/other`)).status).toBe(404);
+    // No status source: no page.
+    expect((await fetch(`${base}/status`)).status).toBe(404);
+  });
+
+  it('serves the status page, self-contained, and its data on /status.json', async () => {
+    const server = await startObservabilityServer({
+      port: 0,
+      host: '127.0.0.1',
+      registry: new Registry(),
+      logger: silentLogger,
+      live: () => ({ ok: true, status: 'running' }),
+      ready: () => Promise.resolve({ ok: true, status: 'ready' }),
+      status: () => Promise.resolve({ capture: { name: 'c' }, topics: [], projections: [] }),
+    });
+    servers.push(server);
+    const base = `http://127.0.0.1:${server.port}`;
+    const page = await fetch(`${base}/status`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toContain('text/html');
+    const html = await page.text();
+    expect(html).toContain("fetch('status.json'");
+    // Nothing loaded from elsewhere: no external script, style or image.
+    expect(html).not.toMatch(/(src|href)=["']?(https?:)?\/\//);
+    const data = await fetch(`${base}/status.json`);
+    expect(await data.json()).toEqual({ capture: { name: 'c' }, topics: [], projections: [] });
   });
 
   it('fails with a typed error naming the setting when the port is taken', async () => {

@@ -1,12 +1,14 @@
 /**
  * The HTTP server of a long-running `tributary` process (`capture`, `project`): Prometheus
- * metrics on `/metrics`, liveness on `/healthz`, readiness on `/readyz`. Off unless a port is
- * configured (see {@link observabilitySettingsFrom}).
+ * metrics on `/metrics`, liveness on `/healthz`, readiness on `/readyz`, and, where the
+ * process can see the whole pipeline, the status page on `/status` with its data on
+ * `/status.json`. Off unless a port is configured (see {@link observabilitySettingsFrom}).
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { TributaryError, type Logger } from '@tributary/core';
 import type { Registry } from 'prom-client';
+import { STATUS_PAGE_HTML } from './page.js';
 
 /** What `/healthz` or `/readyz` answers: 200 when `ok`, 503 otherwise, with a JSON body. */
 export interface HealthReport {
@@ -29,6 +31,11 @@ export interface ObservabilityServerOptions {
   readonly live: () => HealthReport;
   /** Readiness: is this instance doing its job (or correctly standing by)? */
   readonly ready: () => Promise<HealthReport>;
+  /**
+   * The pipeline status (what `tributary status --json` prints), for `/status.json` and the
+   * page on `/status`. Absent: both answer 404.
+   */
+  readonly status?: () => Promise<unknown>;
   readonly logger: Logger;
 }
 
@@ -49,6 +56,7 @@ export async function startObservabilityServer(
   options: ObservabilityServerOptions,
 ): Promise<ObservabilityServer> {
   const { registry, logger } = options;
+  const paths = `/metrics /healthz /readyz${options.status === undefined ? '' : ' /status /status.json'}`;
   const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
     const path = new URL(request.url ?? '/', 'http://localhost').pathname;
     if (request.method !== 'GET' && request.method !== 'HEAD') {
@@ -68,10 +76,23 @@ export async function startObservabilityServer(
       case '/readyz':
         json(response, await options.ready());
         return;
-      default:
-        response.writeHead(404, { 'content-type': 'text/plain' });
-        response.end('not found: try /metrics, /healthz or /readyz\n');
+      case '/status':
+      case '/status.json':
+        if (options.status === undefined) break;
+        if (path === '/status') {
+          response.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+          response.end(STATUS_PAGE_HTML);
+          return;
+        }
+        response.writeHead(200, {
+          'content-type': 'application/json',
+          'cache-control': 'no-store',
+        });
+        response.end(`${JSON.stringify(await options.status())}\n`);
+        return;
     }
+    response.writeHead(404, { 'content-type': 'text/plain' });
+    response.end(`not found: try ${paths}\n`);
   };
   const server = createServer((request, response) => {
     handle(request, response).catch((error: unknown) => {
@@ -101,7 +122,7 @@ export async function startObservabilityServer(
   logger.info('metrics server listening', {
     host: options.host,
     port,
-    paths: '/metrics /healthz /readyz',
+    paths,
   });
   return {
     port,

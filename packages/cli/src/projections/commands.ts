@@ -3,6 +3,7 @@
  * operations, wired with the default adapters (the chosen Kafka client, PostgreSQL through
  * knex).
  */
+import { createOpenTelemetryTracer } from '@tributary/metrics';
 import { parseArgs } from 'node:util';
 import { isTributaryError, type KafkaClient } from '@tributary/core';
 import {
@@ -248,6 +249,8 @@ async function projectCommand(
     ...(loaded.upcasters === undefined ? {} : { upcasters: loaded.upcasters }),
     logger,
     faults: faultPlansFromEnvironment(env),
+    // No-op until the process registers an OpenTelemetry SDK (e.g. `node --import`).
+    tracer: createOpenTelemetryTracer(),
   });
   const signals = listenForStopSignals((signal) => {
     logger.info('stopping', { signal });
@@ -255,13 +258,21 @@ async function projectCommand(
   });
   let server: ObservabilityServer | undefined;
   try {
-    if (observability !== undefined)
+    if (observability !== undefined) {
+      const pipelineSource = pipelineSourceFrom(
+        values,
+        env,
+        resolveProjectionRuntimeConfig(projectionRuntimeConfigFrom(values, env)).topicPrefix,
+      );
       server = await serveProjectionObservability(observability, {
         runtime,
         kafka,
         projections: selected,
         logger,
+        // The status page: the slot, capture and topics as `tributary status` reads them.
+        pipeline: (projections) => pipelineStatus({ ...pipelineSource, kafka, projections }),
       });
+    }
     await runtime.start();
     logger.info('projections running', {
       projections: selected.map((p) => `${p.name}@v${p.version}`).join(','),

@@ -25,6 +25,7 @@ import {
   isTributaryError,
   type Logger,
   silentLogger,
+  type Tracer,
 } from '@tributary/core';
 import type { CaptureConfig } from './config.js';
 import { noCrashPoints, type CrashPoints } from './crash-points.js';
@@ -77,6 +78,11 @@ export interface CapturerOptions {
    * format. Default: the payload JSON as stored.
    */
   readonly payloadEncoder?: PayloadEncoder;
+  /**
+   * Spans every Kafka transaction (`publish`, kind producer) with links to the stored
+   * `traceparent` of its events. Default: none.
+   */
+  readonly tracer?: Tracer;
 }
 
 /** Where a capturer is in its life. */
@@ -142,6 +148,7 @@ class RelayCapturer implements Capturer {
   readonly #logger: Logger;
   readonly #crash: CrashPoints;
   readonly #payloadEncoder: PayloadEncoder | undefined;
+  readonly #tracer: Tracer | undefined;
   #state: CapturerState = 'starting';
   #stopRequested = false;
   #requestStop: () => void = () => undefined;
@@ -158,6 +165,7 @@ class RelayCapturer implements Capturer {
     this.#logger = options.logger ?? silentLogger;
     this.#crash = options.crashPoints ?? noCrashPoints;
     this.#payloadEncoder = options.payloadEncoder;
+    this.#tracer = options.tracer;
     this.instrumentation = options.instrumentation ?? createInstrumentation<CaptureEvents>();
     this.#stopSignal = new Promise((resolve) => {
       this.#requestStop = () => resolve('stop');
@@ -378,6 +386,7 @@ class RelayCapturer implements Capturer {
       instrumentation: this.instrumentation,
       crashPoints: this.#crash,
       ...(this.#payloadEncoder === undefined ? {} : { payloadEncoder: this.#payloadEncoder }),
+      ...(this.#tracer === undefined ? {} : { tracer: this.#tracer }),
     });
   }
 

@@ -9,6 +9,8 @@ import {
   EventHeaders,
   type Instrumentation,
   type Logger,
+  noopTracer,
+  type Tracer,
 } from '@tributary/core';
 import type { CaptureBatchConfig, UnroutablePolicy } from './config.js';
 import { noCrashPoints, type CrashPoints } from './crash-points.js';
@@ -49,7 +51,15 @@ export interface CapturePipelineOptions {
   readonly crashPoints?: CrashPoints;
   /** Default: the payload JSON as stored. */
   readonly payloadEncoder?: PayloadEncoder;
+  /** Spans each Kafka transaction, linked to its events' stored contexts. Default: none. */
+  readonly tracer?: Tracer;
 }
+
+/**
+ * Links of one publish span: a Kafka transaction can hold thousands of events from as many
+ * traces, and exporters cap links per span (OpenTelemetry's default limit is 128).
+ */
+const MAX_PUBLISH_LINKS = 128;
 
 interface PendingBatch {
   readonly records: CaptureRecord[];
@@ -380,7 +390,9 @@ export class CapturePipeline implements ChangeListener {
       checkpoint,
       confirmedLsn: maxLsn(position, this.#recorded),
     };
-    await this.#options.sink.publish(batch);
+    const tracer = this.#options.tracer ?? noopTracer;
+    if (tracer.enabled && pending.records.length > 0) await this.#tracedPublish(tracer, batch);
+    else await this.#options.sink.publish(batch);
     this.#crash('after-commit');
     this.#checkpoint = checkpoint;
     this.#recorded = batch.confirmedLsn;
@@ -405,6 +417,42 @@ export class CapturePipeline implements ChangeListener {
       eventsPerTransaction: pending.transactions.map((summary) => summary.eventCount),
       eventsPerTopic: countByTopic(pending.records),
     }));
+  }
+
+  /**
+   * The Kafka transaction in a `publish` span (kind producer). It links to the events'
+   * stored contexts instead of having one parent: a batch carries many traces. Each record
+   * keeps its own `traceparent` header, so the projections continue each trace.
+   */
+  async #tracedPublish(tracer: Tracer, batch: PublishBatch): Promise<void> {
+    const links = new Set<string>();
+    for (const record of batch.records) {
+      const traceparent = record.headers[EventHeaders.traceparent];
+      if (traceparent !== undefined) links.add(traceparent);
+      if (links.size >= MAX_PUBLISH_LINKS) break;
+    }
+    await tracer.inSpan(
+      'publish',
+      {
+        kind: 'producer',
+        links: [...links],
+        attributes: {
+          'messaging.system': 'kafka',
+          'messaging.operation.type': 'publish',
+          'messaging.batch.message_count': batch.records.length,
+          'tributary.transactions': batch.transactions.length,
+          'tributary.checkpoint': formatLsn(batch.checkpoint),
+        },
+      },
+      async (span) => {
+        try {
+          await this.#options.sink.publish(batch);
+        } catch (error) {
+          span.recordError(error);
+          throw error;
+        }
+      },
+    );
   }
 
   #setFailure(error: unknown): void {

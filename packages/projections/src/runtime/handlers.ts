@@ -1,5 +1,9 @@
 import {
+  EventHeaders,
+  headerValue,
   isRetriableError,
+  noopTracer,
+  type Tracer,
   UpcasterChain,
   type EnvelopeWithoutPayload,
   type RecordValueDecoder,
@@ -61,15 +65,18 @@ export class HandlerInvoker<Context> {
   readonly #projection: AppliedProjection<Context>;
   readonly #upcasters: UpcasterChain;
   readonly #valueDecoder: RecordValueDecoder | undefined;
+  readonly #tracer: Tracer;
 
   constructor(
     projection: AppliedProjection<Context>,
     upcasters: UpcasterChain = new UpcasterChain(),
     valueDecoder?: RecordValueDecoder,
+    tracer: Tracer = noopTracer,
   ) {
     this.#projection = projection;
     this.#upcasters = upcasters;
     this.#valueDecoder = valueDecoder;
+    this.#tracer = tracer;
   }
 
   /** Whether the projection handles this event type (others are only order-checked). */
@@ -86,23 +93,88 @@ export class HandlerInvoker<Context> {
     const handler = this.#projection.handlers[envelope.eventType];
     if (handler === undefined) return;
     const event = await this.decode(record, envelope);
-    try {
-      await handler(event, context);
-    } catch (error) {
-      throw new RecordFailure(record, envelope, error, false);
+    if (!this.#tracer.enabled) {
+      try {
+        await handler(event, context);
+      } catch (error) {
+        throw new RecordFailure(record, envelope, error, false);
+      }
+      return;
     }
+    const parent = headerValue(record.headers, EventHeaders.traceparent);
+    await this.#tracer.inSpan(
+      `apply ${this.#projection.name}`,
+      {
+        kind: 'consumer',
+        ...(parent === undefined ? {} : { parent }),
+        attributes: {
+          'messaging.system': 'kafka',
+          'messaging.operation.type': 'process',
+          'messaging.destination.name': record.topic,
+          'messaging.destination.partition.id': String(record.partition),
+          'messaging.kafka.offset': record.offset,
+          'tributary.projection': this.#projection.name,
+          'tributary.event_type': envelope.eventType,
+          'tributary.aggregate_id': envelope.aggregateId,
+          'tributary.aggregate_version': envelope.aggregateVersion,
+        },
+      },
+      async (span) => {
+        try {
+          await handler(event, context);
+        } catch (error) {
+          span.recordError(error);
+          throw new RecordFailure(record, envelope, error, false);
+        }
+      },
+    );
+  }
+
+  /** Contexts of a batch's records, for the links of a batch handler's span. */
+  #links(events: readonly ProjectedEvent[]): string[] {
+    const links = new Set<string>();
+    for (const event of events) {
+      const traceparent = event.metadata.traceparent;
+      if (typeof traceparent === 'string') links.add(traceparent);
+      if (links.size >= 128) break;
+    }
+    return [...links];
   }
 
   /** Runs the batch handler. @throws BatchHandlerFailure (a simulated crash goes through). */
   async applyAll(events: readonly ProjectedEvent[], context: Context): Promise<void> {
     const batchHandler = this.#projection.batchHandler;
     if (batchHandler === undefined) throw new Error('The projection has no batch handler');
-    try {
-      await batchHandler(events, context);
-    } catch (error) {
-      if (isSimulatedCrash(error)) throw error;
-      throw new BatchHandlerFailure(error);
-    }
+    const run = async (): Promise<void> => {
+      try {
+        await batchHandler(events, context);
+      } catch (error) {
+        if (isSimulatedCrash(error)) throw error;
+        throw new BatchHandlerFailure(error);
+      }
+    };
+    if (!this.#tracer.enabled) return run();
+    // One call for many traces: a span linked to them rather than a child of one.
+    return this.#tracer.inSpan(
+      `apply ${this.#projection.name}`,
+      {
+        kind: 'consumer',
+        links: this.#links(events),
+        attributes: {
+          'messaging.operation.type': 'process',
+          'messaging.batch.message_count': events.length,
+          'tributary.projection': this.#projection.name,
+        },
+      },
+      async (span) => {
+        try {
+          await run();
+        } catch (error) {
+          span.recordError(error);
+          throw error;
+        }
+      },
+    );
   }
 
   /** The event a handler receives. @throws RecordFailure */

@@ -8,6 +8,7 @@ import {
   type KafkaProducer,
   type KafkaRecord,
   type KafkaTopicPartition,
+  type Tracer,
   type KafkaTopicSpec,
   type Logger,
   type RecordValueDecoder,
@@ -49,6 +50,8 @@ export interface ProjectionRuntimeOptions {
    */
   readonly valueDecoder?: RecordValueDecoder;
   readonly instrumentation?: Instrumentation<ProjectionInstrumentationEvents>;
+  /** Spans each applied event as a child of its record's `traceparent`. Default: none. */
+  readonly tracer?: Tracer;
   readonly logger?: Logger;
   /** Crash-test fault plans (see `faultPlansFromEnvironment`). Default: none. */
   readonly faults?: readonly FaultPlan[];
@@ -235,6 +238,7 @@ export function createProjectionRuntime(options: ProjectionRuntimeOptions): Proj
       ...(options.valueDecoder === undefined ? {} : { valueDecoder: options.valueDecoder }),
       instrumentation,
       faults,
+      ...(options.tracer === undefined ? {} : { tracer: options.tracer }),
       ...(deadLettering
         ? { deadLetter: kafkaDeadLetterPublisher(deadLetterProducer, config) }
         : {}),

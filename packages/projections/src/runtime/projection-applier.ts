@@ -6,6 +6,7 @@ import {
   type EnvelopeWithoutPayload,
   type Instrumentation,
   type RecordValueDecoder,
+  type Tracer,
   type UpcasterChain,
 } from '@tributary/core';
 import {
@@ -62,6 +63,12 @@ export interface ProjectionApplierOptions<Context> {
    */
   readonly valueDecoder?: RecordValueDecoder;
   readonly instrumentation?: Instrumentation<ProjectionInstrumentationEvents>;
+  /**
+   * Spans every handled event (`apply <projection>`, kind consumer) as a child of the
+   * record's `traceparent` header, so one trace runs from the command to the read-model
+   * write. Default: none.
+   */
+  readonly tracer?: Tracer;
   /** Required when the poison policy is `dead-letter`. */
   readonly deadLetter?: DeadLetterPublisher;
   /** Crash-test hooks. Default: none. */
@@ -152,7 +159,12 @@ export class ProjectionApplier<Context = unknown> {
     this.instrumentation = options.instrumentation;
     this.deadLetter = options.deadLetter;
     this.sleep = options.sleep ?? defaultSleep;
-    this.invoker = new HandlerInvoker(this.projection, options.upcasters, options.valueDecoder);
+    this.invoker = new HandlerInvoker(
+      this.projection,
+      options.upcasters,
+      options.valueDecoder,
+      options.tracer,
+    );
     this.guard = new OrderingGuard(
       this.projection,
       this.ordering,
