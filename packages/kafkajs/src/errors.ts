@@ -89,19 +89,27 @@ export async function translated<T>(
   }
 }
 
-/** Every Kafka protocol error name and message in a kafkajs error and its wrappers. */
+/**
+ * Every Kafka protocol error name and message in a kafkajs error, its wrappers and its
+ * aggregates (`createTopics` reports one error per topic in `errors`).
+ */
 function errorChain(error: unknown): { names: Set<string>; text: string } {
   const names = new Set<string>();
   const messages: string[] = [];
-  let current: unknown = error;
-  for (let depth = 0; depth < 6 && typeof current === 'object' && current !== null; depth += 1) {
+  const visit = (current: unknown, depth: number): void => {
+    if (depth > 6 || typeof current !== 'object' || current === null) return;
     const type = (current as { type?: unknown }).type;
     if (typeof type === 'string' && type !== 'UNKNOWN') names.add(type);
     if (current instanceof Error) messages.push(`${current.name}: ${current.message}`);
-    current =
+    const nested = (current as { errors?: unknown }).errors;
+    if (Array.isArray(nested)) for (const inner of nested) visit(inner, depth + 1);
+    visit(
       (current as { originalError?: unknown }).originalError ??
-      (current as { cause?: unknown }).cause;
-  }
+        (current as { cause?: unknown }).cause,
+      depth + 1,
+    );
+  };
+  visit(error, 0);
   return { names, text: messages.join('\n') };
 }
 

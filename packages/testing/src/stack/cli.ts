@@ -8,6 +8,7 @@ import { resolveStackConfig } from './config.js';
 import { ensureKafkaDistribution, ensureRegistryDistribution } from './downloads.js';
 import { isStackError } from './errors.js';
 import { connectionOf, downStack, exportLine, stackStatus, upStack } from './launcher.js';
+import { upSecureStack } from './secure.js';
 
 const log = (message: string): void => {
   process.stderr.write(`[stack] ${message}\n`);
@@ -19,7 +20,9 @@ async function up(): Promise<number> {
   const abort = (): void => controller.abort();
   process.once('SIGINT', abort);
   process.once('SIGTERM', abort);
-  const result = await upStack({ log, signal: controller.signal });
+  // --secure: the secured stack (TLS, SASL, ACLs), beside the plain one (see secure.ts).
+  const secure = process.argv.slice(3).includes('--secure');
+  const result = await (secure ? upSecureStack : upStack)({ log, signal: controller.signal });
   process.off('SIGINT', abort);
   process.off('SIGTERM', abort);
   const { state } = result;
