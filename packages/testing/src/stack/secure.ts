@@ -17,6 +17,15 @@ import { existsSync } from 'node:fs';
 import { chown, copyFile, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { alterUserScramCredentialsV0, Connection } from '@platformatic/kafka';
+import {
+  AclOperationTypes,
+  AclPermissionTypes,
+  AclResourceTypes,
+  Kafka,
+  logLevel,
+  ResourcePatternTypes,
+  type Admin,
+} from 'kafkajs';
 import { generateStackCertificates, type StackCertificates } from './certificates.js';
 import { resolveStackConfig } from './config.js';
 import { StackError } from './errors.js';
@@ -260,4 +269,76 @@ async function createScramUsers(
   } finally {
     await connection.close();
   }
+}
+
+const OPERATIONS: Readonly<Record<string, AclOperationTypes>> = {
+  Read: AclOperationTypes.READ,
+  Write: AclOperationTypes.WRITE,
+  Create: AclOperationTypes.CREATE,
+  Describe: AclOperationTypes.DESCRIBE,
+  DescribeConfigs: AclOperationTypes.DESCRIBE_CONFIGS,
+  IdempotentWrite: AclOperationTypes.IDEMPOTENT_WRITE,
+  Alter: AclOperationTypes.ALTER,
+  Delete: AclOperationTypes.DELETE,
+};
+
+/**
+ * Applies `kafka-acls.sh --add` commands (what `tributary grants --kafka` prints) through
+ * the secured broker's admin listener, so tests grant exactly the printed ACLs.
+ *
+ * @returns how many ACL bindings were created
+ * @throws Error for a command line it does not understand
+ */
+export async function applyKafkaAcls(
+  adminBrokers: readonly string[],
+  commands: string,
+): Promise<number> {
+  const creations: Parameters<Admin['createAcls']>[0]['acl'] = [];
+  for (const line of commands.split('\n')) {
+    if (!line.startsWith('kafka-acls.sh')) continue;
+    const words = line.split(/\s+/);
+    const value = (flag: string): string | undefined => words[words.indexOf(flag) + 1];
+    const principal = value('--allow-principal');
+    const operations = words.flatMap((word, index) =>
+      word === '--operation' ? [words[index + 1] ?? ''] : [],
+    );
+    const prefixed = value('--resource-pattern-type') === 'prefixed';
+    const [resourceType, resourceName] = words.includes('--cluster')
+      ? [AclResourceTypes.CLUSTER, 'kafka-cluster']
+      : words.includes('--topic')
+        ? [AclResourceTypes.TOPIC, value('--topic')]
+        : words.includes('--group')
+          ? [AclResourceTypes.GROUP, value('--group')]
+          : [AclResourceTypes.TRANSACTIONAL_ID, value('--transactional-id')];
+    if (principal === undefined || resourceName === undefined || operations.length === 0) {
+      throw new Error(`not an ACL command this helper understands: ${line}`);
+    }
+    for (const name of operations) {
+      const operation = OPERATIONS[name];
+      if (operation === undefined) throw new Error(`unknown ACL operation ${name} in: ${line}`);
+      creations.push({
+        resourceType,
+        resourceName,
+        resourcePatternType: prefixed
+          ? ResourcePatternTypes.PREFIXED
+          : ResourcePatternTypes.LITERAL,
+        principal,
+        host: '*',
+        operation,
+        permissionType: AclPermissionTypes.ALLOW,
+      });
+    }
+  }
+  const admin = new Kafka({
+    clientId: 'tributary-stack-acls',
+    brokers: [...adminBrokers],
+    logLevel: logLevel.NOTHING,
+  }).admin();
+  await admin.connect();
+  try {
+    await admin.createAcls({ acl: creations });
+  } finally {
+    await admin.disconnect();
+  }
+  return creations.length;
 }
