@@ -17,15 +17,7 @@ import { existsSync } from 'node:fs';
 import { chown, copyFile, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { alterUserScramCredentialsV0, Connection } from '@platformatic/kafka';
-import {
-  AclOperationTypes,
-  AclPermissionTypes,
-  AclResourceTypes,
-  Kafka,
-  logLevel,
-  ResourcePatternTypes,
-  type Admin,
-} from 'kafkajs';
+import kafkajs, { Kafka, logLevel, type Admin } from 'kafkajs';
 import { generateStackCertificates, type StackCertificates } from './certificates.js';
 import { resolveStackConfig } from './config.js';
 import { StackError } from './errors.js';
@@ -271,7 +263,10 @@ async function createScramUsers(
   }
 }
 
-const OPERATIONS: Readonly<Record<string, AclOperationTypes>> = {
+// kafkajs is CommonJS and Node's named-export detection misses its ACL enums.
+const { AclOperationTypes, AclPermissionTypes, AclResourceTypes, ResourcePatternTypes } = kafkajs;
+
+const OPERATIONS: Readonly<Record<string, kafkajs.AclOperationTypes>> = {
   Read: AclOperationTypes.READ,
   Write: AclOperationTypes.WRITE,
   Create: AclOperationTypes.CREATE,
