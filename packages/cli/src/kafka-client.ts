@@ -4,7 +4,7 @@
  * process with `--kafka-client`, `TRIBUTARY_KAFKA_CLIENT` or (capture) `kafka.client` in the
  * config file. docs/kafka-clients.md lists the differences.
  */
-import type { KafkaClient, Logger } from '@tributary/core';
+import type { KafkaClient, KafkaSecurityOptions, Logger } from '@tributary/core';
 import { createKafkajsClient } from '@tributary/kafkajs';
 import { createPlatformaticKafkaClient } from '@tributary/platformatic-kafka';
 import { UsageError } from './output.js';
@@ -46,6 +46,8 @@ export interface KafkaConnectionSettings {
   readonly brokers: readonly string[];
   readonly clientId: string;
   readonly ssl?: boolean;
+  /** TLS and SASL (see `kafkaSecurityFrom`). Default: plaintext, no SASL. */
+  readonly security?: KafkaSecurityOptions;
   readonly logger?: Logger;
   /** kafkajs only: its byte-identical fast record encoder. Default `true`. */
   readonly fastRecordEncoder?: boolean;
@@ -60,6 +62,7 @@ export function createKafkaClient(
     brokers: settings.brokers,
     clientId: settings.clientId,
     ...(settings.ssl === undefined ? {} : { ssl: settings.ssl }),
+    ...settings.security,
     ...(settings.logger === undefined ? {} : { logger: settings.logger }),
   };
   switch (name) {

@@ -7,6 +7,7 @@ import {
   type KafkaProducerOptions,
   type KafkaReadOptions,
   type KafkaRecord,
+  type KafkaSecurityOptions,
   type Logger,
 } from '@tributary/core';
 import { Kafka, logLevel } from 'kafkajs';
@@ -15,15 +16,16 @@ import { readCommittedRecords } from './committed-reader.js';
 import { KafkajsConsumer } from './consumer.js';
 import { deadConnectionSocketFactory } from './internal/dead-connection-socket.js';
 import { installFastRecordEncoder } from './internal/kafkajs-record-encoder.js';
+import { kafkajsSecurity } from './internal/security.js';
 import { KafkajsProducer } from './producer.js';
 
 /** Options of {@link createKafkajsClient}. */
-export interface KafkajsClientOptions {
+export interface KafkajsClientOptions extends KafkaSecurityOptions {
   /** Bootstrap brokers, `host:port`. */
   readonly brokers: readonly string[];
   /** Client id. Default `tributary`. */
   readonly clientId?: string;
-  /** Use TLS. Default `false`. */
+  /** Use TLS with Node's public CAs; the same as `tls: true`. Default `false`. */
   readonly ssl?: boolean;
   /**
    * Receives kafkajs's warnings and errors as debug lines: kafkajs logs every retry as an
@@ -57,10 +59,12 @@ class KafkajsClient implements KafkaClient {
       logger?.debug('kafkajs record encoder already loaded; the fast encoder is not used');
     }
     this.#fastEncoder = fast;
+    const { ssl, sasl } = kafkajsSecurity(options);
     this.#kafka = new Kafka({
       clientId: options.clientId ?? 'tributary',
       brokers: [...options.brokers],
-      ssl: options.ssl ?? false,
+      ssl,
+      ...(sasl === undefined ? {} : { sasl }),
       socketFactory: deadConnectionSocketFactory(options.deadConnectionTimeoutMs ?? 30_000),
       logLevel: logger === undefined ? logLevel.NOTHING : logLevel.WARN,
       ...(logger === undefined

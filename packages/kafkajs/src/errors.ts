@@ -8,6 +8,7 @@ import {
   KafkaIndeterminateError,
   KafkaProducerFencedError,
   isTributaryError,
+  kafkaSecurityFailure,
 } from '@tributary/core';
 
 /** Errors after which a producer can never commit again: another instance took over. */
@@ -45,6 +46,8 @@ export function producerError(
   what: string,
 ): Error {
   if (isTributaryError(error)) return error;
+  const security = securityFailure(error, what);
+  if (security !== undefined) return security;
   const type = kafkaErrorType(error);
   if (transactionalId !== undefined && type !== undefined && FENCING_ERRORS.has(type)) {
     return new KafkaProducerFencedError(transactionalId, {
@@ -64,6 +67,8 @@ export function producerError(
  */
 export function requestError(error: unknown, what: string): Error {
   if (isTributaryError(error)) return error;
+  const security = securityFailure(error, what);
+  if (security !== undefined) return security;
   const type = kafkaErrorType(error);
   return new KafkaClientError(
     type === 'UNKNOWN_TOPIC_OR_PARTITION' ? 'KAFKA_UNKNOWN_TOPIC' : 'KAFKA_REQUEST_FAILED',
@@ -82,4 +87,38 @@ export async function translated<T>(
   } catch (error) {
     throw translate(error);
   }
+}
+
+/**
+ * Every Kafka protocol error name and message in a kafkajs error, its wrappers and its
+ * aggregates (`createTopics` reports one error per topic in `errors`).
+ */
+function errorChain(error: unknown): { names: Set<string>; text: string } {
+  const names = new Set<string>();
+  const messages: string[] = [];
+  const visit = (current: unknown, depth: number): void => {
+    if (depth > 6 || typeof current !== 'object' || current === null) return;
+    const type = (current as { type?: unknown }).type;
+    if (typeof type === 'string' && type !== 'UNKNOWN') names.add(type);
+    if (current instanceof Error) messages.push(`${current.name}: ${current.message}`);
+    const nested = (current as { errors?: unknown }).errors;
+    if (Array.isArray(nested)) for (const inner of nested) visit(inner, depth + 1);
+    visit(
+      (current as { originalError?: unknown }).originalError ??
+        (current as { cause?: unknown }).cause,
+      depth + 1,
+    );
+  };
+  visit(error, 0);
+  return { names, text: messages.join('\n') };
+}
+
+/**
+ * A TLS, SASL or ACL failure as a non-retriable `KafkaSecurityError`; `undefined` otherwise.
+ * kafkajs names SASL failures by class (`KafkaJSSASLAuthenticationError`), not by type.
+ */
+export function securityFailure(error: unknown, what: string): Error | undefined {
+  const { names, text } = errorChain(error);
+  if (/KafkaJSSASLAuthenticationError/.test(text)) names.add('SASL_AUTHENTICATION_FAILED');
+  return kafkaSecurityFailure(names, text, what, error);
 }

@@ -9,6 +9,7 @@ import {
   type KafkaProducerOptions,
   type KafkaReadOptions,
   type KafkaRecord,
+  type KafkaSecurityOptions,
   type Logger,
 } from '@tributary/core';
 import { Consumer, FetchIsolationLevels } from '@platformatic/kafka';
@@ -17,16 +18,17 @@ import { PlatformaticConsumer } from './consumer.js';
 import { requestError } from './errors.js';
 import { exponentialDelay, type ConnectionSettings } from './internal/connection.js';
 import { planFetches } from './internal/fetch-plan.js';
+import { platformaticSecurity } from './internal/security.js';
 import { CommittedRecordCollector } from './internal/read-committed.js';
 import { PlatformaticProducer } from './producer.js';
 
 /** Options of {@link createPlatformaticKafkaClient}. */
-export interface PlatformaticKafkaClientOptions {
+export interface PlatformaticKafkaClientOptions extends KafkaSecurityOptions {
   /** Bootstrap brokers, `host:port`. */
   readonly brokers: readonly string[];
   /** Client id (no whitespace). Default `tributary`. */
   readonly clientId?: string;
-  /** Use TLS. Default `false`. */
+  /** Use TLS with Node's public CAs; the same as `tls: true`. Default `false`. */
   readonly ssl?: boolean;
   /**
    * Receives what the client does in the background (rejoins, fetch and handler retries) as
@@ -51,7 +53,7 @@ class PlatformaticKafkaClient implements KafkaClient {
       base: {
         clientId,
         bootstrapBrokers: [...options.brokers],
-        ...(options.ssl === true ? { tls: {} } : {}),
+        ...platformaticSecurity(options),
         retries: options.retry?.retries ?? 5,
         retryDelay: exponentialDelay(options.retry?.initialMs ?? 100, 5_000),
       },

@@ -8,6 +8,7 @@ import {
   KafkaIndeterminateError,
   KafkaProducerFencedError,
   isTributaryError,
+  kafkaSecurityFailure,
 } from '@tributary/core';
 
 /** Errors after which a producer can never commit again: another instance took over. */
@@ -59,6 +60,8 @@ export function producerError(
   what: string,
 ): Error {
   if (isTributaryError(error)) return error;
+  const security = securityFailure(error, what);
+  if (security !== undefined) return security;
   const names = kafkaErrorNames(error);
   const fencing = [...names].find((name) => FENCING_ERRORS.has(name));
   if (transactionalId !== undefined && fencing !== undefined) {
@@ -79,6 +82,8 @@ export function producerError(
  */
 export function requestError(error: unknown, what: string): Error {
   if (isTributaryError(error)) return error;
+  const security = securityFailure(error, what);
+  if (security !== undefined) return security;
   const names = kafkaErrorNames(error);
   return new KafkaClientError(
     names.has('UNKNOWN_TOPIC_OR_PARTITION') ? 'KAFKA_UNKNOWN_TOPIC' : 'KAFKA_REQUEST_FAILED',
@@ -97,4 +102,23 @@ export async function translated<T>(
   } catch (error) {
     throw translate(error);
   }
+}
+
+/** Every message in a library error tree (wrappers, aggregates, causes). */
+function messages(error: unknown): string {
+  const lines: string[] = [];
+  const visit = (current: unknown, depth: number): void => {
+    if (depth > 6 || typeof current !== 'object' || current === null) return;
+    if (current instanceof Error) lines.push(`${current.name}: ${current.message}`);
+    const nested = (current as { errors?: unknown }).errors;
+    if (Array.isArray(nested)) for (const inner of nested) visit(inner, depth + 1);
+    visit((current as { cause?: unknown }).cause, depth + 1);
+  };
+  visit(error, 0);
+  return lines.join('\n');
+}
+
+/** A TLS, SASL or ACL failure as a non-retriable `KafkaSecurityError`; `undefined` otherwise. */
+export function securityFailure(error: unknown, what: string): Error | undefined {
+  return kafkaSecurityFailure(kafkaErrorNames(error), messages(error), what, error);
 }

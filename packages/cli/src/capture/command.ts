@@ -27,6 +27,11 @@ import {
 } from '../schemas/settings.js';
 import { assertKnownCaptureKeys } from './config-keys.js';
 import {
+  KAFKA_SECURITY_USAGE,
+  kafkaSecurityFrom,
+  kafkaSecurityOptions,
+} from '../kafka-security.js';
+import {
   captureConfigFromEnvironment,
   mergeCaptureConfigInputs,
   readCaptureConfigFile,
@@ -40,6 +45,7 @@ export const CAPTURE_USAGE = `Options of capture (precedence: flags > environmen
   --brokers <list>        Kafka brokers, comma-separated (default: env KAFKA_BROKERS)
   --kafka-client <name>   Kafka client library: ${KAFKA_CLIENT_NAMES.join(' or ')} (env ${KAFKA_CLIENT_ENV},
                           config kafka.client; default kafkajs)
+${KAFKA_SECURITY_USAGE}
 ${LOG_USAGE}
 ${OBSERVABILITY_USAGE}
 Registry encoding (off unless a declarations module is set; see docs/schemas.md):
@@ -73,6 +79,7 @@ export async function captureCommand(
       'database-url': { type: 'string' },
       brokers: { type: 'string' },
       'kafka-client': { type: 'string' },
+      ...kafkaSecurityOptions,
       'log-format': { type: 'string' },
       'log-level': { type: 'string' },
       ...observabilityOptions,
@@ -103,8 +110,19 @@ export async function captureCommand(
     ...(values.config === undefined ? {} : { path: values.config }),
   });
   const observability = observabilitySettingsFrom(values, env, metricsFromFile);
-  // kafka.client chooses the library, which is the CLI's business, not the capturer's.
-  const { client: fileClient, ...fileKafka } = (file.kafka ?? {}) as Record<string, unknown>;
+  // kafka.client chooses the library and kafka.tls/sasl configure it: the CLI's business,
+  // not the capturer's.
+  const {
+    client: fileClient,
+    tls: fileTls,
+    sasl: fileSasl,
+    ...fileKafka
+  } = (file.kafka ?? {}) as Record<string, unknown>;
+  const security = kafkaSecurityFrom(values, env, {
+    ssl: fileKafka.ssl,
+    tls: fileTls,
+    sasl: fileSasl,
+  });
   const fromFile: CaptureConfigInput =
     file.kafka === undefined ? file : { ...file, kafka: fileKafka };
   const client = kafkaClientName(
@@ -136,7 +154,7 @@ export async function captureCommand(
   }
   const capturer = createPostgresKafkaCapturer({
     config,
-    kafka: captureKafkaClient(config, logger, client),
+    kafka: captureKafkaClient(config, logger, client, security),
     ...(payloadEncoder === undefined ? {} : { payloadEncoder }),
     logger,
     crashPoints: crashPointsFromEnvironment(env),

@@ -52,6 +52,23 @@ describe('unknown keys of a capture config file', () => {
     );
   });
 
+  it('accepts the Kafka security keys and names a misspelt one (kafka.tls, kafka.sasl)', () => {
+    expect(
+      unknownConfigKeys(
+        {
+          kafka: {
+            tls: { caFile: 'ca.pem', certFile: 'c.pem', keyFile: 'k.pem', serverName: 'b' },
+            sasl: { mechanism: 'scram-sha-512', username: 'u', passwordFile: '/run/p' },
+          },
+        },
+        CAPTURE_FILE_SHAPE,
+      ),
+    ).toEqual([]);
+    expect(errorOf({ kafka: { sasl: { passwordFil: '/run/p' } } }).message).toContain(
+      'unknown key "kafka.sasl.passwordFil" (did you mean "kafka.sasl.passwordFile"?)',
+    );
+  });
+
   it('checks nested sections (router.columns) and lists every unknown key', () => {
     const error = errorOf({
       router: { columns: { payloadd: 'body' } },

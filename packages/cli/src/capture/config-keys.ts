@@ -2,7 +2,7 @@
  * The keys a `tributary capture` config file accepts, derived from the capturer's defaults
  * where it has them (so a setting added there is accepted here without a second list) plus
  * the settings without a default and the CLI's own sections (`metrics`, `schemas`,
- * `kafka.client`).
+ * `kafka.client`, `kafka.tls`, `kafka.sasl`).
  */
 import {
   captureDefaults,
@@ -33,7 +33,13 @@ export const CAPTURE_FILE_SHAPE: ConfigShape = {
   ...values('name', 'databaseUrl'),
   outbox: scalars(defaultOutboxConfig),
   slot: values('name', 'publication', 'create', 'createPublication'),
-  kafka: { ...scalars(captureDefaults.kafka), ...values('brokers', 'clientId', 'client') },
+  kafka: {
+    ...scalars(captureDefaults.kafka),
+    ...values('brokers', 'clientId', 'client'),
+    // Read by the CLI's Kafka security settings (kafka-security.ts), which have no defaults.
+    tls: values('caFile', 'certFile', 'keyFile', 'serverName'),
+    sasl: values('mechanism', 'username', 'password', 'passwordFile'),
+  },
   topics: scalars(captureDefaults.topics),
   router: {
     ...scalars(defaultRouterConfig),

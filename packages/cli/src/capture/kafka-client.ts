@@ -1,4 +1,4 @@
-import type { KafkaClient, Logger } from '@tributary/core';
+import type { KafkaClient, KafkaSecurityOptions, Logger } from '@tributary/core';
 import type { CaptureConfig } from '@tributary/outbox';
 import { createKafkaClient, DEFAULT_KAFKA_CLIENT, type KafkaClientName } from '../kafka-client.js';
 
@@ -11,11 +11,13 @@ export function captureKafkaClient(
   config: CaptureConfig,
   logger: Logger,
   client: KafkaClientName = DEFAULT_KAFKA_CLIENT,
+  security: KafkaSecurityOptions = {},
 ): KafkaClient {
   return createKafkaClient(client, {
     brokers: config.kafka.brokers,
     clientId: config.kafka.clientId,
     ssl: config.kafka.ssl,
+    security,
     fastRecordEncoder: config.kafka.fastRecordEncoder,
     logger,
   });

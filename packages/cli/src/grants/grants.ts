@@ -140,7 +140,7 @@ export function grantsKafkaAcls(options: GrantsOptions): string {
   return `# Kafka ACLs (the application itself needs none: it only writes to PostgreSQL; ${app} is listed for completeness).
 # Capture: creates and writes the event topics and its checkpoint topic, in transactions.
 ${acl(capture, `--operation Create --operation Write --operation Describe --operation DescribeConfigs --topic ${options.topicPrefix}. --resource-pattern-type prefixed`)}
-${acl(capture, `--operation Create --operation Read --operation Write --operation Describe --topic ${options.checkpointTopic}`)}
+${acl(capture, `--operation Create --operation Read --operation Write --operation Describe --operation DescribeConfigs --topic ${options.checkpointTopic}`)}
 ${acl(capture, `--operation Write --operation Describe --transactional-id ${transactionalId}`)}
 ${acl(capture, `--operation IdempotentWrite --cluster`)}
 # Projections: read the event topics in their consumer groups, publish dead letters.

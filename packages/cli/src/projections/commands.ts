@@ -23,6 +23,11 @@ import {
   KAFKA_CLIENT_NAMES,
   kafkaClientName,
 } from '../kafka-client.js';
+import {
+  KAFKA_SECURITY_USAGE,
+  kafkaSecurityFrom,
+  kafkaSecurityOptions,
+} from '../kafka-security.js';
 import { commandLogger, LOG_USAGE } from '../logging.js';
 import { UsageError, type CliOutput } from '../output.js';
 import { listenForStopSignals } from '../signals.js';
@@ -69,6 +74,8 @@ Options of the projection commands (flags win over the environment):
   --client-id <id>        Kafka client id (env KAFKA_CLIENT_ID; default tributary-cli)
   --kafka-client <name>   Kafka client library: ${KAFKA_CLIENT_NAMES.join(' or ')} (env ${KAFKA_CLIENT_ENV};
                           default kafkajs)
+  Kafka TLS and SASL (the same settings as capture; see docs/operations.md):
+${KAFKA_SECURITY_USAGE}
   --verify                rebuild: compare new and old tables at the same offsets before swapping
   --ignore-columns <list> rebuild --verify: columns left out of the comparison
   --no-swap               rebuild: stop when caught up, leave the old version active
@@ -111,7 +118,12 @@ type Values = ReturnType<typeof parse>['values'] & Readonly<Record<string, unkno
 function parse(args: readonly string[]) {
   return parseArgs({
     args: [...args],
-    options: { ...options, ...projectionRuntimeOptions, ...schemaOptions('project') },
+    options: {
+      ...options,
+      ...projectionRuntimeOptions,
+      ...schemaOptions('project'),
+      ...kafkaSecurityOptions,
+    },
     strict: true,
     allowPositionals: true,
   });
@@ -151,6 +163,7 @@ function connections(
             {
               clientId: setting(values['client-id'], env.KAFKA_CLIENT_ID) ?? 'tributary-cli',
               brokers: brokers.split(',').map((broker) => broker.trim()),
+              security: kafkaSecurityFrom(values, env),
             },
           )
         : undefined,

@@ -1,4 +1,6 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InMemorySchemaRegistry } from '@tributary/testing';
@@ -106,5 +108,37 @@ describe('tributary schemas', () => {
       1,
     );
     expect(result.err.join('\n')).toContain('must export');
+  });
+
+  it('sends HTTP basic auth from the environment and never prints the password', async () => {
+    const seen: (string | undefined)[] = [];
+    const server = createServer((request, response) => {
+      seen.push(request.headers.authorization);
+      response.writeHead(401, { 'content-type': 'application/json' });
+      response.end(JSON.stringify({ error_code: 40101, message: 'Unauthorized' }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const module = await schemasModule('auth', [declaration(1, { id: { type: 'string' } })]);
+    const result = capture();
+    try {
+      const env = {
+        SCHEMA_REGISTRY_URL: `http://127.0.0.1:${port}`,
+        SCHEMA_REGISTRY_USERNAME: 'api-key',
+        SCHEMA_REGISTRY_PASSWORD: 'api-secret-42',
+      };
+      expect(await schemasCommand(['check', '--schemas', module], result.output, { env })).toBe(1);
+    } finally {
+      server.close();
+    }
+    expect(seen[0]).toBe(`Basic ${Buffer.from('api-key:api-secret-42').toString('base64')}`);
+    expect([...result.out, ...result.err].join('\n')).not.toContain('api-secret-42');
+    const half = capture();
+    expect(
+      await schemasCommand(['check', '--schemas', module], half.output, {
+        env: { SCHEMA_REGISTRY_URL: 'http://127.0.0.1:1', SCHEMA_REGISTRY_USERNAME: 'api-key' },
+      }),
+    ).toBe(2);
+    expect(half.err.join('\n')).toContain('SCHEMA_REGISTRY_PASSWORD');
   });
 });

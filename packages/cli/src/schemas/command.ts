@@ -44,6 +44,9 @@ Options:
   --schemas <module>          Module whose default (or "schemas") export is an
                               EventSchemaCatalog or an array of schema declarations
   --registry-url <url>        Registry base URL (default: env SCHEMA_REGISTRY_URL)
+  --registry-username <user>  HTTP basic auth user (env SCHEMA_REGISTRY_USERNAME; the password only
+                              in env SCHEMA_REGISTRY_PASSWORD; default: no auth). A private CA:
+                              NODE_EXTRA_CA_CERTS=<pem>
   --mode <mode>               NONE, BACKWARD, BACKWARD_TRANSITIVE, FORWARD, FORWARD_TRANSITIVE,
                               FULL or FULL_TRANSITIVE (default: BACKWARD)
   --topic-prefix <prefix>     Topic of an aggregate type is <prefix>.<AggregateType> (default: events)
@@ -229,6 +232,7 @@ export async function schemasCommand(
     options: {
       schemas: { type: 'string' },
       'registry-url': { type: 'string' },
+      'registry-username': { type: 'string' },
       mode: { type: 'string' },
       'topic-prefix': { type: 'string' },
       'subject-strategy': { type: 'string' },
@@ -263,7 +267,23 @@ export async function schemasCommand(
       output.err('tributary schemas: no registry. Pass --registry-url or set SCHEMA_REGISTRY_URL.');
       return 2;
     }
-    registry = new ConfluentSchemaRegistryClient({ url });
+    // HTTP basic auth (Confluent Cloud API key and secret); the secret is environment-only.
+    const username = values['registry-username'] ?? env.SCHEMA_REGISTRY_USERNAME;
+    const password = env.SCHEMA_REGISTRY_PASSWORD;
+    if (
+      (username === undefined || username === '') !== (password === undefined || password === '')
+    ) {
+      output.err(
+        'tributary schemas: set both SCHEMA_REGISTRY_USERNAME (or --registry-username) and SCHEMA_REGISTRY_PASSWORD for basic auth, or neither.',
+      );
+      return 2;
+    }
+    registry = new ConfluentSchemaRegistryClient({
+      url,
+      ...(username === undefined || username === '' || password === undefined
+        ? {}
+        : { auth: { username, password } }),
+    });
   }
   try {
     const declarations = await loadSchemaDeclarations(values.schemas);

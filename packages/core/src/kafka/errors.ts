@@ -2,7 +2,22 @@ import { TributaryError, type TributaryErrorOptions } from '../errors.js';
 
 /** Codes of the errors a Kafka client port implementation raises. */
 export type KafkaClientErrorCode =
-  'KAFKA_PRODUCER_FENCED' | 'KAFKA_INDETERMINATE' | 'KAFKA_UNKNOWN_TOPIC' | 'KAFKA_REQUEST_FAILED';
+  | 'KAFKA_PRODUCER_FENCED'
+  | 'KAFKA_INDETERMINATE'
+  | 'KAFKA_UNKNOWN_TOPIC'
+  | 'KAFKA_REQUEST_FAILED'
+  | KafkaSecurityErrorCode;
+
+/**
+ * Codes of {@link KafkaSecurityError}: the broker refused the credentials, the principal
+ * lacks an ACL, the TLS handshake failed (unknown CA, wrong server name, plaintext against
+ * a TLS port or the reverse), or the security settings themselves are unusable.
+ */
+export type KafkaSecurityErrorCode =
+  | 'KAFKA_AUTHENTICATION_FAILED'
+  | 'KAFKA_AUTHORIZATION_FAILED'
+  | 'KAFKA_TLS_FAILED'
+  | 'KAFKA_SECURITY_CONFIG_INVALID';
 
 /**
  * An error of a Kafka client behind the port. Implementations translate their library's
@@ -56,3 +71,110 @@ export function isKafkaProducerFencedError(error: unknown): error is KafkaProduc
     (error as { code?: unknown }).code === 'KAFKA_PRODUCER_FENCED'
   );
 }
+
+/**
+ * A misconfiguration of Kafka security. Never retriable: the same credentials, ACLs or
+ * certificates fail the same way every time, so callers stop and report instead of looping.
+ * The message says what is wrong and what to change; it never contains a secret.
+ */
+export class KafkaSecurityError extends KafkaClientError {
+  declare readonly code: KafkaSecurityErrorCode;
+
+  constructor(
+    code: KafkaSecurityErrorCode,
+    message: string,
+    options: Omit<TributaryErrorOptions, 'retriable'> = {},
+  ) {
+    super(code, message, { ...options, retriable: false });
+  }
+}
+
+/** True when `error` is a {@link KafkaSecurityError}, across duplicate package copies. */
+export function isKafkaSecurityError(error: unknown): error is KafkaSecurityError {
+  const code = (error as { code?: unknown } | null)?.code;
+  return (
+    typeof error === 'object' &&
+    error !== null &&
+    (error as { isTributaryError?: unknown }).isTributaryError === true &&
+    (code === 'KAFKA_AUTHENTICATION_FAILED' ||
+      code === 'KAFKA_AUTHORIZATION_FAILED' ||
+      code === 'KAFKA_TLS_FAILED' ||
+      code === 'KAFKA_SECURITY_CONFIG_INVALID')
+  );
+}
+
+const TLS_PATTERNS = [
+  /self[- ]signed certificate/i,
+  /unable to (get|verify)/i,
+  /certificate (has expired|is not yet valid|signature failure)/i,
+  /ERR_TLS_CERT_ALTNAME_INVALID|Hostname\/IP does not match/i,
+  /wrong version number|packet length too long|EPROTO|ssl3_get_record|tlsv1 alert/i,
+  /Client network socket disconnected before secure TLS connection was established/i,
+];
+const AUTHENTICATION_PATTERNS = [/SASL_AUTHENTICATION_FAILED/, /SASL.*authentication failed/i];
+const AUTHORIZATION_NAMES = [
+  'TOPIC_AUTHORIZATION_FAILED',
+  'GROUP_AUTHORIZATION_FAILED',
+  'CLUSTER_AUTHORIZATION_FAILED',
+  'TRANSACTIONAL_ID_AUTHORIZATION_FAILED',
+  'DELEGATION_TOKEN_AUTHORIZATION_FAILED',
+];
+
+/**
+ * Recognises a security failure in what a Kafka library reported (its Kafka protocol error
+ * names and its message chain) and turns it into a {@link KafkaSecurityError} saying what to
+ * do; `undefined` for anything else. Pure: both client implementations call it first in
+ * their error translation, so neither retries a misconfiguration.
+ *
+ * @param names - Kafka protocol error names found in the library error
+ * @param text - the library error's messages (with its causes), for TLS and SASL failures
+ *   that carry no protocol name
+ * @param what - the operation, for the message (`connect producer`, `fetch metadata`)
+ */
+export function kafkaSecurityFailure(
+  names: ReadonlySet<string>,
+  text: string,
+  what: string,
+  cause?: unknown,
+): KafkaSecurityError | undefined {
+  const authorization = AUTHORIZATION_NAMES.find((name) => names.has(name));
+  if (authorization !== undefined) {
+    return new KafkaSecurityError(
+      'KAFKA_AUTHORIZATION_FAILED',
+      `${what}: the broker refused it with ${authorization}: the Kafka principal lacks an ACL. ` +
+        'Grant the ACLs `tributary grants` prints for this process (kafka-acls.sh) and start it again',
+      { cause, details: { kafkaError: authorization } },
+    );
+  }
+  if (
+    names.has('SASL_AUTHENTICATION_FAILED') ||
+    AUTHENTICATION_PATTERNS.some((p) => p.test(text))
+  ) {
+    return new KafkaSecurityError(
+      'KAFKA_AUTHENTICATION_FAILED',
+      `${what}: the broker rejected the SASL credentials (user name, password or mechanism). ` +
+        'Check KAFKA_SASL_MECHANISM, KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD against the user the broker knows',
+      { cause, details: { kafkaError: 'SASL_AUTHENTICATION_FAILED' } },
+    );
+  }
+  if (names.has('UNSUPPORTED_SASL_MECHANISM') || names.has('ILLEGAL_SASL_STATE')) {
+    return new KafkaSecurityError(
+      'KAFKA_AUTHENTICATION_FAILED',
+      `${what}: the broker does not accept this SASL mechanism on this listener. ` +
+        'Set KAFKA_SASL_MECHANISM to one the listener enables (sasl.enabled.mechanisms)',
+      { cause, details: { kafkaError: [...names].join(',') } },
+    );
+  }
+  if (TLS_PATTERNS.some((pattern) => pattern.test(text))) {
+    return new KafkaSecurityError(
+      'KAFKA_TLS_FAILED',
+      `${what}: the TLS handshake with the broker failed (${firstLine(text)}). ` +
+        'Check that the port is a TLS listener, that KAFKA_TLS_CA_FILE holds the CA that signed the broker ' +
+        'certificate, and that the certificate names the host (or set KAFKA_TLS_SERVER_NAME)',
+      { cause },
+    );
+  }
+  return undefined;
+}
+
+const firstLine = (text: string): string => (text.split('\n')[0] ?? '').slice(0, 200);

@@ -18,6 +18,7 @@
  * Any retriable failure tears the run down and starts again at 1 with a fresh source, a
  * fresh producer and a fresh checkpoint; a non-retriable one halts the capturer.
  */
+import { postgresAccessFailure } from './postgres/access.js';
 import {
   createInstrumentation,
   type Instrumentation,
@@ -202,6 +203,8 @@ class RelayCapturer implements Capturer {
           break;
         } catch (error) {
           if (this.#stopRequested) break;
+          const denied = postgresAccessFailure(error);
+          if (denied !== undefined) throw denied;
           if (!shouldRestart(error)) throw error;
           if (this.#published > publishedBefore) backoff = initialBackoff;
           const code = isTributaryError(error) ? error.code : null;

@@ -20,7 +20,9 @@ export type CaptureErrorCode =
   | 'CAPTURE_RECORD_REJECTED'
   | 'CAPTURE_FENCED'
   | 'CAPTURE_KAFKA_INDETERMINATE'
-  | 'CAPTURE_STREAM_ENDED';
+  | 'CAPTURE_STREAM_ENDED'
+  | 'CAPTURE_DATABASE_ACCESS_DENIED'
+  | 'CAPTURE_DATABASE_TLS_FAILED';
 
 /**
  * An error of the WAL capturer. `retriable: true` means the capturer restarts its pipeline

@@ -9,6 +9,7 @@ import { ensureKafkaDistribution, ensureRegistryDistribution } from './downloads
 import { brokersFlag, clusterStackOptions } from './cluster-cli.js';
 import { isStackError } from './errors.js';
 import { connectionOf, downStack, exportLine, stackStatus, upStack } from './launcher.js';
+import { upSecureStack } from './secure.js';
 
 const log = (message: string): void => {
   process.stderr.write(`[stack] ${message}\n`);
@@ -21,11 +22,15 @@ async function up(): Promise<number> {
   const abort = (): void => controller.abort();
   process.once('SIGINT', abort);
   process.once('SIGTERM', abort);
-  const result = await upStack({
-    log,
-    signal: controller.signal,
-    ...(brokers === undefined ? {} : clusterStackOptions(brokers)),
-  });
+  // --secure: the secured stack (TLS, SASL, ACLs), beside the plain one (see secure.ts).
+  const secure = process.argv.slice(3).includes('--secure');
+  const result = secure
+    ? await upSecureStack({ log, signal: controller.signal })
+    : await upStack({
+        log,
+        signal: controller.signal,
+        ...(brokers === undefined ? {} : clusterStackOptions(brokers)),
+      });
   process.off('SIGINT', abort);
   process.off('SIGTERM', abort);
   const { state } = result;

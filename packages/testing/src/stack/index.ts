@@ -66,3 +66,14 @@ export {
   type IntegrationEnv,
   type IntegrationEnvOptions,
 } from './integration-env.js';
+export { generateStackCertificates, type StackCertificates } from './certificates.js';
+export {
+  applyKafkaAcls,
+  SECURE_KAFKA_USERS,
+  SECURE_STACK_NAME,
+  upSecureStack,
+  type SecureKafkaUser,
+  type SecureStackInfo,
+  type SecureStackState,
+  type SecureUpResult,
+} from './secure.js';

@@ -1,0 +1,303 @@
+/**
+ * Tributary on the secured stack (`npm run stack:up -- --secure`): PostgreSQL over TLS
+ * (verify-full) with scram-sha-256 passwords only, Kafka over SASL_SSL with SCRAM and
+ * enforced ACLs. The application, `tributary capture` and `tributary project` each run as
+ * their own non-superuser role and Kafka user with exactly what `tributary grants` prints.
+ * Misconfigurations (wrong password, unknown CA, a user without ACLs) stop the process at
+ * once with a typed error and write nothing; and no secret appears in anything the
+ * processes print, in `tributary status --json` or in /metrics.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { migrateOutbox, PostgresEventStore } from '@tributary/outbox';
+import {
+  applyKafkaAcls,
+  findFreePort,
+  removeState,
+  stopStack,
+  upSecureStack,
+  type SecureKafkaUser,
+} from '@tributary/testing';
+import { Kafka, logLevel } from 'kafkajs';
+import pg from 'pg';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const BIN = fileURLToPath(new URL('../bin/tributary.mjs', import.meta.url));
+const started = await upSecureStack();
+const { secure } = started.state;
+afterAll(async () => {
+  // A stack this file started is stopped; one an operator started stays up.
+  if (!started.reused) {
+    await stopStack(started.state);
+    await removeState(started.stateFile);
+  }
+});
+
+const run_ = `${process.pid}_${randomBytes(3).toString('hex')}`;
+const database = `secure_${run_}`;
+const captureName = `secure_${run_}`.slice(0, 40);
+const topicPrefix = `secure.${run_}.events`;
+const checkpointTopic = `secure.${run_}.checkpoints`;
+const groupPrefix = `secure.${run_}.group`;
+const pgPassword = randomBytes(12).toString('base64url');
+const outside = await mkdtemp(join(tmpdir(), 'tributary-secure-'));
+const superUrl = new URL(secure.databaseUrl);
+const admin = new pg.Pool({ connectionString: superUrl.toString(), max: 1 });
+await admin.query(`create database ${database}`);
+const dbUrl = (role?: string, password = pgPassword): string => {
+  const url = new URL(superUrl);
+  url.pathname = `/${database}`;
+  if (role !== undefined) {
+    url.username = role;
+    url.password = password;
+  }
+  return url.toString();
+};
+const owner = new pg.Pool({ connectionString: dbUrl(), max: 2 });
+afterAll(async () => {
+  await owner.end();
+  await admin.end();
+  await rm(outside, { recursive: true, force: true });
+});
+
+/** Everything any process printed, for the secrets check at the end. */
+const transcript: string[] = [];
+
+function tributary(args: readonly string[], env: Record<string, string>) {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    cwd: outside,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
+  });
+  let logs = '';
+  // From the first line the command logs, when its work begins: process start-up (loading
+  // the CLI) is not what the bound is about, and on a loaded machine it takes many seconds.
+  let began: number | undefined;
+  const collect = (chunk: string): void => {
+    began ??= Date.now();
+    logs += chunk;
+  };
+  child.stdout.setEncoding('utf8').on('data', collect);
+  child.stderr.setEncoding('utf8').on('data', collect);
+  const exited = new Promise<{ code: number | null; ms: number }>((resolve) =>
+    child.once('exit', (code) => {
+      transcript.push(logs);
+      resolve({ code, ms: Date.now() - (began ?? Date.now()) });
+    }),
+  );
+  return { child, exited, logs: () => logs };
+}
+
+const kafkaEnv = (user: SecureKafkaUser, overrides: Record<string, string> = {}) => ({
+  KAFKA_BROKERS: secure.kafkaBrokers.join(','),
+  KAFKA_TLS_CA_FILE: secure.certificates.caFile,
+  KAFKA_SASL_MECHANISM: 'scram-sha-512',
+  KAFKA_SASL_USERNAME: user,
+  KAFKA_SASL_PASSWORD: secure.kafkaPasswords[user],
+  TRIBUTARY_CAPTURE_NAME: captureName,
+  TRIBUTARY_TOPIC_PREFIX: topicPrefix,
+  TRIBUTARY_CHECKPOINT_TOPIC: checkpointTopic,
+  TRIBUTARY_HEARTBEAT_INTERVAL_MS: '0',
+  ...overrides,
+});
+
+async function until(what: string, check: () => Promise<boolean>, logs: () => string) {
+  const deadline = Date.now() + 90_000;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}:\n${logs()}`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+function grants(...flags: string[]): string {
+  const result = spawnSync(
+    process.execPath,
+    [
+      BIN,
+      'grants',
+      '--database',
+      database,
+      '--capture-name',
+      captureName,
+      '--topic-prefix',
+      topicPrefix,
+      '--checkpoint-topic',
+      checkpointTopic,
+      '--group-id-prefix',
+      groupPrefix,
+      ...flags,
+    ],
+    { encoding: 'utf8' },
+  );
+  expect(result.stderr).toBe('');
+  expect(result.status).toBe(0);
+  return result.stdout;
+}
+
+const topicsOfThisRun = async (): Promise<string[]> => {
+  const kafkaAdmin = new Kafka({
+    brokers: [...secure.kafkaAdminBrokers],
+    logLevel: logLevel.NOTHING,
+  }).admin();
+  await kafkaAdmin.connect();
+  try {
+    return (await kafkaAdmin.listTopics()).filter((topic) => topic.startsWith(`secure.${run_}`));
+  } finally {
+    await kafkaAdmin.disconnect();
+  }
+};
+
+const MODULE = `import { defineProjection } from '@tributary/projections';
+export const projections = [
+  defineProjection({
+    name: 'secure_totals',
+    version: 1,
+    aggregateTypes: ['Counter'],
+    tables: ['secure_totals'],
+    migrations: [{ name: '0001', async up(_trx, m) {
+      await m.createTable('secure_totals', (t) => { t.text('counter_id').primary(); t.integer('total').notNullable(); });
+    } }],
+    handlers: {
+      async Incremented(event, { trx, tables }) {
+        await trx.raw('insert into ?? as t (counter_id, total) values (?, ?) on conflict (counter_id) do update set total = t.total + excluded.total',
+          [tables.secure_totals, event.aggregateId, event.payload.by]);
+      },
+    },
+  }),
+];
+`;
+
+describe('the secured stack', () => {
+  it('prepares least-privilege roles and ACLs from tributary grants', async () => {
+    await migrateOutbox({ connectionString: dbUrl() });
+    await owner.query(grants('--sql'));
+    for (const role of ['tributary_app', 'tributary_capture', 'tributary_projections']) {
+      await owner.query(`alter role ${role} password '${pgPassword}'`);
+    }
+    expect(await applyKafkaAcls(secure.kafkaAdminBrokers, grants('--kafka'))).toBeGreaterThan(5);
+  }, 150_000);
+
+  // Independent processes: run side by side to keep the file's cost down.
+  it.concurrent.each([
+    ['a wrong Kafka password', /\[KAFKA_AUTHENTICATION_FAILED\]/, { KAFKA_SASL_PASSWORD: 'wrong' }],
+    [
+      'an unknown CA',
+      /\[KAFKA_TLS_FAILED\]/,
+      { KAFKA_TLS_CA_FILE: secure.certificates.otherCaFile },
+    ],
+    [
+      'a Kafka user without ACLs',
+      /AUTHORIZATION_FAILED.*\[(KAFKA_AUTHORIZATION_FAILED|CAPTURE_RECORD_REJECTED)\]/,
+      {
+        KAFKA_SASL_USERNAME: 'tributary_intruder',
+        KAFKA_SASL_PASSWORD: secure.kafkaPasswords.tributary_intruder,
+      },
+    ],
+  ] as const)(
+    'capture with %s stops at once with %s and writes nothing',
+    async (_what, code, overrides) => {
+      const capture = tributary(['capture'], {
+        DATABASE_URL: dbUrl('tributary_capture'),
+        ...kafkaEnv('tributary_capture', overrides),
+      });
+      const { code: exitCode, ms } = await capture.exited;
+      expect(exitCode, capture.logs()).toBe(1);
+      expect(capture.logs()).toMatch(code);
+      // No retry loop: the client's own bounded retries, then the process is gone.
+      expect(ms).toBeLessThan(30_000);
+      expect(await topicsOfThisRun()).toEqual([]);
+    },
+    90_000,
+  );
+
+  it.concurrent(
+    'capture with a wrong database password stops with CAPTURE_DATABASE_ACCESS_DENIED',
+    async () => {
+      const capture = tributary(['capture'], {
+        DATABASE_URL: dbUrl('tributary_capture', 'wrong'),
+        ...kafkaEnv('tributary_capture'),
+      });
+      const { code, ms } = await capture.exited;
+      expect(code, capture.logs()).toBe(1);
+      expect(capture.logs()).toContain('[CAPTURE_DATABASE_ACCESS_DENIED]');
+      expect(ms).toBeLessThan(30_000);
+    },
+    90_000,
+  );
+
+  it('runs capture and projections end to end, each as its own role and Kafka user', async () => {
+    const store = new PostgresEventStore({ connectionString: dbUrl('tributary_app') });
+    const modulePath = join(outside, 'projections.mjs');
+    await writeFile(modulePath, MODULE);
+    const metricsPort = await findFreePort();
+    const capture = tributary(
+      ['capture', '--metrics-port', String(metricsPort), '--metrics-host', '127.0.0.1'],
+      {
+        DATABASE_URL: dbUrl('tributary_capture'),
+        ...kafkaEnv('tributary_capture'),
+      },
+    );
+    const project = tributary(['project', '--module', modulePath, '--group-prefix', groupPrefix], {
+      DATABASE_URL: dbUrl('tributary_projections'),
+      ...kafkaEnv('tributary_projections', { KAFKA_SASL_MECHANISM: 'scram-sha-256' }),
+    });
+    const logs = () => `--- capture\n${capture.logs()}\n--- project\n${project.logs()}`;
+    let metrics = '';
+    try {
+      await until(
+        'the capturer to start',
+        () => Promise.resolve(capture.logs().includes('loaded Kafka checkpoint')),
+        logs,
+      );
+      for (let counter = 0; counter < 3; counter += 1) {
+        for (let version = 1; version <= 3; version += 1) {
+          await store.appendToStream({ aggregateType: 'Counter', aggregateId: `c${counter}` }, [
+            { type: 'Incremented', data: { by: version } },
+          ]);
+        }
+      }
+      await until(
+        'every event in the read model',
+        async () => {
+          const { rows } = await owner
+            .query<{ total: number }>('select sum(total)::int as total from public.secure_totals')
+            .catch(() => ({ rows: [{ total: 0 }] }));
+          return rows[0]?.total === 3 * (1 + 2 + 3);
+        },
+        logs,
+      );
+      metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+      expect(metrics).toContain('tributary_');
+    } finally {
+      capture.child.kill('SIGTERM');
+      project.child.kill('SIGTERM');
+      await store.close();
+    }
+    expect((await capture.exited).code).toBe(0);
+    expect((await project.exited).code).toBe(0);
+
+    const status = tributary(
+      ['status', '--json', '--module', modulePath, '--group-prefix', groupPrefix],
+      {
+        DATABASE_URL: dbUrl('tributary_projections'),
+        TRIBUTARY_SOURCE_DATABASE_URL: dbUrl(),
+        ...kafkaEnv('tributary_projections'),
+      },
+    );
+    const statusExit = await status.exited;
+    transcript.push(metrics);
+
+    // No secret in anything printed, served or reported.
+    const key = await readFile(secure.certificates.serverKeyFile, 'utf8');
+    const keyBody = key.split('\n').filter((line) => line !== '' && !line.startsWith('-----'));
+    const secrets = [pgPassword, ...Object.values(secure.kafkaPasswords), ...keyBody];
+    const everything = transcript.join('\n');
+    expect(everything.length).toBeGreaterThan(1_000);
+    for (const secret of secrets) expect(everything).not.toContain(secret);
+    expect(statusExit.code, status.logs()).toBe(0);
+  }, 180_000);
+});

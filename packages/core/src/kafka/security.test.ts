@@ -1,0 +1,66 @@
+import { describe, expect, it } from 'vitest';
+import { isKafkaSecurityError, kafkaSecurityFailure } from './errors.js';
+import { kafkaSecurityProblems } from './security.js';
+
+describe('kafkaSecurityProblems', () => {
+  it('accepts TLS with a CA only, and SCRAM with credentials', () => {
+    expect(
+      kafkaSecurityProblems({
+        tls: { ca: 'PEM' },
+        sasl: { mechanism: 'scram-sha-512', username: 'capture', password: 'secret' },
+      }),
+    ).toEqual([]);
+  });
+
+  it('refuses a client certificate without its key, and empty credentials', () => {
+    const problems = kafkaSecurityProblems({
+      tls: { cert: 'PEM' },
+      sasl: { mechanism: 'plain', username: '', password: '' },
+    });
+    expect(problems).toHaveLength(3);
+    expect(problems[0]).toMatch(/certificate needs its private key/);
+    expect(problems[1]).toMatch(/needs a user name/);
+  });
+
+  it('refuses an unknown mechanism and an OAUTHBEARER without a callback', () => {
+    expect(kafkaSecurityProblems({ sasl: { mechanism: 'gssapi' } as never })[0]).toMatch(
+      /not one of plain/,
+    );
+    expect(kafkaSecurityProblems({ sasl: { mechanism: 'oauthbearer' } as never })[0]).toMatch(
+      /token callback/,
+    );
+  });
+});
+
+describe('kafkaSecurityFailure', () => {
+  it('turns an ACL refusal into a non-retriable authorization error naming the fix', () => {
+    const error = kafkaSecurityFailure(
+      new Set(['TOPIC_AUTHORIZATION_FAILED']),
+      'Not authorized',
+      'send',
+    );
+    expect(isKafkaSecurityError(error)).toBe(true);
+    expect(error?.code).toBe('KAFKA_AUTHORIZATION_FAILED');
+    expect(error?.retriable).toBe(false);
+    expect(error?.message).toMatch(/tributary grants/);
+  });
+
+  it('recognises SASL and TLS failures by message', () => {
+    expect(
+      kafkaSecurityFailure(new Set(), 'SASL SCRAM SHA256 authentication failed', 'connect')?.code,
+    ).toBe('KAFKA_AUTHENTICATION_FAILED');
+    const tls = kafkaSecurityFailure(
+      new Set(),
+      'Error: self-signed certificate in certificate chain',
+      'connect',
+    );
+    expect(tls?.code).toBe('KAFKA_TLS_FAILED');
+    expect(tls?.message).toMatch(/KAFKA_TLS_CA_FILE/);
+  });
+
+  it('leaves other failures alone', () => {
+    expect(kafkaSecurityFailure(new Set(['NOT_LEADER_OR_FOLLOWER']), 'ECONNREFUSED', 'x')).toBe(
+      undefined,
+    );
+  });
+});

@@ -1,0 +1,34 @@
+import { KafkaSecurityError } from '@tributary/core';
+import { describe, expect, it } from 'vitest';
+import { postgresAccessFailure } from './access.js';
+
+const pgError = (code: string, message: string): Error =>
+  Object.assign(new Error(message), { code });
+
+describe('postgresAccessFailure', () => {
+  it('halts on a refused password or a missing grant, without the URL', () => {
+    const denied = postgresAccessFailure(
+      pgError('28P01', 'password authentication failed for user "tributary_capture"'),
+    );
+    expect(denied?.code).toBe('CAPTURE_DATABASE_ACCESS_DENIED');
+    expect(denied?.retriable).toBe(false);
+    expect(denied?.message).toMatch(/tributary grants --sql/);
+    expect(postgresAccessFailure(pgError('42501', 'permission denied'))?.code).toBe(
+      'CAPTURE_DATABASE_ACCESS_DENIED',
+    );
+  });
+
+  it('halts on a TLS handshake failure', () => {
+    expect(
+      postgresAccessFailure(new Error('self-signed certificate in certificate chain'))?.code,
+    ).toBe('CAPTURE_DATABASE_TLS_FAILED');
+  });
+
+  it('leaves connection losses and Tributary errors to the restart logic', () => {
+    expect(postgresAccessFailure(pgError('57P01', 'terminating connection'))).toBeUndefined();
+    expect(postgresAccessFailure(new Error('connect ECONNREFUSED'))).toBeUndefined();
+    expect(
+      postgresAccessFailure(new KafkaSecurityError('KAFKA_TLS_FAILED', 'unable to verify')),
+    ).toBeUndefined();
+  });
+});

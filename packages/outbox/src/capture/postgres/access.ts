@@ -1,0 +1,42 @@
+/**
+ * PostgreSQL refusing the capturer (wrong password, no `pg_hba.conf` entry, a role without
+ * REPLICATION or without its grants) or a failed TLS handshake is a misconfiguration: the
+ * same connection fails the same way on every restart, so the capturer halts with a typed
+ * error instead of restarting forever. The message never contains the connection URL.
+ */
+import { isTributaryError } from '@tributary/core';
+import { CaptureError } from '../errors.js';
+
+/** SQLSTATEs of refused access: invalid_password, invalid_authorization_specification, insufficient_privilege. */
+const ACCESS_DENIED = new Set(['28P01', '28000', '42501']);
+
+const TLS_FAILURE =
+  /self[- ]signed certificate|unable to (get|verify)|certificate has expired|ERR_TLS_CERT_ALTNAME_INVALID|Hostname\/IP does not match|does not support SSL connections|wrong version number/i;
+
+/**
+ * The non-retriable {@link CaptureError} for a PostgreSQL access or TLS failure; `undefined`
+ * for anything else (which the capturer retries).
+ */
+export function postgresAccessFailure(error: unknown): CaptureError | undefined {
+  // Tributary errors (Kafka's among them) already say whether to retry.
+  if (typeof error !== 'object' || error === null || isTributaryError(error)) return undefined;
+  const code = (error as { code?: unknown }).code;
+  const message = error instanceof Error ? error.message : '';
+  if (typeof code === 'string' && ACCESS_DENIED.has(code)) {
+    return new CaptureError(
+      'CAPTURE_DATABASE_ACCESS_DENIED',
+      `PostgreSQL refused the capturer (SQLSTATE ${code}: ${message}). Check the role's password in DATABASE_URL, ` +
+        'that pg_hba.conf admits it (hostssl for TLS), and that it has the grants `tributary grants --sql` prints',
+      { cause: error, details: { sqlState: code } },
+    );
+  }
+  if (TLS_FAILURE.test(message)) {
+    return new CaptureError(
+      'CAPTURE_DATABASE_TLS_FAILED',
+      `The TLS handshake with PostgreSQL failed (${message}). Check sslmode and that sslrootcert in DATABASE_URL ` +
+        'is the CA that signed the server certificate, and that the server has ssl = on',
+      { cause: error },
+    );
+  }
+  return undefined;
+}
