@@ -27,6 +27,9 @@ import type { ChangeListener, ChangeStream, SourceTransaction } from '../source.
 /** How long a connection attempt to PostgreSQL may take before the pipeline restarts. */
 export const CONNECT_TIMEOUT_MS = 15_000;
 
+/** How long stopping the stream may wait for the server before the socket is destroyed. */
+const STOP_TIMEOUT_MS = 5_000;
+
 /** Rows of an open transaction held before they go to the pipeline as a part. */
 export const PART_ROWS = 500;
 /** Column text characters of an open transaction held before they go as a part. */
@@ -240,9 +243,24 @@ export class PgoutputSource implements ChangeStream {
 
   async stop(): Promise<void> {
     this.#stopping = true;
+    // The library's stop ends the client politely and waits for the server, which a
+    // black-holed connection never answers: bounded, then its socket is destroyed.
+    const client = (
+      this.#service as unknown as {
+        _client?: { connection?: { stream?: { destroy(): void } } } | null;
+      }
+    )._client;
+    let timer: NodeJS.Timeout | undefined;
     try {
-      await this.#service.stop();
+      await Promise.race([
+        this.#service.stop(),
+        new Promise((resolve) => {
+          timer = setTimeout(resolve, STOP_TIMEOUT_MS);
+        }),
+      ]);
     } finally {
+      clearTimeout(timer);
+      client?.connection?.stream?.destroy();
       this.#service.removeAllListeners();
       this.#end(undefined);
     }
