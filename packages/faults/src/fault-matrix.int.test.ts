@@ -43,12 +43,11 @@ afterAll(async () => {
 }, 60_000);
 
 /**
- * Left out of CI until it passes (docs/faults.md, "Known open"): with every PostgreSQL
- * connection black-holed, capture now ends its silent replication stream and recovers, but
- * `tributary project` waits for good on a query sent into the black hole (no client-side
- * query timeout yet). `npm run test:faults` still runs it and reports it as failing.
+ * Rows left out of CI until they pass (docs/faults.md). Empty: `postgres proxy half-open`
+ * passes since capture bounds its SQL queries and connection closes and the projection
+ * runtime's connections have a client-side query timeout that discards them.
  */
-const OPEN_IN_CI = new Set(['postgres proxy half-open']);
+const OPEN_IN_CI = new Set<string>();
 
 describe('the fault matrix (short)', () => {
   for (const fault of matrixFaults(SHORT_TIMINGS).filter((f) => !OPEN_IN_CI.has(f.name))) {

@@ -15,6 +15,12 @@ export * from './fault-injection.js';
 export * from './store/projection-store.js';
 export { PostgresProjectionStore } from './store/postgres/postgres-projection-store.js';
 export {
+  DEFAULT_PROJECTION_QUERY_TIMEOUT_MS,
+  PROJECTION_CONNECT_TIMEOUT_MS,
+  postgresProjectionKnexConfig,
+  type PostgresProjectionConnectionOptions,
+} from './store/postgres/connection.js';
+export {
   runtimeTableRefs,
   runtimeTables,
   type PostgresProjectionStoreConfig,

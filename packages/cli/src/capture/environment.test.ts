@@ -9,6 +9,8 @@ describe('capture settings from the environment and config files', () => {
       TRIBUTARY_CAPTURE_NAME: 'orders',
       TRIBUTARY_CREATE_SLOT: 'false',
       TRIBUTARY_BATCH_MAX_EVENTS: '500',
+      TRIBUTARY_CHUNK_MAX_EVENTS: '2000',
+      TRIBUTARY_CHUNK_MAX_BYTES: '4194304',
       TRIBUTARY_TRANSACTION_TOPIC: 'tx',
       TRIBUTARY_WAL_SENDER_TIMEOUT_MS: '5000',
       TRIBUTARY_UNROUTABLE: 'warn',
@@ -20,7 +22,7 @@ describe('capture settings from the environment and config files', () => {
       slot: { create: false, createPublication: false },
       topics: { transactionTopic: 'tx' },
       router: { onUnroutable: 'warn' },
-      batch: { maxEvents: 500 },
+      batch: { maxEvents: 500, chunkMaxEvents: 2000, chunkMaxBytes: 4194304 },
       walSenderTimeoutMs: 5000,
     });
     expect(captureConfigFromEnvironment({})).toEqual({});

@@ -8,8 +8,10 @@ import { parseArgs } from 'node:util';
 import { isTributaryError, type KafkaClient } from '@tributary/core';
 import {
   createProjectionRuntime,
+  DEFAULT_PROJECTION_QUERY_TIMEOUT_MS,
   faultPlansFromEnvironment,
   PostgresProjectionStore,
+  postgresProjectionKnexConfig,
   resolveProjectionRuntimeConfig,
   projectionStatus,
   rebuildProjection,
@@ -70,6 +72,8 @@ Options of the projection commands (flags win over the environment):
   --projection <name>     Only this projection (project); repeatable
   --database-url <url>    Read-model PostgreSQL URL (env DATABASE_URL)
   --pool-size <n>         Most database connections (env TRIBUTARY_PROJECTION_POOL_SIZE; default 10)
+  --query-timeout-ms <n>  A query unanswered this long fails and its connection is discarded
+                          (env TRIBUTARY_PROJECTION_QUERY_TIMEOUT_MS; default 60000)
   --brokers <list>        Kafka brokers, comma-separated (env KAFKA_BROKERS)
   --client-id <id>        Kafka client id (env KAFKA_CLIENT_ID; default tributary-cli)
   --kafka-client <name>   Kafka client library: ${KAFKA_CLIENT_NAMES.join(' or ')} (env ${KAFKA_CLIENT_ENV};
@@ -98,6 +102,7 @@ const options = {
   projection: { type: 'string', multiple: true },
   'database-url': { type: 'string' },
   'pool-size': { type: 'string' },
+  'query-timeout-ms': { type: 'string' },
   brokers: { type: 'string' },
   'client-id': { type: 'string' },
   'kafka-client': { type: 'string' },
@@ -151,8 +156,16 @@ function connections(
   const poolSize = Number(setting(values['pool-size'], env.TRIBUTARY_PROJECTION_POOL_SIZE) ?? 10);
   if (!Number.isSafeInteger(poolSize) || poolSize < 1)
     throw new UsageError('--pool-size (TRIBUTARY_PROJECTION_POOL_SIZE) must be a positive integer');
+  const queryTimeoutMs = Number(
+    setting(values['query-timeout-ms'], env.TRIBUTARY_PROJECTION_QUERY_TIMEOUT_MS) ??
+      DEFAULT_PROJECTION_QUERY_TIMEOUT_MS,
+  );
+  if (!Number.isSafeInteger(queryTimeoutMs) || queryTimeoutMs < 1)
+    throw new UsageError(
+      '--query-timeout-ms (TRIBUTARY_PROJECTION_QUERY_TIMEOUT_MS) must be a positive integer',
+    );
   return {
-    knex: knexFactory({ client: 'pg', connection: databaseUrl, pool: { min: 0, max: poolSize } }),
+    knex: knexFactory(postgresProjectionKnexConfig({ databaseUrl, poolSize, queryTimeoutMs })),
     kafka:
       needs.kafka && brokers !== undefined
         ? createKafkaClient(

@@ -195,6 +195,9 @@ export async function startPipeline(
       TRIBUTARY_PROJECTION_SESSION_TIMEOUT_MS: '20000',
       TRIBUTARY_PROJECTION_HEARTBEAT_INTERVAL_MS: '2000',
       TRIBUTARY_PROJECTION_MAX_WAIT_MS: '100',
+      // A query sent into a black-holed connection fails after 10 s and the connection is
+      // discarded (the default, 60 s, would outlast the matrix's settle time).
+      TRIBUTARY_PROJECTION_QUERY_TIMEOUT_MS: '10000',
     },
   });
   const context: ScenarioContext = {

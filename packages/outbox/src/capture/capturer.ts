@@ -315,6 +315,7 @@ class RelayCapturer implements Capturer {
       const checkpoint = await readVerifiedCheckpoint();
       logger.info('loaded Kafka checkpoint', {
         commitLsn: checkpoint === undefined ? null : formatLsn(checkpoint.commitLsn),
+        ...(checkpoint?.sequence === undefined ? {} : { sequence: checkpoint.sequence }),
         topic: sink.checkpointLocation,
         ...checkpoint?.identity,
       });
@@ -322,7 +323,12 @@ class RelayCapturer implements Capturer {
         commitLsn: checkpoint === undefined ? null : formatLsn(checkpoint.commitLsn),
       });
       verifySlotPosition(checkpoint, acquired.confirmed, source.slot, origin);
-      pipeline.begin(acquired, checkpoint?.commitLsn, checkpoint?.confirmedLsn);
+      pipeline.begin(
+        acquired,
+        checkpoint?.commitLsn,
+        checkpoint?.confirmedLsn,
+        checkpoint?.sequence,
+      );
       this.#state = 'streaming';
 
       const running = pipeline;

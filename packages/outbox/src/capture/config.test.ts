@@ -35,6 +35,8 @@ describe('capture configuration', () => {
       lingerMs: 5,
       maxRequestBytes: 900 * 1024,
       quietLingerMs: 1_000,
+      chunkMaxEvents: 10_000,
+      chunkMaxBytes: 16 * 1024 * 1024,
     });
     expect(config.heartbeatIntervalMs).toBe(10_000);
     expect(config.walSenderTimeoutMs).toBeNull();

@@ -130,7 +130,10 @@ export interface CaptureTopicsConfig {
 
 /** How source transactions are grouped into Kafka transactions. */
 export interface CaptureBatchConfig {
-  /** Events per Kafka transaction (a larger single source transaction still goes whole). Default 10,000. */
+  /**
+   * Events per Kafka transaction when whole source transactions are grouped (a single
+   * source transaction up to the chunk limits still goes whole). Default 10,000.
+   */
   readonly maxEvents: number;
   /** Record bytes (key + value + headers) per Kafka transaction. Default 16 MiB. */
   readonly maxBytes: number;
@@ -149,6 +152,16 @@ export interface CaptureBatchConfig {
    * 1,000 ms.
    */
   readonly quietLingerMs: number;
+  /**
+   * A source transaction with more events than this is split over several Kafka
+   * transactions of at most this many of its events, each committed with the position
+   * inside the source transaction (commit LSN + sequence). A `read_committed` consumer
+   * then sees a prefix of that source transaction until its last chunk commits. Smaller
+   * source transactions stay whole. Default 10,000.
+   */
+  readonly chunkMaxEvents: number;
+  /** Like `chunkMaxEvents`, in record bytes (key + value + headers). Default 16 MiB. */
+  readonly chunkMaxBytes: number;
 }
 
 /** Replication slot and publication. */
@@ -278,6 +291,8 @@ export const captureDefaults = {
     lingerMs: 5,
     maxRequestBytes: 900 * 1024,
     quietLingerMs: 1_000,
+    chunkMaxEvents: 10_000,
+    chunkMaxBytes: 16 * 1024 * 1024,
   },
   slot: { create: true, createPublication: true },
   heartbeatIntervalMs: 10_000,
@@ -392,6 +407,8 @@ export function resolveCaptureConfig(input: CaptureConfigInput): CaptureConfig {
     ['batch.maxEvents', batch.maxEvents],
     ['batch.maxBytes', batch.maxBytes],
     ['batch.maxRequestBytes', batch.maxRequestBytes],
+    ['batch.chunkMaxEvents', batch.chunkMaxEvents],
+    ['batch.chunkMaxBytes', batch.chunkMaxBytes],
     ['kafka.maxRecordBytes', kafka.maxRecordBytes],
     ['topics.partitionCheckIntervalMs', topics.partitionCheckIntervalMs],
     ['standbyRetryMs', config.standbyRetryMs],

@@ -82,6 +82,7 @@ export class InMemoryLogSink implements CaptureSink {
             slot: 'slot_x',
             partitions: new Map(),
             confirmedLsn: batch.confirmedLsn,
+            sequence: batch.checkpointSequence,
           }),
         },
       ],

@@ -46,7 +46,7 @@ describe('the capture pipeline', () => {
     expect(source.confirmations).toEqual([0x210n, 0x310n]);
   });
 
-  it('never splits a source transaction, even one larger than maxEvents', async () => {
+  it('keeps a source transaction within the chunk limits whole, even one larger than maxEvents', async () => {
     const { sink, source, pipeline } = setup({ maxEvents: 2 });
     await sink.connect();
     pipeline.begin(source, undefined);

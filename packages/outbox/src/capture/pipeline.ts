@@ -1,8 +1,13 @@
 /**
  * The relay between a change source and a transactional sink: skips what the checkpoint
  * already covers, routes rows, groups whole source transactions into Kafka transactions
- * (bounded by events, bytes and linger time), publishes one batch at a time while the next
- * one fills, and confirms LSNs to PostgreSQL only after the Kafka commit.
+ * (bounded by events, bytes and linger time), splits a source transaction larger than a
+ * chunk over several Kafka transactions (each with the position inside it), publishes one
+ * batch at a time while the next one fills, and confirms LSNs to PostgreSQL only after the
+ * Kafka commit of a source transaction's end.
+ *
+ * Longer than ~400 lines: batching, chunking, skipping and confirmation share the same
+ * state (pending batch, batch in flight, open transaction) and must be read together.
  */
 import {
   type EventEnvelope,
@@ -19,7 +24,12 @@ import type { CaptureEvents } from './events.js';
 import { formatLsn, maxLsn } from './lsn.js';
 import type { CaptureRecord, OutboxRouter, RoutedRow } from './router.js';
 import type { CaptureSink, PublishBatch, TransactionSummary } from './sink.js';
-import type { ChangeListener, ChangeStream, SourceTransaction } from './source.js';
+import type {
+  ChangeListener,
+  ChangeStream,
+  SourceTransaction,
+  SourceTransactionPart,
+} from './source.js';
 
 /**
  * Turns an event's payload into the record value, e.g. the schema registry wire format
@@ -61,11 +71,47 @@ export interface CapturePipelineOptions {
  */
 const MAX_PUBLISH_LINKS = 128;
 
+/** A position in the source: a commit LSN, and the sequence inside it when only a prefix is in. */
+interface SourcePosition {
+  readonly commitLsn: bigint;
+  /** Sequence of the last event in Kafka of the transaction at `commitLsn`; `undefined`: all of it. */
+  readonly sequence: number | undefined;
+}
+
+/** The source transaction whose parts are arriving: its routed events not yet in a batch. */
+interface OpenTransaction {
+  readonly xid: number;
+  readonly commitLsn: bigint;
+  readonly commitTimeMicros: bigint;
+  readonly records: CaptureRecord[];
+  /** The sequence of each record of `records`. */
+  readonly sequences: number[];
+  bytes: number;
+  /** Rows at or below this sequence are in Kafka already (a checkpoint inside it). */
+  readonly coveredThrough: number;
+  /** Events of it so far, including chunks handed on and rows covered by the checkpoint. */
+  events: number;
+  /** Some of it is (or will be) in Kafka before its end: its end must complete the checkpoint. */
+  started: boolean;
+}
+
+/** What joins a batch: a whole source transaction, a chunk of a large one, or its end. */
+interface BatchEntry {
+  readonly records: readonly CaptureRecord[];
+  readonly bytes: number;
+  readonly checkpoint: SourcePosition;
+  /** Present when the source transaction ends with this entry. */
+  readonly summary: TransactionSummary | undefined;
+  /** End of the commit record, once the source transaction ends here; 0 otherwise. */
+  readonly position: bigint;
+}
+
 interface PendingBatch {
   readonly records: CaptureRecord[];
   readonly transactions: TransactionSummary[];
   bytes: number;
-  checkpoint: bigint;
+  /** `undefined` while the batch only records a quiet position. */
+  checkpoint: SourcePosition | undefined;
   /** Highest position that may be confirmed once this batch is committed. */
   position: bigint;
   /** The linger time is over: publish as soon as the previous batch is done. */
@@ -85,7 +131,8 @@ export class CapturePipeline implements ChangeListener {
   readonly #options: CapturePipelineOptions;
   readonly #crash: CrashPoints;
   #source: ChangeStream | undefined;
-  #checkpoint: bigint | undefined;
+  #checkpoint: SourcePosition | undefined;
+  #open: OpenTransaction | undefined;
   #ready: () => void = () => undefined;
   readonly #readyPromise: Promise<void>;
   #pending: PendingBatch | undefined;
@@ -126,7 +173,12 @@ export class CapturePipeline implements ChangeListener {
 
   /** The checkpoint in force (commit LSN), once known. */
   get checkpoint(): bigint | undefined {
-    return this.#checkpoint;
+    return this.#checkpoint?.commitLsn;
+  }
+
+  /** The sequence inside the checkpoint's source transaction when only a prefix of it is in Kafka. */
+  get checkpointSequence(): number | undefined {
+    return this.#checkpoint?.sequence;
   }
 
   /**
@@ -134,53 +186,169 @@ export class CapturePipeline implements ChangeListener {
    * for them, stops reading). The checkpoint must be read AFTER the producer fenced older
    * instances, or a zombie could still commit past it.
    */
-  begin(source: ChangeStream, checkpoint: bigint | undefined, recorded = 0n): void {
+  begin(
+    source: ChangeStream,
+    checkpoint: bigint | undefined,
+    recorded = 0n,
+    checkpointSequence?: number,
+  ): void {
     this.#source = source;
-    this.#checkpoint = checkpoint;
+    this.#checkpoint =
+      checkpoint === undefined
+        ? undefined
+        : { commitLsn: checkpoint, sequence: checkpointSequence };
     // What the slot already confirms needs no new record.
     this.#recorded = maxLsn(recorded, source.confirmed);
     this.#ready();
   }
 
-  async transaction(transaction: SourceTransaction): Promise<void> {
+  async part(part: SourceTransactionPart): Promise<void> {
     try {
-      await this.#accept(transaction);
+      await this.#accept(part, part.firstSequence, undefined);
     } catch (error) {
       this.#setFailure(error);
       throw error;
     }
   }
 
-  async #accept(transaction: SourceTransaction): Promise<void> {
+  async transaction(transaction: SourceTransaction): Promise<void> {
+    try {
+      await this.#accept(transaction, transaction.firstSequence ?? 0, transaction.commitEndLsn);
+    } catch (error) {
+      this.#setFailure(error);
+      throw error;
+    }
+  }
+
+  /** Takes rows of a source transaction; `end` (its commit end) is set on its last rows. */
+  async #accept(
+    header: SourceTransactionPart | SourceTransaction,
+    firstSequence: number,
+    end: bigint | undefined,
+  ): Promise<void> {
     await this.#readyPromise;
     this.#throwIfFailed();
     // While stopping, new transactions are left alone: they are not confirmed, so the slot
     // sends them again to whoever runs next.
     if (this.#stopping) return;
-    const checkpoint = this.#checkpoint;
-    // Compare as 64-bit numbers: the transaction is in Kafka already when its commit LSN is
-    // at or below the checkpoint (a crash after the Kafka commit, before the LSN ack).
-    if (checkpoint !== undefined && transaction.commitLsn <= checkpoint) {
-      this.skippedTransactions += 1;
-      this.#options.instrumentation.emit('capture.transaction.skipped', () => ({
-        commitLsn: formatLsn(transaction.commitLsn),
-        rows: transaction.rows.length,
-      }));
-      this.quietPosition(transaction.commitEndLsn);
-      return;
+    let open = this.#open;
+    if (open !== undefined && open.commitLsn !== header.commitLsn) {
+      throw new Error(
+        `source delivered transaction ${formatLsn(header.commitLsn)} before the end of ${formatLsn(open.commitLsn)}`,
+      );
     }
+    if (open === undefined) {
+      const checkpoint = this.#checkpoint;
+      // Compare as 64-bit numbers: the transaction is in Kafka already when its commit LSN
+      // is below the checkpoint, or equal to it with no sequence (a crash after the Kafka
+      // commit, before the LSN ack).
+      if (
+        checkpoint !== undefined &&
+        (header.commitLsn < checkpoint.commitLsn ||
+          (header.commitLsn === checkpoint.commitLsn && checkpoint.sequence === undefined))
+      ) {
+        if (end !== undefined)
+          this.#skipped(header.commitLsn, firstSequence + header.rows.length, end);
+        return;
+      }
+      // A checkpoint inside this transaction: a restart in the middle of a split one.
+      const coveredThrough =
+        checkpoint?.commitLsn === header.commitLsn ? (checkpoint.sequence ?? -1) : -1;
+      open = {
+        xid: header.xid,
+        commitLsn: header.commitLsn,
+        commitTimeMicros: header.commitTimeMicros,
+        records: [],
+        sequences: [],
+        bytes: 0,
+        coveredThrough,
+        events: 0,
+        started: coveredThrough >= 0,
+      };
+      this.#open = open;
+    }
+    const from = Math.max(0, Math.min(header.rows.length, open.coveredThrough + 1 - firstSequence));
+    open.events += from;
+    const sequences: number[] = [];
     const encoder = this.#options.payloadEncoder;
     const records =
       encoder === undefined
-        ? this.#route(transaction, recordOf)
-        : await this.#encodePayloads(this.#route(transaction, routedRowOf), encoder);
-    if (records.length === 0) {
-      this.quietPosition(transaction.commitEndLsn);
+        ? this.#route(header, firstSequence, from, recordOf, sequences)
+        : await this.#encodePayloads(
+            this.#route(header, firstSequence, from, routedRowOf, sequences),
+            encoder,
+          );
+    open.events += records.length;
+    for (let index = 0; index < records.length; index += 1) {
+      const record = records[index] as CaptureRecord;
+      open.records.push(record);
+      open.sequences.push(sequences[index] as number);
+      open.bytes += record.sizeBytes;
+    }
+    await this.#cutChunks(open);
+    if (end === undefined) return;
+    this.#open = undefined;
+    if (open.records.length === 0 && !open.started) {
+      this.quietPosition(end);
       return;
     }
-    let bytes = 0;
-    for (const record of records) bytes += record.sizeBytes;
+    await this.#enqueue({
+      records: open.records,
+      bytes: open.bytes,
+      checkpoint: { commitLsn: open.commitLsn, sequence: undefined },
+      summary: {
+        xid: open.xid,
+        commitLsn: open.commitLsn,
+        commitTimeMicros: open.commitTimeMicros,
+        eventCount: open.events,
+      },
+      position: end,
+    });
+  }
+
+  #skipped(commitLsn: bigint, rows: number, end: bigint): void {
+    this.skippedTransactions += 1;
+    this.#options.instrumentation.emit('capture.transaction.skipped', () => ({
+      commitLsn: formatLsn(commitLsn),
+      rows,
+    }));
+    this.quietPosition(end);
+  }
+
+  /**
+   * Hands chunks of an open transaction on while it holds more than a chunk: each is
+   * published with the position of its last event, so a restart resumes right after it.
+   * Waits (back-pressure on the source) while earlier batches are still being published.
+   */
+  async #cutChunks(open: OpenTransaction): Promise<void> {
+    const { chunkMaxEvents, chunkMaxBytes } = this.#options.batch;
+    while (open.records.length > chunkMaxEvents || open.bytes > chunkMaxBytes) {
+      let count = 0;
+      let bytes = 0;
+      while (count < open.records.length && count < chunkMaxEvents) {
+        const size = (open.records[count] as CaptureRecord).sizeBytes;
+        if (count > 0 && bytes + size > chunkMaxBytes) break;
+        bytes += size;
+        count += 1;
+      }
+      const records = open.records.splice(0, count);
+      const sequences = open.sequences.splice(0, count);
+      open.bytes -= bytes;
+      open.started = true;
+      await this.#enqueue({
+        records,
+        bytes,
+        checkpoint: { commitLsn: open.commitLsn, sequence: sequences.at(-1) },
+        summary: undefined,
+        position: 0n,
+      });
+    }
+  }
+
+  /** Adds an entry to the pending batch; publishes first (and waits) when it does not fit. */
+  async #enqueue(entry: BatchEntry): Promise<void> {
     const { maxEvents, maxBytes } = this.#options.batch;
+    const { records, bytes } = entry;
     for (;;) {
       this.#throwIfFailed();
       const pending = this.#pending;
@@ -189,8 +357,8 @@ export class CapturePipeline implements ChangeListener {
         this.#startLinger();
         break;
       }
-      // A source transaction is never split, so a batch may exceed the limits when one
-      // transaction alone does; otherwise a batch that cannot take it goes first.
+      // An entry is never split further, so a batch may exceed the limits when one entry
+      // alone does; otherwise a batch that cannot take it goes first.
       if (
         pending.records.length + records.length <= maxEvents &&
         pending.bytes + bytes <= maxBytes
@@ -207,23 +375,21 @@ export class CapturePipeline implements ChangeListener {
     const batch = this.#pending as PendingBatch;
     // A batch opened only to record a quiet position waits the long quiet linger; its
     // first transaction must not wait that long.
-    if (batch.transactions.length === 0 && !batch.due) this.#startLinger();
+    if (batch.checkpoint === undefined && !batch.due) this.#startLinger();
     for (const record of records) batch.records.push(record);
     batch.bytes += bytes;
-    batch.transactions.push({
-      xid: transaction.xid,
-      commitLsn: transaction.commitLsn,
-      commitTimeMicros: transaction.commitTimeMicros,
-      eventCount: records.length,
-    });
-    batch.commitTimesMicros.push(transaction.commitTimeMicros);
-    this.#options.instrumentation.emit('capture.transaction.accepted', () => ({
-      commitLsn: formatLsn(transaction.commitLsn),
-      commitTimeMicros: transaction.commitTimeMicros,
-      events: records.length,
-    }));
-    batch.checkpoint = transaction.commitLsn;
-    batch.position = maxLsn(batch.position, transaction.commitEndLsn);
+    const { summary } = entry;
+    if (summary !== undefined) {
+      batch.transactions.push(summary);
+      batch.commitTimesMicros.push(summary.commitTimeMicros);
+      this.#options.instrumentation.emit('capture.transaction.accepted', () => ({
+        commitLsn: formatLsn(summary.commitLsn),
+        commitTimeMicros: summary.commitTimeMicros,
+        events: summary.eventCount,
+      }));
+    }
+    batch.checkpoint = entry.checkpoint;
+    batch.position = maxLsn(batch.position, entry.position);
     if (batch.records.length >= maxEvents || batch.bytes >= maxBytes) {
       batch.due = true;
       if (this.#inFlight === undefined) this.#publishPending();
@@ -276,20 +442,31 @@ export class CapturePipeline implements ChangeListener {
     this.#stopping = true;
   }
 
-  /** Routes every row first, so an unroutable row fails the transaction before any encoding. */
-  #route<T>(transaction: SourceTransaction, take: (routed: RoutedRow) => T): T[] {
+  /**
+   * Routes the rows from index `from` on first, so an unroutable row fails the transaction
+   * before any encoding; pushes each routed row's sequence onto `sequences`.
+   */
+  #route<T>(
+    transaction: SourceTransactionPart | SourceTransaction,
+    firstSequence: number,
+    from: number,
+    take: (routed: RoutedRow) => T,
+    sequences: number[],
+  ): T[] {
     const records: T[] = [];
     const commitTime = new Date(Number(transaction.commitTimeMicros / 1000n)).toISOString();
     const { router, onUnroutable, logger, instrumentation } = this.#options;
-    for (let index = 0; index < transaction.rows.length; index += 1) {
+    for (let index = from; index < transaction.rows.length; index += 1) {
       const row = transaction.rows[index] as SourceTransaction['rows'][number];
+      const sequence = firstSequence + index;
       const result = router(row, {
         commitLsn: transaction.commitLsn,
-        sequence: index,
+        sequence,
         commitTime,
       });
       if (result.routed) {
         records.push(take(result));
+        sequences.push(sequence);
         continue;
       }
       const fields = {
@@ -341,7 +518,7 @@ export class CapturePipeline implements ChangeListener {
       records: [],
       transactions: [],
       bytes: 0,
-      checkpoint: 0n,
+      checkpoint: undefined,
       position: 0n,
       due: false,
       commitTimesMicros: [],
@@ -381,13 +558,14 @@ export class CapturePipeline implements ChangeListener {
     if (source === undefined) throw new Error('pipeline published before it began');
     const started = performance.now();
     // A batch that only records a quiet position keeps the checkpoint in force.
-    const checkpoint =
-      pending.transactions.length === 0 ? (this.#checkpoint ?? 0n) : pending.checkpoint;
+    const checkpoint = pending.checkpoint ??
+      this.#checkpoint ?? { commitLsn: 0n, sequence: undefined };
     const position = pending.position;
     const batch: PublishBatch = {
       records: pending.records,
       transactions: pending.transactions,
-      checkpoint,
+      checkpoint: checkpoint.commitLsn,
+      checkpointSequence: checkpoint.sequence,
       confirmedLsn: maxLsn(position, this.#recorded),
     };
     const tracer = this.#options.tracer ?? noopTracer;
@@ -398,19 +576,22 @@ export class CapturePipeline implements ChangeListener {
     this.#recorded = batch.confirmedLsn;
     // Only now, with the events and the checkpoint committed in Kafka, may PostgreSQL drop
     // this WAL. A crash before this line makes the slot resend these transactions; the
-    // checkpoint (≥ their commit LSNs) makes the next run skip them.
-    source.confirm(position);
+    // checkpoint (≥ their commit LSNs) makes the next run skip them. A batch that ends
+    // inside a split source transaction confirms nothing of it (position 0 for it): the
+    // slot resends all of it after a crash, and the checkpoint's sequence skips its prefix.
+    if (position > 0n) source.confirm(position);
     this.#crash('after-ack');
-    if (pending.transactions.length === 0) return;
+    if (pending.checkpoint === undefined) return;
     this.publishedEvents += pending.records.length;
     this.publishedTransactions += pending.transactions.length;
-    this.lastCommitTimeMicros = pending.transactions.at(-1)?.commitTimeMicros;
+    this.lastCommitTimeMicros =
+      pending.transactions.at(-1)?.commitTimeMicros ?? this.lastCommitTimeMicros;
     const committedAtMs = Date.now();
     this.#options.instrumentation.emit('capture.batch.committed', () => ({
       events: pending.records.length,
       transactions: pending.transactions.length,
       bytes: pending.bytes,
-      checkpoint: formatLsn(pending.checkpoint),
+      checkpoint: formatLsn(checkpoint.commitLsn),
       durationMs: performance.now() - started,
       committedAtMs,
       commitTimesMicros: pending.commitTimesMicros,

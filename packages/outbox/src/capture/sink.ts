@@ -10,6 +10,11 @@ export interface CaptureCheckpoint {
   /** Commit LSN of the last source transaction committed with it. */
   readonly commitLsn: bigint;
   /**
+   * Set when the checkpoint lies inside that source transaction (it was split over several
+   * Kafka transactions): the sequence of its last event in Kafka. `undefined`: all of it is.
+   */
+  readonly sequence?: number | undefined;
+  /**
    * The source it was written for. Fields are missing in checkpoints of older versions
    * (which recorded the slot only): those are adopted and written on the next commit.
    */
@@ -28,13 +33,23 @@ export interface TransactionSummary {
   readonly eventCount: number;
 }
 
-/** What goes into ONE Kafka transaction: whole source transactions plus the checkpoint. */
+/**
+ * What goes into ONE Kafka transaction: source transactions (whole, or a chunk of a large
+ * one at either end) plus the checkpoint.
+ */
 export interface PublishBatch {
-  /** Records of one or more whole source transactions, in commit order. */
+  /** Records of the batch's source transactions, in commit order. */
   readonly records: readonly CaptureRecord[];
+  /** Summaries of the source transactions that END in this batch. */
   readonly transactions: readonly TransactionSummary[];
   /** Commit LSN of the batch's last source transaction: the checkpoint written with it. */
   readonly checkpoint: bigint;
+  /**
+   * When the batch ends inside that source transaction (a chunk of a large one): the
+   * sequence of its last event in the batch, written with the checkpoint. `undefined` when
+   * the source transaction ends in the batch.
+   */
+  readonly checkpointSequence?: number | undefined;
   /**
    * The highest source position the capturer will confirm after this commit, recorded with
    * the checkpoint: a source found beyond every recorded position was moved by someone else.

@@ -6,7 +6,26 @@
  */
 import type { OutboxRow } from './router.js';
 
-/** One committed source transaction, whole: BEGIN to COMMIT, outbox rows in WAL order. */
+/**
+ * Rows of a committed source transaction delivered before its end, so a transaction of any
+ * size streams through without being held whole (PostgreSQL decodes a transaction only
+ * once it committed, so its commit LSN is known from BEGIN on).
+ */
+export interface SourceTransactionPart {
+  readonly xid: number;
+  /** LSN of the commit record: the identity and ordering key of the transaction. */
+  readonly commitLsn: bigint;
+  /** Commit time in microseconds since the Unix epoch (server clock). */
+  readonly commitTimeMicros: bigint;
+  /** Position of `rows[0]` among the transaction's outbox rows (0-based). */
+  readonly firstSequence: number;
+  readonly rows: readonly OutboxRow[];
+}
+
+/**
+ * The end of a committed source transaction: its last rows (all of them when no part came
+ * before), outbox rows in WAL order.
+ */
 export interface SourceTransaction {
   readonly xid: number;
   /** LSN of the commit record: the identity and ordering key of the transaction. */
@@ -15,12 +34,25 @@ export interface SourceTransaction {
   readonly commitEndLsn: bigint;
   /** Commit time in microseconds since the Unix epoch (server clock). */
   readonly commitTimeMicros: bigint;
+  /**
+   * Position of `rows[0]` among the transaction's outbox rows: the number of rows delivered
+   * before in {@link ChangeListener.part}s. Default 0 (the transaction is whole).
+   */
+  readonly firstSequence?: number;
   readonly rows: readonly OutboxRow[];
 }
 
 /** What a change source delivers to; the promise returned by `transaction` is the back-pressure. */
 export interface ChangeListener {
-  /** A whole source transaction, in commit order. The source sends nothing more until it resolves. */
+  /**
+   * Rows of a large source transaction before its end, in order; its last rows follow in
+   * {@link ChangeListener.transaction}. The source sends nothing more until it resolves.
+   */
+  part(part: SourceTransactionPart): Promise<void>;
+  /**
+   * The end of a source transaction (the whole of it when no part came before), in commit
+   * order. The source sends nothing more until it resolves.
+   */
   transaction(transaction: SourceTransaction): Promise<void>;
   /**
    * Every transaction before `position` has been delivered and none is open: once those are

@@ -12,6 +12,11 @@ export interface CheckpointValue {
   readonly version?: 2;
   /** Commit LSN of the last source transaction committed to Kafka, as `X/Y`. */
   readonly commitLsn: string;
+  /**
+   * Present when only a prefix of that source transaction is in Kafka (it is split over
+   * several Kafka transactions): the sequence (`tributary.tx_seq`) of its last event there.
+   */
+  readonly sequence?: number;
   /** The replication slot it refers to. */
   readonly slot: string;
   /** PostgreSQL system identifier (`IDENTIFY_SYSTEM`), as decimal text. */
@@ -33,6 +38,8 @@ export interface CheckpointContents {
   readonly partitions: ReadonlyMap<string, number>;
   /** The highest source position confirmed after this commit; `undefined` to leave it out. */
   readonly confirmedLsn?: bigint | undefined;
+  /** The sequence inside the source transaction at `commitLsn`; `undefined` when it is all in Kafka. */
+  readonly sequence?: number | undefined;
 }
 
 /** Encodes a checkpoint record value. */
@@ -41,6 +48,7 @@ export function encodeCheckpoint(commitLsn: bigint, contents: CheckpointContents
   const value: CheckpointValue = {
     version: 2,
     commitLsn: formatLsn(commitLsn),
+    ...(contents.sequence === undefined ? {} : { sequence: contents.sequence }),
     slot: identity?.slot ?? contents.slot,
     ...(identity === undefined
       ? {}
@@ -74,11 +82,16 @@ export function decodeCheckpoint(value: string): CaptureCheckpoint {
       if (typeof field !== 'string' || field === '') throw new Error(`bad ${name}`);
       return field;
     };
+    const sequence = parsed.sequence as unknown;
+    if (sequence !== undefined && !(Number.isSafeInteger(sequence) && (sequence as number) >= 0)) {
+      throw new Error('bad sequence');
+    }
     if (parsed.partitions !== undefined && !isPartitionMap(parsed.partitions)) {
       throw new Error('bad partitions');
     }
     return {
       commitLsn,
+      sequence: sequence as number | undefined,
       identity: {
         system: optionalText(parsed.systemIdentifier, 'systemIdentifier'),
         database: optionalText(parsed.database, 'database'),

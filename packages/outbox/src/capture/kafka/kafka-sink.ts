@@ -267,6 +267,7 @@ export class KafkaCaptureSink implements CaptureSink {
         slot: config.slot.name,
         partitions: this.#layout,
         confirmedLsn: batch.confirmedLsn,
+        sequence: batch.checkpointSequence,
       }),
     };
     outgoing.push({

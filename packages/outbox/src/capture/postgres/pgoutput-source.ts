@@ -1,6 +1,9 @@
 /**
  * The change source over pg-logical-replication: pgoutput protocol v1, manual
- * acknowledgements, flow control on, whole transactions in commit order.
+ * acknowledgements, flow control on, transactions in commit order. A large transaction is
+ * delivered in parts as its rows arrive (every {@link PART_ROWS} rows or
+ * {@link PART_BYTES} characters of column text), so it is never held whole: pgoutput v1
+ * sends a transaction only after its commit, so its commit LSN is known from BEGIN.
  *
  * Library behaviours this relies on or works around (pg-logical-replication 2.5):
  * - `acknowledge: { auto: false, timeoutSeconds: 0 }`: with a timeout, a timer would
@@ -23,6 +26,14 @@ import type { ChangeListener, ChangeStream, SourceTransaction } from '../source.
 
 /** How long a connection attempt to PostgreSQL may take before the pipeline restarts. */
 export const CONNECT_TIMEOUT_MS = 15_000;
+
+/** How long stopping the stream may wait for the server before the socket is destroyed. */
+const STOP_TIMEOUT_MS = 5_000;
+
+/** Rows of an open transaction held before they go to the pipeline as a part. */
+export const PART_ROWS = 500;
+/** Column text characters of an open transaction held before they go as a part. */
+export const PART_BYTES = 4 * 1024 * 1024;
 
 /** Options of {@link PgoutputSource}. */
 export interface PgoutputSourceOptions {
@@ -76,7 +87,19 @@ interface OpenTransaction {
   readonly xid: number;
   readonly commitLsn: bigint;
   readonly commitTimeMicros: bigint;
-  readonly rows: OutboxRow[];
+  /** Rows received and not yet delivered. */
+  rows: OutboxRow[];
+  /** Column text characters of `rows`. */
+  bytes: number;
+  /** Rows delivered in parts before: the sequence of `rows[0]`. */
+  delivered: number;
+}
+
+/** Characters of a row's column text (a cheap stand-in for its size). */
+function rowLength(row: OutboxRow): number {
+  let length = 0;
+  for (const key in row) length += row[key]?.length ?? 0;
+  return length;
 }
 
 /** Maps a pg error from START_REPLICATION or the stream to a capture error. */
@@ -220,9 +243,24 @@ export class PgoutputSource implements ChangeStream {
 
   async stop(): Promise<void> {
     this.#stopping = true;
+    // The library's stop ends the client politely and waits for the server, which a
+    // black-holed connection never answers: bounded, then its socket is destroyed.
+    const client = (
+      this.#service as unknown as {
+        _client?: { connection?: { stream?: { destroy(): void } } } | null;
+      }
+    )._client;
+    let timer: NodeJS.Timeout | undefined;
     try {
-      await this.#service.stop();
+      await Promise.race([
+        this.#service.stop(),
+        new Promise((resolve) => {
+          timer = setTimeout(resolve, STOP_TIMEOUT_MS);
+        }),
+      ]);
     } finally {
+      clearTimeout(timer);
+      client?.connection?.stream?.destroy();
       this.#service.removeAllListeners();
       this.#end(undefined);
     }
@@ -279,6 +317,8 @@ export class PgoutputSource implements ChangeStream {
           // The parser gives µs since the Unix epoch.
           commitTimeMicros: BigInt(message.commitTime as bigint),
           rows: [],
+          bytes: 0,
+          delivered: 0,
         };
         return;
       }
@@ -286,8 +326,26 @@ export class PgoutputSource implements ChangeStream {
         const open = this.#open;
         if (open === undefined) throw new Error('INSERT outside a transaction');
         const { relation } = message;
-        if (relation.schema === this.#options.schema && relation.name === this.#options.table) {
-          open.rows.push(message.new as OutboxRow);
+        if (relation.schema !== this.#options.schema || relation.name !== this.#options.table) {
+          return;
+        }
+        const row = message.new as OutboxRow;
+        open.rows.push(row);
+        open.bytes += rowLength(row);
+        if (open.rows.length >= PART_ROWS || open.bytes >= PART_BYTES) {
+          const rows = open.rows;
+          const firstSequence = open.delivered;
+          open.rows = [];
+          open.bytes = 0;
+          open.delivered += rows.length;
+          // Awaited: flow control keeps the socket paused until the pipeline took them.
+          await listener.part({
+            xid: open.xid,
+            commitLsn: open.commitLsn,
+            commitTimeMicros: open.commitTimeMicros,
+            firstSequence,
+            rows,
+          });
         }
         return;
       }
@@ -300,6 +358,7 @@ export class PgoutputSource implements ChangeStream {
           commitLsn: open.commitLsn,
           commitEndLsn: parseLsn(message.commitEndLsn ?? '0/0'),
           commitTimeMicros: open.commitTimeMicros,
+          firstSequence: open.delivered,
           rows: open.rows,
         };
         // Awaited: flow control keeps the socket paused until the pipeline took it.

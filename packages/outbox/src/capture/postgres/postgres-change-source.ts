@@ -53,6 +53,21 @@ export function createPostgresChangeSource(options: PostgresChangeSourceOptions)
   return new PostgresChangeSource(options.config, options.logger ?? silentLogger);
 }
 
+/**
+ * Client-side bound of the capturer's SQL queries (guardrails, slot, heartbeats, lag): on a
+ * half-open connection a query is never answered and nothing errors.
+ */
+const SQL_QUERY_TIMEOUT_MS = 30_000;
+/** How long closing the SQL connection may wait for the server. */
+const CLOSE_TIMEOUT_MS = 5_000;
+
+/** Destroys a pg client's socket (no-op once closed). */
+function destroySocket(client: pg.Client): void {
+  (
+    client as unknown as { connection?: { stream?: { destroy(): void } } }
+  ).connection?.stream?.destroy();
+}
+
 class PostgresChangeSource implements ChangeSource {
   readonly #config: PostgresChangeSourceConfig;
   readonly #logger: Logger;
@@ -66,8 +81,9 @@ class PostgresChangeSource implements ChangeSource {
       connectionString: config.databaseUrl,
       application_name: `tributary-capture-admin:${config.name}`,
       // A connect into a half-open network would otherwise wait forever, and the restart
-      // with it (fault matrix: postgres proxy half-open).
+      // with it (fault matrix: postgres proxy half-open); so would a query sent into it.
       connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+      query_timeout: SQL_QUERY_TIMEOUT_MS,
     });
     let adminFailure: ((error: unknown) => void) | undefined;
     this.failed = new Promise<never>((_resolve, reject) => {
@@ -117,6 +133,8 @@ class PostgresChangeSource implements ChangeSource {
       connectionString: this.#config.databaseUrl,
       replication: 'database',
       application_name: `tributary-capture-identify:${this.#config.name}`,
+      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+      query_timeout: SQL_QUERY_TIMEOUT_MS,
     } as pg.ClientConfig);
     replication.on('error', () => undefined);
     await replication.connect();
@@ -137,7 +155,15 @@ class PostgresChangeSource implements ChangeSource {
         head: parseLsn(row.xlogpos),
       };
     } finally {
-      await replication.end().catch(() => undefined);
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        replication.end().catch(() => undefined),
+        new Promise((resolve) => {
+          timer = setTimeout(resolve, CLOSE_TIMEOUT_MS);
+        }),
+      ]);
+      clearTimeout(timer);
+      destroySocket(replication);
     }
   }
 
@@ -219,6 +245,16 @@ class PostgresChangeSource implements ChangeSource {
   }
 
   async close(): Promise<void> {
-    await this.#admin.end().catch(() => undefined);
+    // A polite end waits for the server's goodbye, which a black-holed connection never
+    // sends: bounded, then the socket is destroyed.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.#admin.end().catch(() => undefined),
+      new Promise((resolve) => {
+        timer = setTimeout(resolve, CLOSE_TIMEOUT_MS);
+      }),
+    ]);
+    clearTimeout(timer);
+    destroySocket(this.#admin);
   }
 }
