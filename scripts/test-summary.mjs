@@ -1,6 +1,7 @@
 // Prints the plain closing line "N passed, N failed" (and skipped) from vitest's JSON report,
 // so CI reads the outcome of the whole run in one line.
 import { readFileSync } from 'node:fs';
+import process from 'node:process';
 
 const file = process.argv[2] ?? '.tributary/test-results.json';
 try {
