@@ -5,7 +5,7 @@
  * - the orders service's process manager cancels an order whose reservation failed, and
  *   schedules a deadline that cancels an order still unpaid after the payment window.
  */
-import { command } from '@tributary/core';
+import { command, DomainRuleViolation } from '@tributary/core';
 import { defineProcessManager, defineReactor } from '@tributary/reactors';
 import { ReleaseStock, ReserveStock, type StockEvent } from './inventory.js';
 import { CancelOrder, type OrderEvent } from './orders.js';
@@ -66,7 +66,13 @@ export const fulfilment = defineProcessManager<OrderEvent | StockEvent, Fulfilme
       case 'StockReservationFailed': {
         const { orderId } = event.payload as { orderId: string };
         await ctx.cancel(`unpaid:${orderId}`);
-        await ctx.execute(command(CancelOrder, { orderId, reason: 'out of stock' }));
+        try {
+          await ctx.execute(command(CancelOrder, { orderId, reason: 'out of stock' }));
+        } catch (error) {
+          // The customer cancelled it first: nothing left to do (any other refusal is a bug).
+          if (!(error instanceof DomainRuleViolation && error.rule === 'order.not-cancellable'))
+            throw error;
+        }
         ctx.complete();
         return { ...state, step: 'cancelled' };
       }

@@ -1,4 +1,4 @@
-import { command } from '@tributary/core';
+import { command, type CommandBus, type EventStore } from '@tributary/core';
 import { createWholeFlow, type WholeFlow } from '@tributary/testing';
 import { AddStock, Stock, type StockState } from '../inventory.js';
 import { CancelOrder, ConfirmOrder, Order, PayOrder, type OrderState } from '../orders.js';
@@ -54,25 +54,40 @@ export async function runShopDemo(write: (line: string) => void): Promise<ShopOu
     await orders.bus
       .execute(command(CancelOrder, { orderId: 'o-1', reason: 'late' }))
       .catch((error: unknown) => write(`orders: o-1 cannot be cancelled (${String(error)})`));
-    const status: Record<string, OrderState['status']> = {};
-    for (const orderId of ['o-1', 'o-2', 'o-3']) {
-      const loaded = await orders.bus.load(Order, orderId);
-      status[orderId] = loaded.state.status;
-      const { events } = await orders.eventStore.readStream({
-        aggregateType: 'Order',
-        aggregateId: orderId,
-      });
-      write(`${orderId}: ${events.map((event) => event.eventType).join(' → ')}`);
-    }
-    const stock = (await inventory.bus.load(Stock, 'A')).state;
-    const { events } = await inventory.eventStore.readStream({
-      aggregateType: 'Stock',
-      aggregateId: 'A',
-    });
-    write(`stock A: ${events.map((event) => event.eventType).join(' → ')}`);
-    write(`stock A available: ${stock.available}, reserved: ${JSON.stringify(stock.reserved)}`);
-    return { orders: status, stock };
+    return await reportShop(orders, inventory, write);
   } finally {
     await flow.close();
   }
+}
+
+/** What the report reads of a service. */
+export interface ShopServiceView {
+  readonly bus: Pick<CommandBus, 'load'>;
+  readonly eventStore: Pick<EventStore, 'readStream'>;
+}
+
+/** Prints each order's events and the stock of A, and returns the outcome (both runtimes). */
+export async function reportShop(
+  orders: ShopServiceView,
+  inventory: ShopServiceView,
+  write: (line: string) => void,
+): Promise<ShopOutcome> {
+  const status: Record<string, OrderState['status']> = {};
+  for (const orderId of ['o-1', 'o-2', 'o-3']) {
+    const loaded = await orders.bus.load(Order, orderId);
+    status[orderId] = loaded.state.status;
+    const { events } = await orders.eventStore.readStream({
+      aggregateType: 'Order',
+      aggregateId: orderId,
+    });
+    write(`${orderId}: ${events.map((event) => event.eventType).join(' → ')}`);
+  }
+  const stock = (await inventory.bus.load(Stock, 'A')).state;
+  const { events } = await inventory.eventStore.readStream({
+    aggregateType: 'Stock',
+    aggregateId: 'A',
+  });
+  write(`stock A: ${events.map((event) => event.eventType).join(' → ')}`);
+  write(`stock A available: ${stock.available}, reserved: ${JSON.stringify(stock.reserved)}`);
+  return { orders: status, stock };
 }
