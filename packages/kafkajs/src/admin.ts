@@ -8,45 +8,17 @@ import {
 } from '@tributary/core';
 import kafkajs, { type Admin, type Kafka } from 'kafkajs';
 import { requestError, translated } from './errors.js';
+import type { KafkajsBrokerConnection } from './internal/batch-fetch.js';
 
 // Not among the named exports Node detects in kafkajs's CommonJS build.
 const { ConfigResourceTypes } = kafkajs;
 
 const require = createRequire(import.meta.url);
 
-/** One record as kafkajs's fetch decoder returns it, control records included. */
-export interface KafkajsRawRecord {
-  readonly offset: string;
-  readonly key: Buffer | null;
-  readonly value: Buffer | null;
-  readonly headers?: Record<string, Buffer | string | (Buffer | string)[] | undefined>;
-  readonly isControlRecord: boolean;
-  readonly batchContext: { readonly producerId: string; readonly inTransaction: boolean };
-}
-
-/** The parts of kafkajs's internal Broker used to fetch raw records. */
-export interface KafkajsBroker {
-  fetch(request: {
-    isolationLevel: number;
-    maxWaitTime: number;
-    minBytes: number;
-    maxBytes: number;
-    topics: {
-      topic: string;
-      partitions: { partition: number; fetchOffset: string; maxBytes: number }[];
-    }[];
-  }): Promise<{
-    responses: {
-      topicName: string;
-      partitions: { partition: number; messages: KafkajsRawRecord[] }[];
-    }[];
-  }>;
-}
-
 /** The parts of kafkajs's internal Cluster used to read high watermarks and raw records. */
 export interface KafkajsCluster {
   findLeaderForPartitions(topic: string, partitions: number[]): Record<string, number[]>;
-  findBroker(node: { nodeId: string }): Promise<KafkajsBroker>;
+  findBroker(node: { nodeId: string }): Promise<KafkajsBrokerConnection>;
   connect(): Promise<void>;
   disconnect(): Promise<void>;
   addTargetTopic(topic: string): Promise<void>;

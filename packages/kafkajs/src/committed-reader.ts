@@ -30,8 +30,13 @@ import {
   READ_UNCOMMITTED,
   uncommittedCluster,
   type KafkajsCluster,
-  type KafkajsRawRecord,
 } from './admin.js';
+import {
+  fetchBatches,
+  offsetAfter,
+  type KafkajsBatchRecord,
+  type KafkajsFetchedBatch,
+} from './internal/batch-fetch.js';
 import { requestError, translated } from './errors.js';
 
 /** Control record type of a COMMIT marker (the key is version int16, type int16). */
@@ -61,6 +66,8 @@ export async function readCommittedRecords(
   }
   if (ranges.size === 0) return;
   const cluster = uncommittedCluster(kafka);
+  /** Where the read is, for the timeout's message. */
+  const position = { partition: -1, offset: -1n, end: -1n };
   await translated(
     () => cluster.connect(),
     (error) => requestError(error, 'connecting to read committed records'),
@@ -72,14 +79,17 @@ export async function readCommittedRecords(
           await cluster.addTargetTopic(topic);
           await cluster.refreshMetadataIfNecessary();
           for (const [partition, range] of [...ranges].sort(([a], [b]) => a - b)) {
-            const records = await readPartition(cluster, topic, partition, range);
+            const records = await readPartition(cluster, topic, partition, range, position);
             for (const record of records) onRecord(record);
           }
         },
         (error) => requestError(error, `reading the committed records of ${topic}`),
       ),
       timeoutMs,
-      () => new KafkaIndeterminateError(`reading ${topic} did not finish within ${timeoutMs} ms`),
+      () =>
+        new KafkaIndeterminateError(
+          `reading ${topic} did not finish within ${timeoutMs} ms (partition ${position.partition} at offset ${position.offset} of ${position.end})`,
+        ),
     );
   } finally {
     await cluster.disconnect().catch(() => undefined);
@@ -91,53 +101,70 @@ async function readPartition(
   topic: string,
   partition: number,
   range: { from: bigint; to: bigint },
+  position: { partition: number; offset: bigint; end: bigint },
 ): Promise<KafkaRecord[]> {
   const leaders = cluster.findLeaderForPartitions(topic, [partition]);
   const nodeId = Object.keys(leaders)[0];
   if (nodeId === undefined) throw new Error(`no leader for ${topic}/${partition}`);
   const broker = await cluster.findBroker({ nodeId });
+  position.partition = partition;
+  position.end = range.to;
+  return committedRecordsOf(
+    (offset) => {
+      position.offset = offset;
+      return fetchBatches(broker, topic, partition, offset, FETCH_MAX_BYTES, READ_UNCOMMITTED ?? 0);
+    },
+    topic,
+    partition,
+    range,
+  );
+}
+
+/**
+ * The committed records of one partition in `range`, read with `fetch` (read_uncommitted
+ * batches from an offset). Exported for its test.
+ */
+export async function committedRecordsOf(
+  fetch: (offset: bigint) => Promise<readonly KafkajsFetchedBatch[]>,
+  topic: string,
+  partition: number,
+  range: { from: bigint; to: bigint },
+): Promise<KafkaRecord[]> {
   const committed: KafkaRecord[] = [];
   /** Records of each producer's transaction whose marker has not been read yet. */
   const open = new Map<string, KafkaRecord[]>();
   let next = range.from;
   while (next < range.to) {
-    const response = await broker.fetch({
-      isolationLevel: READ_UNCOMMITTED ?? 0,
-      maxWaitTime: 100,
-      minBytes: 1,
-      maxBytes: FETCH_MAX_BYTES,
-      topics: [
-        {
-          topic,
-          partitions: [{ partition, fetchOffset: next.toString(), maxBytes: FETCH_MAX_BYTES }],
-        },
-      ],
-    });
-    const messages =
-      response.responses
-        .find((entry) => entry.topicName === topic)
-        ?.partitions.find((entry) => entry.partition === partition)?.messages ?? [];
-    for (const message of messages) {
-      const offset = BigInt(message.offset);
-      // A fetch may start inside a batch (earlier offsets) and end past the target.
-      if (offset < next || offset >= range.to) continue;
-      next = offset + 1n;
-      classify(message, offset, topic, partition, committed, open);
+    const batches = await fetch(next);
+    let after = next;
+    for (const batch of batches) {
+      for (const record of batch.records) {
+        const offset = BigInt(record.offset);
+        // A fetch may return a batch that starts before the offset, and end past the target.
+        if (offset < next || offset >= range.to) continue;
+        classify(record, batch, offset, topic, partition, committed, open);
+      }
+      // By the batch, not its records: compaction leaves batches with no record at or
+      // after the offset (see internal/batch-fetch.ts).
+      const end = offsetAfter(batch);
+      if (end > after) after = end;
     }
+    next = after;
   }
   // Records of transactions still open at call time are not committed: left out.
   return committed.sort((a, b) => (a.offset < b.offset ? -1 : a.offset > b.offset ? 1 : 0));
 }
 
 function classify(
-  message: KafkajsRawRecord,
+  message: KafkajsBatchRecord,
+  batch: KafkajsFetchedBatch,
   offset: bigint,
   topic: string,
   partition: number,
   committed: KafkaRecord[],
   open: Map<string, KafkaRecord[]>,
 ): void {
-  const producerId = message.batchContext.producerId;
+  const producerId = batch.producerId;
   if (message.isControlRecord) {
     const pending = open.get(producerId);
     open.delete(producerId);
@@ -153,7 +180,7 @@ function classify(
     value: message.value,
     headers: message.headers ?? {},
   };
-  if (!message.batchContext.inTransaction) {
+  if (!batch.inTransaction) {
     committed.push(record);
     return;
   }

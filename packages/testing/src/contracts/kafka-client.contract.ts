@@ -192,6 +192,60 @@ export function describeKafkaClientContract(
       await admin.disconnect();
     });
 
+    it('readCommitted reads past a compacted batch whose surviving records lie before the read position', async () => {
+      const { client, admin, topic } = await setup('compacted-base');
+      const compacted = `${topic}-compacted`;
+      // Segments roll on the next append after 100 ms; the cleaner takes any dirty segment.
+      await admin.createTopics([
+        {
+          topic: compacted,
+          partitions: 1,
+          configs: {
+            'cleanup.policy': 'compact',
+            'segment.ms': '100',
+            'min.cleanable.dirty.ratio': '0.01',
+            'min.compaction.lag.ms': '0',
+          },
+        },
+      ]);
+      const producer = client.producer();
+      await producer.connect();
+      const sends = [
+        // One batch, offsets 0–2. Compaction keeps only a@0 but the batch's last offset (2):
+        // a reader at offset 1 gets this batch back with no record at or after 1.
+        [
+          { key: 'a', value: 'a1' },
+          { key: 'b', value: 'b1' },
+          { key: 'c', value: 'c1' },
+        ],
+        [
+          { key: 'b', value: 'b2' },
+          { key: 'c', value: 'c2' },
+        ],
+        [{ key: 'd', value: 'd1' }],
+        [{ key: 'e', value: 'e1' }],
+      ];
+      for (const messages of sends) {
+        await producer.send([{ topic: compacted, messages }]);
+        await new Promise((resolve) => setTimeout(resolve, 300));
+      }
+      // The broker's cleaner wakes every 15 s by default: wait for it to compact.
+      const deadline = Date.now() + 90_000;
+      for (;;) {
+        const seen: KafkaRecord[] = [];
+        await client.readCommitted(compacted, (record) => seen.push(record), { timeoutMs: 5_000 });
+        if (values(seen).length < 7) {
+          expect(values(seen)).toEqual(['a1', 'b2', 'c2', 'd1', 'e1']);
+          break;
+        }
+        expect(values(seen)).toEqual(['a1', 'b1', 'c1', 'b2', 'c2', 'd1', 'e1']);
+        if (Date.now() > deadline) throw new Error(`${compacted} was not compacted within 90 s`);
+        await new Promise((resolve) => setTimeout(resolve, 1_000));
+      }
+      await producer.disconnect();
+      await admin.disconnect();
+    }, 120_000);
+
     it('delivers batches to a consumer group, seeks, pauses, resumes and commits offsets', async () => {
       const { client, admin, topic, timeoutMs } = await setup('group', 2);
       const producer = client.producer();
