@@ -96,6 +96,7 @@ describe('connectWorkerProperties', () => {
     const properties = worker('json');
     expect(properties.get('bootstrap.servers')).toBe('127.0.0.1:9092,127.0.0.1:9093');
     expect(properties.get('plugin.path')).toBe('/cache/debezium');
+    expect(properties.get('plugin.discovery')).toBe('service_load');
     expect(properties.get('offset.storage.file.filename')).toBe('/tmp/run/offsets');
     expect(properties.get('listeners')).toBe('http://127.0.0.1:18083');
   });
