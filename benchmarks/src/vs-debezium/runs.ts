@@ -6,6 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -38,18 +39,39 @@ const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
- * Sum of the read_committed end offsets of `topics` (those that exist so far). For a
- * non-transactional producer that is the record count; a transactional producer's commit
- * markers take offsets too, so for Tributary it is only a lower-bound check.
+ * Sum of the read_committed end offsets of `topics` (those that exist so far), or
+ * `undefined` when the broker could not answer for one of them right now (a topic created
+ * a moment ago may have no leader yet): the caller asks again. For a non-transactional
+ * producer that sum is the record count; a transactional producer's commit markers take
+ * offsets too, so for Tributary it is only a lower-bound check.
  */
-export async function recordsIn(admin: Admin, topics: readonly string[]): Promise<number> {
-  const existing = new Set(await admin.listTopics());
-  let total = 0;
-  for (const topic of topics) {
-    if (!existing.has(topic)) continue;
-    for (const partition of await admin.fetchTopicOffsets(topic)) total += Number(partition.offset);
+export async function recordsIn(
+  admin: Admin,
+  topics: readonly string[],
+): Promise<number | undefined> {
+  try {
+    const existing = new Set(await admin.listTopics());
+    let total = 0;
+    for (const topic of topics) {
+      if (!existing.has(topic)) continue;
+      for (const partition of await admin.fetchTopicOffsets(topic)) {
+        total += Number(partition.offset);
+      }
+    }
+    return total;
+  } catch {
+    return undefined;
   }
-  return total;
+}
+
+/** {@link recordsIn}, asked again (every 500 ms, 20 times at most) until the broker answers. */
+async function settledRecordsIn(admin: Admin, topics: readonly string[]): Promise<number> {
+  for (let attempt = 0; attempt < 20; attempt += 1) {
+    const records = await recordsIn(admin, topics);
+    if (records !== undefined) return records;
+    await sleep(500);
+  }
+  throw new Error(`the broker gave no end offsets for ${topics.join(', ')} in 10 s`);
 }
 
 /** Options shared by both contenders. */
@@ -113,7 +135,7 @@ export async function drainWithTributary(
     cpuTotalMs: cpuEnd,
     cpuDrainMs: cpuEnd - begin.cpuMs,
     peakRssKb: peak,
-    recordsInKafka: await recordsIn(options.admin, options.topics),
+    recordsInKafka: await settledRecordsIn(options.admin, options.topics),
   };
 }
 
@@ -140,17 +162,19 @@ export async function drainWithDebezium(
   });
   const fail = (reason: string): Error =>
     new Error(`${reason}; log ${worker.logFile}, last lines:\n${worker.logTail(30)}`);
+  let succeeded = false;
   try {
     let first: { at: number; events: number; cpuMs: number } | undefined;
     let records = 0;
     let lastStatusCheck = start;
     for (;;) {
-      records = await recordsIn(options.admin, options.topics);
+      records = (await recordsIn(options.admin, options.topics)) ?? records;
       const now = Date.now();
       if (records > 0) first ??= { at: now, events: records, cpuMs: cpuTimeMs(worker.pid) };
       if (records >= options.events) {
         const cpuEnd = cpuTimeMs(worker.pid);
         const begin = first ?? { at: now, events: records, cpuMs: cpuEnd };
+        succeeded = true;
         return {
           firstSeenMs: begin.at - start,
           firstSeenEvents: begin.events,
@@ -176,5 +200,7 @@ export async function drainWithDebezium(
     }
   } finally {
     await worker.stop();
+    // A failed run keeps its directory: the error message names its log.
+    if (succeeded) await rm(runDir, { recursive: true, force: true });
   }
 }
