@@ -164,6 +164,7 @@ export default tseslint.config(
             '*.ts',
             'packages/*/vitest.config.ts',
             'examples/*/vitest.config.ts',
+            'benchmarks/vitest.config.ts',
             'packages/cli/bin/*.mjs',
           ],
           // One vitest.config.ts per workspace package (eleven and growing) plus the root files.

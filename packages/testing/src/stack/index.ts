@@ -39,6 +39,13 @@ export {
   type StartStackOptions,
   type UpResult,
 } from './launcher.js';
+export {
+  ensureMavenLibraries,
+  mavenLibrariesPom,
+  type MavenArtifact,
+  type MavenLibraries,
+  type MavenLibrariesOptions,
+} from './downloads.js';
 export { findFreePort, type ManagedProcess } from './processes.js';
 export {
   freezeServer,
