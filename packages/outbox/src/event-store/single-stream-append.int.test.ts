@@ -8,7 +8,7 @@ import { ConcurrencyError, uuidV7 } from '@tributary/core';
 import { useIntegrationEnv } from '@tributary/testing';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
-import { migrateOutbox } from '../migrations.js';
+import { createKnex, migrateOutbox } from '../migrations.js';
 import { PostgresEventStore } from './postgres-event-store.js';
 
 const env = await useIntegrationEnv({ label: 'fastappend' });
@@ -202,5 +202,37 @@ describe('single-stream appends (one short statement)', () => {
       [target.aggregateId],
     );
     expect(rows.map((row) => row.aggregate_version)).toEqual([1, 2, 3, 4, 5]);
+  });
+
+  it('binds the same statements through knex: one and several events, a command id, a conflict', async () => {
+    const knex = createKnex(env.databaseUrl, { min: 0, max: 2 });
+    try {
+      const viaKnex = new PostgresEventStore({ connection: knex });
+      const target = stream('knex');
+      await viaKnex.appendToStream(target, [{ type: 'OrderPlaced', data: { q: 'x"y\\z' } }], {
+        expectedVersion: 0,
+      });
+      const many = await viaKnex.appendToStream(
+        target,
+        [
+          { type: 'LineAdded', data: { n: 1 } },
+          { type: 'LineAdded', data: { q: '{a,"b"}' } },
+        ],
+        { expectedVersion: 1, commandId: `cmd-${uuidV7()}` },
+      );
+      expect(many.nextExpectedVersion).toBe(3);
+      const error: unknown = await viaKnex
+        .appendToStream(target, [{ type: 'LineAdded', data: {} }], { expectedVersion: 1 })
+        .catch((caught: unknown) => caught);
+      expect(error).toMatchObject({ code: 'CONCURRENCY_CONFLICT', actualVersion: 3 });
+      const { events } = await store.readStream(target);
+      expect(events.map((event) => event.payload)).toEqual([
+        { q: 'x"y\\z' },
+        { n: 1 },
+        { q: '{a,"b"}' },
+      ]);
+    } finally {
+      await knex.destroy();
+    }
   });
 });
