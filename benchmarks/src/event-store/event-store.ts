@@ -14,10 +14,16 @@ import { migrateOutbox, PostgresEventStore } from '@tributary/outbox';
 import { withDatabase } from '../support/bench-database.js';
 
 const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 4_000);
+/**
+ * Each scenario's time is split into rounds that alternate the store and the raw INSERT
+ * (store first, then raw first, …), so a change of load on a shared machine weighs on both
+ * sides of the ratio alike.
+ */
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 4);
 
 interface Result {
-  readonly appends: number;
-  readonly seconds: number;
+  appends: number;
+  seconds: number;
   readonly latencies: number[];
 }
 
@@ -31,12 +37,13 @@ async function serverUrl(): Promise<string> {
 
 async function runFor(
   writers: number,
+  durationMs: number,
   append: (writer: number, n: number) => Promise<void>,
 ): Promise<Result> {
   const latencies: number[] = [];
   let appends = 0;
   const started = performance.now();
-  const deadline = started + DURATION_MS;
+  const deadline = started + durationMs;
   await Promise.all(
     Array.from({ length: writers }, async (_, writer) => {
       for (let n = 0; performance.now() < deadline; n += 1) {
@@ -81,44 +88,58 @@ async function main(): Promise<void> {
     const rows: string[] = [];
     const header = `${'scenario'.padEnd(22)} ${'appends/s'.padStart(10)} ${'events/s'.padStart(10)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} │ ${'raw INSERT appends/s'.padStart(20)} ${'store/raw'.padStart(9)}`;
     process.stdout.write(
-      `\nPostgresEventStore vs raw pg INSERT, ${DURATION_MS / 1000}s per scenario, fsync as configured on the server\n`,
+      `\nPostgresEventStore vs raw pg INSERT, ${DURATION_MS / 1000}s per scenario and side in ${ROUNDS} alternating rounds, fsync as configured on the server\n`,
     );
     for (const eventsPerAppend of [1, 10]) {
       for (const writers of [1, 8]) {
         const label = `${eventsPerAppend} event${eventsPerAppend > 1 ? 's' : ''}, ${writers} writer${writers > 1 ? 's' : ''}`;
         const versions = new Map<string, number>();
-        const storeResult = await runFor(writers, async (writer) => {
-          const aggregateId = `w${writer}-of-${writers}-${eventsPerAppend}`;
-          const expected = versions.get(aggregateId) ?? 0;
-          const result = await eventStore.appendToStream(
-            { aggregateType: 'Order', aggregateId },
-            Array.from({ length: eventsPerAppend }, (_, i) => ({
-              type: 'LineAdded',
-              data: payload(i),
-            })),
-            { expectedVersion: expected },
-          );
-          versions.set(aggregateId, result.nextExpectedVersion);
-        });
-        const rawVersions = new Map<string, number>();
-        const rawResult = await runFor(writers, async (writer) => {
-          const aggregateId = `raw-w${writer}-of-${writers}-${eventsPerAppend}`;
-          const version = rawVersions.get(aggregateId) ?? 0;
-          const values: unknown[] = [];
-          const tuples: string[] = [];
-          for (let i = 0; i < eventsPerAppend; i += 1) {
-            const base = values.length;
-            tuples.push(
-              `($${base + 1}, 'Order', $${base + 2}, $${base + 3}, 'LineAdded', 1, $${base + 4}, '{}'::jsonb, now())`,
+        const storeRound = (ms: number) =>
+          runFor(writers, ms, async (writer) => {
+            const aggregateId = `w${writer}-of-${writers}-${eventsPerAppend}`;
+            const expected = versions.get(aggregateId) ?? 0;
+            const result = await eventStore.appendToStream(
+              { aggregateType: 'Order', aggregateId },
+              Array.from({ length: eventsPerAppend }, (_, i) => ({
+                type: 'LineAdded',
+                data: payload(i),
+              })),
+              { expectedVersion: expected },
             );
-            values.push(uuidV7(), aggregateId, version + i + 1, JSON.stringify(payload(i)));
+            versions.set(aggregateId, result.nextExpectedVersion);
+          });
+        const rawVersions = new Map<string, number>();
+        const rawRound = (ms: number) =>
+          runFor(writers, ms, async (writer) => {
+            const aggregateId = `raw-w${writer}-of-${writers}-${eventsPerAppend}`;
+            const version = rawVersions.get(aggregateId) ?? 0;
+            const values: unknown[] = [];
+            const tuples: string[] = [];
+            for (let i = 0; i < eventsPerAppend; i += 1) {
+              const base = values.length;
+              tuples.push(
+                `($${base + 1}, 'Order', $${base + 2}, $${base + 3}, 'LineAdded', 1, $${base + 4}, '{}'::jsonb, now())`,
+              );
+              values.push(uuidV7(), aggregateId, version + i + 1, JSON.stringify(payload(i)));
+            }
+            await pool.query(
+              `insert into tributary.events (event_id, aggregate_type, aggregate_id, aggregate_version, event_type, schema_version, payload, metadata, occurred_at) values ${tuples.join(', ')}`,
+              values,
+            );
+            rawVersions.set(aggregateId, version + eventsPerAppend);
+          });
+        const storeResult: Result = { appends: 0, seconds: 0, latencies: [] };
+        const rawResult: Result = { appends: 0, seconds: 0, latencies: [] };
+        for (let round = 0; round < ROUNDS; round += 1) {
+          const order = round % 2 === 0 ? [storeRound, rawRound] : [rawRound, storeRound];
+          for (const run of order) {
+            const result = await run(DURATION_MS / ROUNDS);
+            const into = run === storeRound ? storeResult : rawResult;
+            into.appends += result.appends;
+            into.seconds += result.seconds;
+            into.latencies.push(...result.latencies);
           }
-          await pool.query(
-            `insert into tributary.events (event_id, aggregate_type, aggregate_id, aggregate_version, event_type, schema_version, payload, metadata, occurred_at) values ${tuples.join(', ')}`,
-            values,
-          );
-          rawVersions.set(aggregateId, version + eventsPerAppend);
-        });
+        }
         const storeRate = storeResult.appends / storeResult.seconds;
         const rawRate = rawResult.appends / rawResult.seconds;
         rows.push(

@@ -16,7 +16,7 @@ import {
   assertEventType,
   assertVersion,
 } from './identifiers.js';
-import { assertJsonPayload, DEFAULT_MAX_PAYLOAD_BYTES } from './payload.js';
+import { checkedJsonPayload, DEFAULT_MAX_PAYLOAD_BYTES } from './payload.js';
 import { DEFAULT_MAX_RECORD_BYTES, unnumberedEventRecordSize } from './record-size.js';
 
 /**
@@ -123,6 +123,10 @@ export interface PreparedEvent {
   readonly occurredAt: string;
   /** Size of the payload as UTF-8 JSON. */
   readonly payloadBytes: number;
+  /** The payload as JSON text, made while validating it: what a store sends to its database. */
+  readonly payloadJson: string;
+  /** The metadata as JSON text, likewise. */
+  readonly metadataJson: string;
 }
 
 /** Settings that every store applies the same way when preparing an append. */
@@ -175,9 +179,13 @@ export function prepareAppend(
     seen.add(normalizedId);
     const schemaVersion = event.schemaVersion ?? 1;
     assertVersion(`schema version of ${what}`, schemaVersion, 1);
-    const payloadBytes = assertJsonPayload(event.data, `payload of ${what}`, maxBytes);
+    const { json: payloadJson, bytes: payloadBytes } = checkedJsonPayload(
+      event.data,
+      `payload of ${what}`,
+      maxBytes,
+    );
     const metadata = event.metadata ?? {};
-    assertJsonPayload(metadata, `metadata of ${what}`, maxBytes);
+    const { json: metadataJson } = checkedJsonPayload(metadata, `metadata of ${what}`, maxBytes);
     const occurredAt = event.occurredAt ?? now;
     const occurredTime = Date.parse(occurredAt);
     if (Number.isNaN(occurredTime)) {
@@ -200,6 +208,8 @@ export function prepareAppend(
       metadata,
       occurredAt,
       payloadBytes,
+      payloadJson,
+      metadataJson,
     };
     // Refused here, because capture could neither publish nor skip it later.
     const size = unnumberedEventRecordSize(

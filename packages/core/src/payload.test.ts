@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isTributaryError } from './errors.js';
-import { assertJsonPayload } from './payload.js';
+import { assertJsonPayload, checkedJsonPayload } from './payload.js';
 import { JsonSerializer } from './serializer.js';
 
 describe('assertJsonPayload', () => {
@@ -39,6 +39,30 @@ describe('assertJsonPayload', () => {
   it('rejects a payload over the byte limit', () => {
     expect(() => assertJsonPayload({ s: 'x'.repeat(100) }, 'payload', 50)).toThrow(
       /over the limit of 50 bytes/,
+    );
+  });
+});
+
+describe('checkedJsonPayload', () => {
+  it('returns the JSON text and its UTF-8 size, counted for 1-, 2-, 3- and 4-byte characters', () => {
+    for (const value of [
+      { s: 'plain' },
+      { s: 'Zoë ß', ké: ['ü'] },
+      { s: '中文 €', n: 1.5e-7 },
+      { s: '😀 a 𝄞' },
+      'x'.repeat(1000),
+    ]) {
+      const { json, bytes } = checkedJsonPayload(value, 'payload');
+      expect(json).toBe(JSON.stringify(value));
+      expect(bytes).toBe(Buffer.byteLength(json, 'utf8'));
+    }
+  });
+
+  it('measures a text that may be over the limit exactly, at the limit and one byte over', () => {
+    const value = { s: '€'.repeat(20) }; // 20 × 3 bytes + 8 bytes of JSON around it
+    expect(checkedJsonPayload(value, 'payload', 68).bytes).toBe(68);
+    expect(() => checkedJsonPayload(value, 'payload', 67)).toThrow(
+      /68 bytes, over the limit of 67/,
     );
   });
 });

@@ -22,14 +22,50 @@ export function assertJsonPayload(
   what: string,
   maxBytes: number = DEFAULT_MAX_PAYLOAD_BYTES,
 ): number {
+  return checkedJsonPayload(value, what, maxBytes).bytes;
+}
+
+/** A value accepted by {@link checkedJsonPayload}: its JSON text and the text's UTF-8 size. */
+export interface CheckedJsonPayload {
+  readonly json: string;
+  readonly bytes: number;
+}
+
+/**
+ * {@link assertJsonPayload}, returning the JSON text as well: the stores send that very text
+ * to the database, so a payload is serialized once per append, not once to measure it and
+ * again to store it.
+ *
+ * @throws InvalidEventError naming the path of the first offending value.
+ */
+export function checkedJsonPayload(
+  value: unknown,
+  what: string,
+  maxBytes: number = DEFAULT_MAX_PAYLOAD_BYTES,
+): CheckedJsonPayload {
   if (value === undefined) throw new InvalidEventError(`${what} is undefined`);
   checkJson(value, '$', what, new Set());
-  const bytes = encoder.encode(JSON.stringify(value)).byteLength;
+  const json = JSON.stringify(value);
+  // Only a text that could be over the limit is encoded: UTF-8 takes at most 3 bytes per
+  // UTF-16 code unit, and encoding allocates a copy of the whole payload.
+  const bytes = json.length * 3 <= maxBytes ? utf8Length(json) : encoder.encode(json).byteLength;
   if (bytes > maxBytes) {
     throw new InvalidEventError(`${what} is ${bytes} bytes, over the limit of ${maxBytes} bytes`, {
       bytes,
       maxBytes,
     });
+  }
+  return { json, bytes };
+}
+
+/** UTF-8 size of a well-formed string (lone surrogates were refused), without encoding it. */
+function utf8Length(text: string): number {
+  let bytes = text.length;
+  for (let index = 0; index < text.length; index += 1) {
+    const code = text.charCodeAt(index);
+    if (code < 0x80) continue;
+    // A surrogate pair is 2 code units and 4 bytes; everything else below 0x800 is 2 bytes, above 3.
+    bytes += code < 0x800 || (code >= 0xd800 && code <= 0xdfff) ? 1 : 2;
   }
   return bytes;
 }

@@ -219,6 +219,131 @@ export function appendStatement(events: string, commands: string): string {
       (select count(*) from inserted_commands)::int as inserted_commands`;
 }
 
+/** The shape of a single-stream append statement: one event or several, with or without a command id. */
+export interface SingleStreamShape {
+  /** Several events: the per-event columns travel as arrays and are unnested in order. */
+  readonly multi: boolean;
+  /** The append carries a command id, recorded by the same statement. */
+  readonly command: boolean;
+}
+
+/**
+ * A row of {@link singleStreamAppendStatement}: one per inserted event (`aggregate_version`,
+ * or with a command id one row with the last version), or, when the expectation did not
+ * hold, one row with the stream's `actual_version` and whether an event id or the command
+ * id of the append is `known` already.
+ */
+export interface SingleStreamRow extends Record<string, unknown> {
+  aggregate_version: number | null;
+  actual_version: number | null;
+  known: boolean | null;
+}
+
+/**
+ * The statement of the single-stream fast path: one stream, one round trip, and nothing but
+ * the index probes a plain INSERT makes plus one backward probe of the stream's version
+ * index (the stream's current version). It inserts only when the expectation holds (`$4`
+ * null for `'any'`); the primary key and the version constraint reject a known event id or
+ * a writer that got there first (SQLSTATE 23505), and the commands table's primary key a
+ * recorded command id: the statement then commits nothing. When the expectation does not
+ * hold it reports the actual version and whether any of the append's ids is stored (two
+ * more probes, on that path only), so a plain conflict needs no second round trip; every
+ * other outcome is classified by the full statement ({@link appendStatement}).
+ *
+ * Parameters: `$1` event id(s), `$2` aggregate type, `$3` aggregate id, `$4` expected
+ * version, `$5` event type(s), `$6` schema version(s), `$7` payload(s) as JSON text, `$8`
+ * metadata as JSON text, `$9` occurred-at(s), and `$10` the command id when there is one.
+ * Several events travel as array literals and are inserted in their order.
+ */
+export function singleStreamAppendStatement(
+  events: string,
+  commands: string,
+  shape: SingleStreamShape,
+): string {
+  const columns = `(event_id, aggregate_type, aggregate_id, aggregate_version, event_type, schema_version, payload, metadata, occurred_at)`;
+  const expectation = `$4::int is null or v.version = $4::int`;
+  const insert = shape.multi
+    ? `insert into ${events} ${columns}
+       select e.event_id, $2::text, $3::text, v.version + e.ord::int, e.event_type, e.schema_version,
+              e.payload, e.metadata, e.occurred_at
+       from v, unnest($1::uuid[], $5::text[], $6::int[], $7::jsonb[], $8::jsonb[], $9::timestamptz[])
+              with ordinality as e(event_id, event_type, schema_version, payload, metadata, occurred_at, ord)
+       where ${expectation}
+       order by e.ord
+       returning aggregate_version`
+    : `insert into ${events} ${columns}
+       select $1::uuid, $2::text, $3::text, v.version + 1, $5::text, $6::int, $7::jsonb, $8::jsonb,
+              $9::timestamptz
+       from v
+       where ${expectation}
+       returning aggregate_version`;
+  const knownEvent = shape.multi
+    ? `exists (select 1 from ${events} where event_id = any($1::uuid[]))`
+    : `exists (select 1 from ${events} where event_id = $1::uuid)`;
+  const known = shape.command
+    ? `${knownEvent} or exists (select 1 from ${commands} where command_id = $10::text)`
+    : knownEvent;
+  // The command row goes in after the events, in the same statement: both commit or neither.
+  const written = shape.command
+    ? `inserted as (${insert}),
+       written as (
+         insert into ${commands} (command_id, aggregate_type, aggregate_id, from_version, to_version)
+         select $10::text, $2::text, $3::text, min(aggregate_version), max(aggregate_version)
+         from inserted having count(*) > 0
+         returning to_version as aggregate_version)`
+    : `written as (${insert})`;
+  return `
+    with v as (
+      select coalesce(max(aggregate_version), 0)::int as version from ${events}
+      where aggregate_type = $2::text and aggregate_id = $3::text
+    ),
+    ${written}
+    select aggregate_version, null::int as actual_version, null::boolean as known from written
+    union all
+    select null, v.version, ${known} from v where not (${expectation})`;
+}
+
+/** The parameters of {@link singleStreamAppendStatement} for one stream's append. */
+export function singleStreamParams(plan: StreamPlan): unknown[] {
+  const expected =
+    plan.expected === 'any' ? null : plan.expected === 'no-stream' ? 0 : plan.expected;
+  const { aggregateType, aggregateId } = plan.stream;
+  const [only] = plan.events;
+  // The payload and metadata go as the JSON text validation made (no second serialization);
+  // several events go as array literals, written here so pg and knex bind the same text.
+  const params: unknown[] =
+    plan.events.length === 1 && only !== undefined
+      ? [
+          only.eventId,
+          aggregateType,
+          aggregateId,
+          expected,
+          only.eventType,
+          only.schemaVersion,
+          only.payloadJson,
+          only.metadataJson,
+          only.occurredAt,
+        ]
+      : [
+          arrayLiteral(plan.events.map((event) => event.eventId)),
+          aggregateType,
+          aggregateId,
+          expected,
+          arrayLiteral(plan.events.map((event) => event.eventType)),
+          arrayLiteral(plan.events.map((event) => String(event.schemaVersion))),
+          arrayLiteral(plan.events.map((event) => event.payloadJson)),
+          arrayLiteral(plan.events.map((event) => event.metadataJson)),
+          arrayLiteral(plan.events.map((event) => event.occurredAt)),
+        ];
+  if (plan.commandId !== undefined) params.push(plan.commandId);
+  return params;
+}
+
+/** A PostgreSQL array literal of `values`, each quoted (so `NULL` and commas stay text). */
+function arrayLiteral(values: readonly string[]): string {
+  return `{${values.map((value) => `"${value.replace(/[\\"]/g, '\\$&')}"`).join(',')}}`;
+}
+
 /** One statement that finds a recorded command. */
 export function findCommandStatement(commands: string): string {
   return `select command_id, aggregate_type, aggregate_id, from_version, to_version

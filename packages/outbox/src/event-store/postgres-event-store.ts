@@ -44,6 +44,8 @@ import {
   findCommandStatement,
   isUniqueViolation,
   readStatement,
+  singleStreamAppendStatement,
+  singleStreamParams,
   toEnvelope,
   toCommandRows,
   toInputRows,
@@ -51,6 +53,7 @@ import {
   type EventRow,
   type KnownCommand,
   type KnownEvent,
+  type SingleStreamRow,
   type StreamPlan,
 } from './event-store-sql.js';
 
@@ -101,6 +104,8 @@ export class PostgresEventStore implements EventStore {
   /** Prepared-statement names, unique per table so two configurations never share a plan. */
   readonly #appendName: string;
   readonly #readName: string;
+  /** The single-stream fast path's statements and their names, by shape (see `#fastStatement`). */
+  readonly #fastStatements: readonly { readonly text: string; readonly name: string }[];
   /** True when each statement commits on its own (a pool), false inside a caller's transaction. */
   readonly #autocommit: boolean;
   /** False once a connection that was not a pool turned out to run outside BEGIN. */
@@ -133,6 +138,18 @@ export class PostgresEventStore implements EventStore {
     this.#findCommandSql = findCommandStatement(qualifiedTable(this.#config, 'commandsTable'));
     const suffix = `${this.#config.schema}_${this.#config.eventsTable}`;
     this.#appendName = `tributary_append_${suffix}`;
+    const commands = qualifiedTable(this.#config, 'commandsTable');
+    this.#fastStatements = [
+      { multi: false, command: false, tag: '0' },
+      { multi: false, command: true, tag: '1' },
+      { multi: true, command: false, tag: '2' },
+      { multi: true, command: true, tag: '3' },
+    ].map(({ tag, ...shape }) => ({
+      text: singleStreamAppendStatement(this.#events, commands, shape),
+      // The shape leads the suffix, as a digit: no schema name starts with one, so these
+      // never collide with `#appendName`, and the server keys names by their first 63 bytes.
+      name: `tributary_append_${tag}_${suffix}`,
+    }));
     this.#readName = `tributary_read_${suffix}`;
   }
 
@@ -227,6 +244,11 @@ export class PostgresEventStore implements EventStore {
       validatePayloads(this.#options.payloadValidator, append.stream, events);
       return { index, stream: append.stream, expected, events, commandId: append.commandId };
     });
+    const [only] = plans;
+    if (plans.length === 1 && only !== undefined && only.events.length > 0 && this.#canRunAlone) {
+      const appended = await this.#appendFast(only);
+      if (appended !== undefined) return [appended];
+    }
     // A concurrent writer may insert first. Re-running the statement is correct when the
     // caller asked for no version check ('any'), when the clash was on an event id (the
     // re-run classifies it as duplicate or error), or when the append carries a command id
@@ -251,6 +273,49 @@ export class PostgresEventStore implements EventStore {
       if (!isUniqueViolation(cause)) throw error;
       throw await this.#concurrencyError(cause, plans);
     }
+  }
+
+  /** True when a failing statement cannot abort a caller's transaction: it runs on its own. */
+  get #canRunAlone(): boolean {
+    return this.#autocommit || !this.#inTransactionBlock;
+  }
+
+  /**
+   * The common append (one stream, at least one event) in one short statement that probes
+   * no more than a plain INSERT plus the stream's version. It returns the result when the
+   * events were inserted, and `undefined` when they were not: the expectation did not hold,
+   * or an event id, the next version or the command id is already taken (SQLSTATE 23505;
+   * the statement committed nothing). The caller then runs the full statement, which tells
+   * a duplicate, a conflict and a reused command id apart exactly as before, so the fast
+   * path changes no outcome, only the cost of the appends that succeed.
+   */
+  async #appendFast(plan: StreamPlan): Promise<AppendResult | undefined> {
+    const statement =
+      this.#fastStatements[
+        (plan.events.length > 1 ? 2 : 0) + (plan.commandId === undefined ? 0 : 1)
+      ];
+    if (statement === undefined) return undefined;
+    let rows: SingleStreamRow[];
+    try {
+      rows = await this.#executor.query<SingleStreamRow>(
+        statement.text,
+        singleStreamParams(plan),
+        statement.name,
+      );
+    } catch (error) {
+      if (isUniqueViolation(error)) return undefined;
+      throw error;
+    }
+    const [first] = rows;
+    if (first === undefined) return undefined;
+    if (first.actual_version !== null) {
+      // A stored id makes this a retry (duplicate) or a misuse: the full statement tells which.
+      if (first.known === true) return undefined;
+      throw new ConcurrencyError(plan.stream, plan.expected, first.actual_version);
+    }
+    let last = 0;
+    for (const row of rows) last = Math.max(last, row.aggregate_version ?? 0);
+    return appendedResult(plan, last - plan.events.length);
   }
 
   async #appendOnce(plans: readonly StreamPlan[]): Promise<AppendResult[]> {
