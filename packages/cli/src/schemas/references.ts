@@ -31,7 +31,9 @@ export async function checkReferences(
 ): Promise<number> {
   let breaks = 0;
   for (const reference of flattenReferences(references)) {
-    if (seen.has(reference.name)) continue;
+    // Keyed by content: two versions of a shared type are two schemas to check.
+    const key = `${reference.subject}\u0000${reference.schema}`;
+    if (seen.has(key)) continue;
     let schema: RegistrySchema = { format: reference.format, schema: reference.schema };
     try {
       const nested = await registerReferences(registry, reference.references, 'lookup');
@@ -39,14 +41,14 @@ export async function checkReferences(
     } catch (error) {
       if (!(error instanceof SchemaReferenceMissingError)) throw error;
       // Its own references are new too: it is new as a whole, checked once they exist.
-      seen.set(reference.name, false);
+      seen.set(key, false);
       output.out(
         `✓ ${reference.subject}: reference "${reference.name}" is new (it uses "${error.reference}", not registered yet)`,
       );
       continue;
     }
     const registered = await registry.lookup(reference.subject, schema);
-    seen.set(reference.name, registered !== undefined);
+    seen.set(key, registered !== undefined);
     if (registered !== undefined) {
       output.out(
         `✓ ${reference.subject}: reference "${reference.name}" is registered (version ${registered.version}, id ${registered.id})`,
