@@ -164,6 +164,10 @@ function compareKinds(ctx: Context, original: FieldKind, update: FieldKind, wher
   }
 }
 
+/** proto2 `required` (protobufjs only derives `required` on resolve; the rule is parsed). */
+const isRequired = (field: protobuf.Field): boolean =>
+  (field as unknown as { readonly rule?: string }).rule === 'required';
+
 const fieldWhere = (message: protobuf.Type, field: protobuf.Field): string =>
   `${message.fullName.replace(/^\./, '')}.${field.name} (field ${field.id})`;
 
@@ -233,7 +237,7 @@ function compareMessages(ctx: Context, original: protobuf.Type, update: protobuf
     const updateField = updateById.get(id);
     if (updateField === undefined) {
       if (originalOneofOf.has(id)) continue; // reported as ONEOF_FIELD_REMOVED above
-      if (originalField.required) {
+      if (isRequired(originalField)) {
         ctx.breaks.push(`REQUIRED_FIELD_REMOVED at ${fieldWhere(original, originalField)}`);
       }
       continue;
@@ -241,7 +245,7 @@ function compareMessages(ctx: Context, original: protobuf.Type, update: protobuf
     compareFields(ctx, update, originalField, updateField);
   }
   for (const [id, updateField] of updateById) {
-    if (!originalById.has(id) && updateField.required && !updateOneofOf.has(id)) {
+    if (!originalById.has(id) && isRequired(updateField) && !updateOneofOf.has(id)) {
       ctx.breaks.push(`REQUIRED_FIELD_ADDED at ${fieldWhere(update, updateField)}`);
     }
   }
