@@ -34,7 +34,14 @@ def protobuf_module(proto_path):
     out = tempfile.mkdtemp(prefix="tributary-protoc-")
     include = str(importlib.resources.files("grpc_tools") / "_proto")
     directory, name = os.path.split(os.path.abspath(proto_path))
-    code = protoc.main(["protoc", f"-I{directory}", f"-I{include}", f"--python_out={out}", name])
+    # The files it imports (schema references) sit under the same directory, by import path.
+    files = sorted(
+        os.path.relpath(os.path.join(root, file), directory)
+        for root, _, found in os.walk(directory)
+        for file in found
+        if file.endswith(".proto")
+    )
+    code = protoc.main(["protoc", f"-I{directory}", f"-I{include}", f"--python_out={out}", *files])
     if code != 0:
         raise SystemExit(f"protoc failed on {proto_path}")
     sys.path.insert(0, out)

@@ -7,7 +7,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -53,6 +53,7 @@ const PROTO = `syntax = "proto3";
 package acme.counters.v1;
 
 import "google/protobuf/timestamp.proto";
+import "acme/counters/common/v1/delta.proto";
 
 message Decremented {
   enum Reason { REASON_UNSPECIFIED = 0; CORRECTION = 1; REFUND = 2; }
@@ -62,7 +63,29 @@ message Decremented {
   int64 ledger_sequence = 4;
   bytes signature = 5;
 }
+
+// Uses a message of a file registered as a schema reference (its import path is its subject).
+message Reset { acme.counters.common.v1.Delta delta = 1; }
 `;
+
+const DELTA_PROTO = `syntax = "proto3";
+package acme.counters.common.v1;
+
+message Delta { int32 by = 1; string reason = 2; }
+`;
+
+const AMOUNT_AVRO = {
+  type: 'record',
+  name: 'Amount',
+  namespace: 'acme.counters.common',
+  fields: [{ name: 'by', type: 'int' }],
+};
+const ADJUSTED_AVRO = {
+  type: 'record',
+  name: 'Adjusted',
+  namespace: 'acme.counters',
+  fields: [{ name: 'amount', type: 'acme.counters.common.Amount' }],
+};
 
 const INCREMENTED_AVRO = {
   type: 'record',
@@ -80,7 +103,21 @@ const NOTED_JSON_SCHEMA = {
 };
 
 const SCHEMAS = `import { readFileSync } from 'node:fs';
-import { avroSchema, defineEventSchemas, jsonSchema, protobufSchema } from '@tributary/core';
+import {
+  avroReference,
+  avroSchema,
+  defineEventSchemas,
+  jsonSchema,
+  protobufReference,
+  protobufSchema,
+} from '@tributary/core';
+
+const counters = readFileSync(new URL('./counters.proto', import.meta.url), 'utf8');
+const delta = protobufReference({
+  path: 'acme/counters/common/v1/delta.proto',
+  schema: readFileSync(new URL('./acme/counters/common/v1/delta.proto', import.meta.url), 'utf8'),
+});
+const amount = avroReference({ schema: ${JSON.stringify(AMOUNT_AVRO)} });
 
 export default defineEventSchemas([
   avroSchema({
@@ -91,7 +128,21 @@ export default defineEventSchemas([
   protobufSchema({
     aggregateType: 'Counter',
     eventType: 'Decremented',
-    schema: readFileSync(new URL('./counters.proto', import.meta.url), 'utf8'),
+    schema: counters,
+    references: [delta],
+  }),
+  protobufSchema({
+    aggregateType: 'Counter',
+    eventType: 'Reset',
+    schema: counters,
+    recordName: 'Reset',
+    references: [delta],
+  }),
+  avroSchema({
+    aggregateType: 'Counter',
+    eventType: 'Adjusted',
+    schema: ${JSON.stringify(ADJUSTED_AVRO)},
+    references: [amount],
   }),
   jsonSchema({
     aggregateType: 'Counter',
@@ -132,6 +183,8 @@ export const projections = [
       Incremented: add((payload) => payload.by),
       Decremented: add((payload) => -payload.by),
       Noted: add((payload) => (typeof payload.text === 'string' ? 0 : Number.NaN)),
+      Adjusted: add((payload) => payload.amount.by),
+      Reset: add((payload) => -payload.delta.by),
     },
   }),
 ];
@@ -234,6 +287,8 @@ describe('tributary capture --schemas and tributary project --registry-url', () 
   it('publish Avro, Protobuf and JSON Schema records through the registry and project them', async () => {
     await writeFile(join(outside, 'schemas.mjs'), SCHEMAS);
     await writeFile(join(outside, 'counters.proto'), PROTO);
+    await mkdir(join(outside, 'acme/counters/common/v1'), { recursive: true });
+    await writeFile(join(outside, 'acme/counters/common/v1/delta.proto'), DELTA_PROTO);
     await writeFile(join(outside, 'projections.mjs'), PROJECTIONS);
     // The module path in the file is relative to the file; the registry comes from the
     // environment, as an operator would keep a URL with credentials.
@@ -274,9 +329,11 @@ describe('tributary capture --schemas and tributary project --registry-url', () 
           },
           { type: 'Noted', data: { text: 'hello' } },
           { type: 'Incremented', data: { by: 10 } },
+          { type: 'Adjusted', data: { amount: { by: 3 } } },
+          { type: 'Reset', data: { delta: { by: 1, reason: 'recount' } } },
         ],
       );
-      await until('four records', async () => (await records()).length >= 4, capture.logs);
+      await until('six records', async () => (await records()).length >= 6, capture.logs);
       const published = await records();
       expect(published.map((r) => headerValue(r.headers, EventHeaders.eventId))).toEqual(
         appended.events.map((event) => event.eventId),
@@ -288,7 +345,24 @@ describe('tributary capture --schemas and tributary project --registry-url', () 
         const { schemaId } = decodeWireFormat(Uint8Array.from(record.value ?? []));
         formats.push((await registry.getById(schemaId)).format);
       }
-      expect(formats).toEqual(['AVRO', 'PROTOBUF', 'JSON', 'AVRO']);
+      expect(formats).toEqual(['AVRO', 'PROTOBUF', 'JSON', 'AVRO', 'AVRO', 'PROTOBUF']);
+      // Shared types were registered under their own subjects and referenced.
+      const adjusted = await registry.getById(
+        decodeWireFormat(Uint8Array.from(published[4]?.value ?? [])).schemaId,
+      );
+      expect(adjusted.references).toEqual([
+        { name: 'acme.counters.common.Amount', subject: 'acme.counters.common.Amount', version: 1 },
+      ]);
+      const reset = await registry.getById(
+        decodeWireFormat(Uint8Array.from(published[5]?.value ?? [])).schemaId,
+      );
+      expect(reset.references).toEqual([
+        {
+          name: 'acme/counters/common/v1/delta.proto',
+          subject: 'acme/counters/common/v1/delta.proto',
+          version: 1,
+        },
+      ]);
       // Confluent's Python client decodes every record, through the registry, to what
       // Tributary's decoder gives.
       const decoder = createRecordValueDecoder({ registry, codecs: createDefaultSchemaCodecs() });
@@ -315,6 +389,8 @@ describe('tributary capture --schemas and tributary project --registry-url', () 
         ledger_sequence: '9007199254740993',
         signature: 'AAEC+g==',
       });
+      expect(python[4]?.payload).toEqual({ amount: { by: 3 } });
+      expect(python[5]?.payload).toEqual({ delta: { by: 1, reason: 'recount' } });
       expect(await registry.subjects()).toEqual(
         expect.arrayContaining([`${topic}-Incremented`, `${topic}-Decremented`, `${topic}-Noted`]),
       );
@@ -393,10 +469,10 @@ describe('tributary capture --schemas and tributary project --registry-url', () 
     try {
       await until(
         'the projected events',
-        async () => (await totals('c-1'))?.events === 4 && (await totals('c-2'))?.events === 3,
+        async () => (await totals('c-1'))?.events === 6 && (await totals('c-2'))?.events === 3,
         project.logs,
       );
-      expect(await totals('c-1')).toEqual({ total: 13, events: 4 });
+      expect(await totals('c-1')).toEqual({ total: 15, events: 6 });
       expect(await totals('c-2')).toEqual({ total: 4, events: 3 });
     } finally {
       project.child.kill('SIGTERM');

@@ -3,6 +3,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { avroReference, avroSchema, protobufReference, protobufSchema } from '@tributary/core';
 import { InMemorySchemaRegistry } from '@tributary/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { schemasCommand } from './command.js';
@@ -140,5 +141,104 @@ describe('tributary schemas', () => {
       }),
     ).toBe(2);
     expect(half.err.join('\n')).toContain('SCHEMA_REGISTRY_PASSWORD');
+  });
+
+  describe('with schema references', () => {
+    const money = avroReference({
+      schema: {
+        type: 'record',
+        name: 'Money',
+        namespace: 'bank',
+        fields: [{ name: 'cents', type: 'long' }],
+      },
+    });
+    const paid = avroSchema({
+      aggregateType: 'Order',
+      eventType: 'Paid',
+      schema: {
+        type: 'record',
+        name: 'Paid',
+        namespace: 'shop',
+        fields: [{ name: 'amount', type: 'bank.Money' }],
+      },
+      references: [money],
+    });
+    const refunded = protobufSchema({
+      aggregateType: 'Order',
+      eventType: 'Refunded',
+      schema:
+        'syntax = "proto3";\npackage shop;\nimport "bank/money.proto";\nmessage Refunded { bank.Cents amount = 1; }\n',
+      references: [
+        protobufReference({
+          path: 'bank/money.proto',
+          schema: 'syntax = "proto3";\npackage bank;\nmessage Cents { int64 value = 1; }\n',
+        }),
+      ],
+    });
+
+    it('registers references first under their own subjects, then checks everything as registered', async () => {
+      const registry = new InMemorySchemaRegistry();
+      const module = await schemasModule('refs', [paid, refunded]);
+      const { out, output } = capture();
+      expect(await schemasCommand(['register', '--schemas', module], output, { registry })).toBe(0);
+      expect(await registry.subjects()).toEqual([
+        'bank.Money',
+        'events.Order-Paid',
+        'bank/money.proto',
+        'events.Order-Refunded',
+      ]);
+      expect(await registry.getCompatibility('bank.Money')).toBe('BACKWARD');
+      expect(out.join('\n')).toContain('✓ bank.Money: reference "bank.Money" registered');
+      const checked = capture();
+      expect(
+        await schemasCommand(['check', '--schemas', module], checked.output, { registry }),
+      ).toBe(0);
+      expect(checked.out.join('\n')).toContain(
+        '✓ bank.Money: reference "bank.Money" is registered',
+      );
+      expect(checked.out.join('\n')).toContain('Order/Paid v1 (AVRO) is registered');
+    });
+
+    it('reports a type used without a reference, and an unregistered reference, naming them', async () => {
+      const registry = new InMemorySchemaRegistry();
+      const unreferenced = await schemasModule('unreferenced', [{ ...paid, references: [] }]);
+      const first = capture();
+      expect(
+        await schemasCommand(['check', '--schemas', unreferenced], first.output, { registry }),
+      ).toBe(1);
+      expect(first.err.join('\n')).toContain(
+        'uses "bank.Money", which is not among its references [SCHEMA_REFERENCE_MISSING]',
+      );
+
+      // Paid v1 registered; v2 uses a changed Money that the registry does not hold yet.
+      await schemasCommand(
+        ['register', '--schemas', await schemasModule('refs-v1', [paid])],
+        capture().output,
+        { registry },
+      );
+      const money2 = avroReference({
+        schema: {
+          type: 'record',
+          name: 'Money',
+          namespace: 'bank',
+          fields: [
+            { name: 'cents', type: 'long' },
+            { name: 'currency', type: 'string', default: 'EUR' },
+          ],
+        },
+      });
+      const v2 = await schemasModule('refs-v2', [
+        paid,
+        { ...paid, schemaVersion: 2, references: [money2] },
+      ]);
+      const second = capture();
+      expect(await schemasCommand(['check', '--schemas', v2], second.output, { registry })).toBe(1);
+      expect(second.out.join('\n')).toContain(
+        '✓ bank.Money: reference "bank.Money" is new or BACKWARD-compatible',
+      );
+      expect(second.err.join('\n')).toContain(
+        'Order/Paid v2 (AVRO) cannot be checked: its reference "bank.Money" is not registered under "bank.Money" [SCHEMA_REFERENCE_MISSING]',
+      );
+    });
   });
 });

@@ -10,15 +10,19 @@ import { parseArgs } from 'node:util';
 import {
   defaultTopicFor,
   EventSchemaCatalog,
+  flattenReferences,
   isCompatibilityMode,
   isTributaryError,
+  registerReferences,
+  SchemaReferenceMissingError,
   subjectNameStrategy,
   toRegistrySchema,
   type CompatibilityMode,
   type EventSchemaDeclaration,
   type SchemaRegistry,
 } from '@tributary/core';
-import { ConfluentSchemaRegistryClient } from '@tributary/outbox';
+import { ConfluentSchemaRegistryClient, createDefaultSchemaCodecs } from '@tributary/outbox';
+import { checkReferences, registrySchemaFor } from './references.js';
 
 /** Output streams of the command. */
 export interface SchemasCliOutput {
@@ -128,6 +132,8 @@ async function check(
   output: SchemasCliOutput,
 ): Promise<number> {
   let breaks = 0;
+  const codecs = createDefaultSchemaCodecs();
+  const referencesSeen = new Map<string, boolean>();
   for (const { subject, declarations } of plans) {
     const versions = await registry.versions(subject);
     if (versions.length > 0) {
@@ -144,7 +150,32 @@ async function check(
       }
     }
     for (const declaration of declarations) {
-      const schema = toRegistrySchema(declaration);
+      breaks += await checkReferences(
+        registry,
+        declaration.references ?? [],
+        mode,
+        output,
+        referencesSeen,
+      );
+      const schema = await registrySchemaFor(registry, codecs, declaration);
+      if (schema instanceof SchemaReferenceMissingError) {
+        const known = flattenReferences(declaration.references ?? []).some(
+          (reference) => reference.name === schema.reference,
+        );
+        if (known && versions.length === 0) {
+          output.out(
+            `✓ ${subject}: ${label(declaration)} is new (no subject yet; its reference "${schema.reference}" is registered first)`,
+          );
+          continue;
+        }
+        breaks += 1;
+        output.err(
+          known
+            ? `✗ ${subject}: ${label(declaration)} cannot be checked: its reference "${schema.reference}" is not registered under "${schema.subject ?? schema.reference}" [${schema.code}]. Run \`tributary schemas register\` (references first), then check again.`
+            : `✗ ${subject}: ${label(declaration)} uses "${schema.reference}", which is not among its references [${schema.code}]: ${schema.message}`,
+        );
+        continue;
+      }
       const registered = await registry.lookup(subject, schema);
       if (registered !== undefined) {
         output.out(
@@ -195,6 +226,7 @@ async function register(
   mode: CompatibilityMode,
   output: SchemasCliOutput,
 ): Promise<number> {
+  const referenceModes = new Set<string>();
   for (const { subject, declarations } of plans) {
     let modeSet = false;
     if ((await registry.versions(subject)).length > 0) {
@@ -202,7 +234,22 @@ async function register(
       modeSet = true;
     }
     for (const declaration of declarations) {
-      const registered = await registry.register(subject, toRegistrySchema(declaration));
+      // Referenced schemas first, each under its own subject (the registry resolves them).
+      const references = await registerReferences(
+        registry,
+        declaration.references ?? [],
+        'register',
+      );
+      for (const reference of flattenReferences(declaration.references ?? [])) {
+        if (referenceModes.has(reference.subject)) continue;
+        referenceModes.add(reference.subject);
+        await registry.setCompatibility(mode, reference.subject);
+        output.out(`✓ ${reference.subject}: reference "${reference.name}" registered`);
+      }
+      const registered = await registry.register(subject, {
+        ...toRegistrySchema(declaration),
+        ...(references.length === 0 ? {} : { references }),
+      });
       output.out(
         `✓ ${subject}: ${label(declaration)} → version ${registered.version}, id ${registered.id}`,
       );

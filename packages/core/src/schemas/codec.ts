@@ -4,6 +4,7 @@
  */
 import type { PayloadIssue } from './errors.js';
 import { InvalidSchemaError } from './errors.js';
+import type { ResolvedSchemaReference } from './references.js';
 import type { RegistrySchema, SchemaFormat } from './registry.js';
 
 /** A schema prepared for encoding, decoding and validating payloads. */
@@ -29,6 +30,12 @@ export interface CompileOptions {
    * several); other formats ignore it (the schema itself is the record).
    */
   readonly recordName?: string;
+  /**
+   * The schemas this one references (Avro named types, imported `.proto` files), every one
+   * reachable, dependencies first. A name the schema uses but that is missing here fails
+   * with `SchemaReferenceMissingError`.
+   */
+  readonly references?: readonly ResolvedSchemaReference[];
 }
 
 /** Compiles schemas of one format. */
@@ -70,7 +77,10 @@ export class SchemaCodecs {
    * @throws InvalidSchemaError when no codec handles the format or the text does not parse.
    */
   compile(schema: RegistrySchema, options: CompileOptions = {}): CompiledSchema {
-    const cacheKey = `${schema.format}\u0000${options.recordName ?? ''}\u0000${schema.schema}`;
+    const references = (options.references ?? [])
+      .map((reference) => `${reference.name}\u0001${reference.schema}`)
+      .join('\u0002');
+    const cacheKey = `${schema.format}\u0000${options.recordName ?? ''}\u0000${schema.schema}\u0000${references}`;
     const cached = this.#compiled.get(cacheKey);
     if (cached !== undefined) return cached;
     const codec = this.#codecs.get(schema.format);

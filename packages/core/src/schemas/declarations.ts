@@ -6,6 +6,8 @@
  */
 import { assertAggregateType, assertEventType, assertVersion } from '../identifiers.js';
 import { InvalidSchemaError, SchemaNotFoundError } from './errors.js';
+import type { CompileOptions } from './codec.js';
+import { resolvedReferencesOf, type SchemaReferenceDeclaration } from './references.js';
 import type { RegistrySchema, SchemaFormat } from './registry.js';
 
 /** The schema of one (aggregate type, event type, schema version). */
@@ -23,6 +25,11 @@ export interface EventSchemaDeclaration {
    * name, the Protobuf message, or the JSON Schema `title`; else the event type.
    */
   readonly recordName: string;
+  /**
+   * Shared types the schema uses (Avro named types, imported `.proto` files), registered
+   * under their own subjects before it. Absent or empty: none.
+   */
+  readonly references?: readonly SchemaReferenceDeclaration[];
 }
 
 /** Input of {@link jsonSchema}, {@link avroSchema} and {@link protobufSchema}. */
@@ -34,16 +41,37 @@ export interface SchemaDeclarationInput<Schema> {
   readonly schema: Schema;
   /** Overrides the record name derived from the schema. */
   readonly recordName?: string;
+  /**
+   * Shared types the schema uses: {@link avroReference} for Avro named types,
+   * {@link protobufReference} for imported `.proto` files (Avro and Protobuf only).
+   */
+  readonly references?: readonly SchemaReferenceDeclaration[];
 }
 
 function base(
   input: SchemaDeclarationInput<unknown>,
-): Pick<EventSchemaDeclaration, 'aggregateType' | 'eventType' | 'schemaVersion'> {
+  format: SchemaFormat,
+): Pick<EventSchemaDeclaration, 'aggregateType' | 'eventType' | 'schemaVersion' | 'references'> {
   assertAggregateType(input.aggregateType);
   assertEventType(input.eventType);
   const schemaVersion = input.schemaVersion ?? 1;
   assertVersion(`schema version of ${input.eventType}`, schemaVersion, 1);
-  return { aggregateType: input.aggregateType, eventType: input.eventType, schemaVersion };
+  const references = input.references ?? [];
+  for (const reference of references) {
+    if (reference.format !== format) {
+      throw new InvalidSchemaError(
+        `${input.eventType}: a ${format} schema cannot reference the ${reference.format} schema "${reference.name}"`,
+      );
+    }
+  }
+  // Flattening rejects cycles and one name declared with two schemas, at declaration time.
+  resolvedReferencesOf(references);
+  return {
+    aggregateType: input.aggregateType,
+    eventType: input.eventType,
+    schemaVersion,
+    ...(references.length === 0 ? {} : { references }),
+  };
 }
 
 function parseJsonText(text: string, what: string): unknown {
@@ -61,7 +89,12 @@ function parseJsonText(text: string, what: string): unknown {
  * (see docs/schemas.md).
  */
 export function jsonSchema(input: SchemaDeclarationInput<object | string>): EventSchemaDeclaration {
-  const head = base(input);
+  if ((input.references ?? []).length > 0) {
+    throw new InvalidSchemaError(
+      `JSON Schema of ${input.eventType}: references are supported for Avro and Protobuf only; use a local $ref`,
+    );
+  }
+  const head = base(input, 'JSON');
   const text = typeof input.schema === 'string' ? input.schema : JSON.stringify(input.schema);
   const parsed = parseJsonText(text, `JSON Schema of ${input.eventType}`);
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
@@ -78,7 +111,7 @@ export function jsonSchema(input: SchemaDeclarationInput<object | string>): Even
 
 /** Declares an Avro schema (a record), as an object or as text. */
 export function avroSchema(input: SchemaDeclarationInput<object | string>): EventSchemaDeclaration {
-  const head = base(input);
+  const head = base(input, 'AVRO');
   const text = typeof input.schema === 'string' ? input.schema : JSON.stringify(input.schema);
   const parsed = parseJsonText(text, `Avro schema of ${input.eventType}`) as {
     type?: unknown;
@@ -101,7 +134,7 @@ export function avroSchema(input: SchemaDeclarationInput<object | string>): Even
  * message of the file can be chosen, and records carry its Confluent message indexes.
  */
 export function protobufSchema(input: SchemaDeclarationInput<string>): EventSchemaDeclaration {
-  const head = base(input);
+  const head = base(input, 'PROTOBUF');
   // Comments and string literals could hold the words `package` or `message`.
   const code = input.schema
     .replace(/\/\*[\s\S]*?\*\//g, ' ')
@@ -122,9 +155,21 @@ export function protobufSchema(input: SchemaDeclarationInput<string>): EventSche
   };
 }
 
-/** The {@link RegistrySchema} of a declaration. */
+/**
+ * The {@link RegistrySchema} of a declaration, without its references (their versions are
+ * the registry's: see `registerReferences`).
+ */
 export function toRegistrySchema(declaration: EventSchemaDeclaration): RegistrySchema {
   return { format: declaration.format, schema: declaration.schema };
+}
+
+/** What codecs need to compile a declaration: its record name and referenced schemas. */
+export function compileOptionsOf(declaration: EventSchemaDeclaration): CompileOptions {
+  const references = resolvedReferencesOf(declaration.references ?? []);
+  return {
+    recordName: declaration.recordName,
+    ...(references.length === 0 ? {} : { references }),
+  };
 }
 
 const key = (aggregateType: string, eventType: string, schemaVersion: number): string =>

@@ -4,7 +4,9 @@
  * records and registry-encoded records can share a topic while producers migrate.
  */
 import { SerializationError } from '../errors.js';
-import type { CompiledSchema, SchemaCodecs } from './codec.js';
+import type { CompiledSchema, CompileOptions, SchemaCodecs } from './codec.js';
+import { SchemaReferenceMissingError } from './errors.js';
+import { fetchReferences } from './references.js';
 import type { SchemaRegistry, SchemaFormat, RegistrySchema } from './registry.js';
 import { decodeWireFormat, WIRE_FORMAT_MAGIC_BYTE } from './wire-format.js';
 
@@ -20,8 +22,11 @@ export type DecodedValue =
 
 /** Collaborators of {@link decodeRecordValue}. */
 export interface RecordValueDecoderOptions {
-  /** Only `getById` is used; ids are immutable, so decoders cache what it returns. */
-  readonly registry: Pick<SchemaRegistry, 'getById'>;
+  /**
+   * `getById`, and `getVersion` for schemas with references; ids are immutable, so
+   * decoders cache what they return.
+   */
+  readonly registry: Pick<SchemaRegistry, 'getById'> & Partial<Pick<SchemaRegistry, 'getVersion'>>;
   readonly codecs: SchemaCodecs;
 }
 
@@ -53,16 +58,39 @@ export async function decodeRecordValue(
   if (value[0] !== WIRE_FORMAT_MAGIC_BYTE) return decodeJson(value);
   const { schemaId, payload } = decodeWireFormat(value);
   const schema = await options.registry.getById(schemaId);
-  return decodeWith(schema, schemaId, payload, options.codecs);
+  const compiled = options.codecs.compile(schema, await referencesOf(schema, options));
+  return decodeWith(schema, schemaId, payload, compiled);
+}
+
+/** The compile options of a fetched schema: the schemas it references, fetched too. */
+async function referencesOf(
+  schema: RegistrySchema,
+  options: RecordValueDecoderOptions,
+): Promise<CompileOptions> {
+  const references = schema.references ?? [];
+  if (references.length === 0) return {};
+  const { registry } = options;
+  if (registry.getVersion === undefined) {
+    const [first] = references;
+    throw new SchemaReferenceMissingError(
+      first?.name ?? '',
+      `Schema references "${first?.name ?? ''}", and the decoder's registry has no getVersion to fetch it`,
+    );
+  }
+  return {
+    references: await fetchReferences(
+      { getVersion: registry.getVersion.bind(registry) },
+      references,
+    ),
+  };
 }
 
 function decodeWith(
   schema: RegistrySchema,
   schemaId: number,
   payload: Uint8Array,
-  codecs: SchemaCodecs,
+  compiled: CompiledSchema,
 ): DecodedValue {
-  const compiled = codecs.compile(schema);
   return {
     encoding: 'registry',
     payload: compiled.decode(payload),
@@ -95,9 +123,15 @@ export function createRecordValueDecoder(options: RecordValueDecoderOptions): Re
   const fetchSchema = (id: number): Promise<RegistrySchema> => {
     let pending = inFlight.get(id);
     if (pending === undefined) {
-      pending = options.registry.getById(id).then(
-        (schema) => {
-          schemas.set(id, { format: schema.format, compiled: options.codecs.compile(schema) });
+      pending = (async () => {
+        const schema = await options.registry.getById(id);
+        return { schema, compileOptions: await referencesOf(schema, options) };
+      })().then(
+        ({ schema, compileOptions }) => {
+          schemas.set(id, {
+            format: schema.format,
+            compiled: options.codecs.compile(schema, compileOptions),
+          });
           inFlight.delete(id);
           return schema;
         },
@@ -129,7 +163,8 @@ export function createRecordValueDecoder(options: RecordValueDecoderOptions): Re
       if (cached !== undefined) return cached;
       const { schemaId, payload } = decodeWireFormat(value);
       const schema = await fetchSchema(schemaId);
-      return decodeWith(schema, schemaId, payload, options.codecs);
+      const known = schemas.get(schemaId) as { readonly compiled: CompiledSchema };
+      return decodeWith(schema, schemaId, payload, known.compiled);
     },
   };
 }

@@ -9,6 +9,7 @@ export type SchemaErrorCode =
   | 'SCHEMA_NOT_FOUND'
   | 'SCHEMA_INCOMPATIBLE'
   | 'SCHEMA_INVALID'
+  | 'SCHEMA_REFERENCE_MISSING'
   | 'PAYLOAD_SCHEMA_MISMATCH'
   | 'REGISTRY_UNAVAILABLE'
   | 'REGISTRY_REQUEST_FAILED';
@@ -48,6 +49,25 @@ export class IncompatibleSchemaError extends TributaryError {
 export class InvalidSchemaError extends TributaryError {
   constructor(message: string, cause?: unknown, details: Readonly<Record<string, unknown>> = {}) {
     super('SCHEMA_INVALID', message, { cause, details });
+  }
+}
+
+/**
+ * A schema uses a type it does not carry: an Avro named type or a Protobuf import that is
+ * not among its references, or a reference that is not registered under its subject.
+ * `reference` names it (Avro full name or `.proto` import path). Not retriable: declare the
+ * reference (or register it) first.
+ */
+export class SchemaReferenceMissingError extends TributaryError {
+  /** The missing type or file, as the schema names it. */
+  readonly reference: string;
+  /** The subject it was looked up under, when it is a registry lookup that failed. */
+  readonly subject: string | undefined;
+
+  constructor(reference: string, message: string, subject?: string) {
+    super('SCHEMA_REFERENCE_MISSING', message, { details: { reference, subject } });
+    this.reference = reference;
+    this.subject = subject;
   }
 }
 

@@ -7,6 +7,7 @@ export * from './errors.js';
 export * from './registry.js';
 export * from './wire-format.js';
 export * from './declarations.js';
+export * from './references.js';
 export * from './subject-naming.js';
 export * from './codec.js';
 export * from './json-schema-codec.js';

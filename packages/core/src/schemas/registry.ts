@@ -10,7 +10,11 @@ export type SchemaFormat = 'JSON' | 'AVRO' | 'PROTOBUF';
 /** Every {@link SchemaFormat}. */
 export const SCHEMA_FORMATS: readonly SchemaFormat[] = ['JSON', 'AVRO', 'PROTOBUF'];
 
-/** A reference from one schema to another registered schema (Confluent `references`). */
+/**
+ * A reference from one schema to another registered schema (Confluent `references`): the
+ * Avro full name or the `.proto` import path the schema uses, and the subject and version
+ * the referenced schema is registered under.
+ */
 export interface SchemaReference {
   readonly name: string;
   readonly subject: string;
@@ -90,6 +94,8 @@ export interface SchemaRegistry {
   lookup(subject: string, schema: RegistrySchema): Promise<RegisteredSchema | undefined>;
   /** The latest version of `subject`, or `undefined` when the subject does not exist. */
   latest(subject: string): Promise<RegisteredSchema | undefined>;
+  /** One version of `subject`, or `undefined` when the subject or version does not exist. */
+  getVersion(subject: string, version: number): Promise<RegisteredSchema | undefined>;
   /** Versions of `subject`, ascending; empty when it does not exist. */
   versions(subject: string): Promise<readonly number[]>;
   /**

@@ -6,8 +6,13 @@
 import type { StreamRef } from '../errors.js';
 import { SchemaCodecs } from './codec.js';
 import type { EventSchemaCatalog } from './declarations.js';
-import { toRegistrySchema } from './declarations.js';
-import { InvalidSchemaError, PayloadSchemaMismatchError, SchemaNotFoundError } from './errors.js';
+import { compileOptionsOf, toRegistrySchema } from './declarations.js';
+import {
+  InvalidSchemaError,
+  PayloadSchemaMismatchError,
+  SchemaNotFoundError,
+  SchemaReferenceMissingError,
+} from './errors.js';
 import { createJsonSchemaCodec } from './json-schema-codec.js';
 
 /** The part of an event a validator looks at. */
@@ -55,8 +60,9 @@ export function createSchemaPayloadValidator(
   const undeclared = options.undeclared ?? 'allow';
   for (const declaration of options.catalog.declarations) {
     try {
-      codecs.compile(toRegistrySchema(declaration), { recordName: declaration.recordName });
+      codecs.compile(toRegistrySchema(declaration), compileOptionsOf(declaration));
     } catch (error) {
+      if (error instanceof SchemaReferenceMissingError) throw error;
       throw new InvalidSchemaError(
         `Schema of ${declaration.aggregateType}/${declaration.eventType} v${declaration.schemaVersion} is unusable: ${error instanceof Error ? error.message : String(error)}`,
         error,
@@ -82,7 +88,7 @@ export function createSchemaPayloadValidator(
         );
       }
       const issues = codecs
-        .compile(toRegistrySchema(declaration), { recordName: declaration.recordName })
+        .compile(toRegistrySchema(declaration), compileOptionsOf(declaration))
         .validate(event.payload);
       if (issues.length > 0) {
         throw new PayloadSchemaMismatchError(event.eventType, event.schemaVersion, issues);

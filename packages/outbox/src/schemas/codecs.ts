@@ -7,8 +7,10 @@ import {
   createJsonSchemaCodec,
   InvalidSchemaError,
   SchemaCodecs,
+  SchemaReferenceMissingError,
   SerializationError,
   type CompiledSchema,
+  type CompileOptions,
   type PayloadIssue,
   type RegistrySchema,
   type SchemaCodec,
@@ -57,19 +59,42 @@ const exactLong = avro.types.LongType.__with({
   },
 });
 
+/**
+ * Parses Avro schema text after its referenced named types (dependencies first), all in one
+ * avsc registry, so `"type": "bank.Money"` resolves to the referenced record.
+ *
+ * @throws SchemaReferenceMissingError when the schema names a type nobody declared.
+ */
+export function parseAvroWithReferences(
+  text: string,
+  references: CompileOptions['references'] = [],
+  long: avro.Type | undefined = exactLong,
+): avro.Type {
+  const registry: Record<string, avro.Type> = long === undefined ? {} : { long };
+  const parse = (schemaText: string, what: string): avro.Type => {
+    try {
+      return avro.Type.forSchema(JSON.parse(schemaText) as avro.Schema, { registry });
+    } catch (error) {
+      const missing = /undefined type name: ([\w.]+)/.exec(String(error))?.[1];
+      if (missing !== undefined) {
+        throw new SchemaReferenceMissingError(
+          missing,
+          `${what} uses the named type "${missing}", which is neither defined in it nor among its references; declare it with avroReference() and list it in \`references\``,
+        );
+      }
+      throw new InvalidSchemaError(`${what} does not parse: ${String(error)}`, error);
+    }
+  };
+  for (const reference of references) parse(reference.schema, `Avro reference ${reference.name}`);
+  return parse(text, 'Avro schema');
+}
+
 /** The Avro codec: Avro binary encoding of a record, by avsc. */
 export function createAvroCodec(): SchemaCodec {
   return {
     format: 'AVRO',
-    compile(schema: RegistrySchema): CompiledSchema {
-      let type: avro.Type;
-      try {
-        type = avro.Type.forSchema(JSON.parse(schema.schema) as avro.Schema, {
-          registry: { long: exactLong },
-        });
-      } catch (error) {
-        throw new InvalidSchemaError(`Avro schema does not parse: ${String(error)}`, error);
-      }
+    compile(schema: RegistrySchema, options: CompileOptions = {}): CompiledSchema {
+      const type = parseAvroWithReferences(schema.schema, options.references);
       const validate = (payload: unknown): PayloadIssue[] => {
         const issues: PayloadIssue[] = [];
         type.isValid(payload, {

@@ -14,6 +14,7 @@ import {
   RegistryRequestError,
   RegistryUnavailableError,
   SchemaNotFoundError,
+  SchemaReferenceMissingError,
   type CompatibilityMode,
   type CompatibilityResult,
   type RegisteredSchema,
@@ -81,6 +82,24 @@ function incompatibilityMessages(body: ErrorBody): string[] {
   const listed = /list of diff types: \[(.*)\]\s*$/s.exec(body.message ?? '')?.[1];
   if (listed !== undefined) return listed.split(/,\s*(?=[A-Z_]+ at )/).map((entry) => entry.trim());
   return body.message === undefined ? [] : [body.message];
+}
+
+/**
+ * A 422 about references (Apicurio: `Unresolved reference`; Confluent: `Invalid schema …
+ * reference`) becomes the typed error naming the references the schema declared.
+ */
+function unresolvedReference(error: unknown, schema: RegistrySchema, subject: string): void {
+  if (!(error instanceof HttpError) || error.status !== 422) return;
+  const references = schema.references ?? [];
+  if (references.length === 0 || !/reference/i.test(error.body.message ?? '')) return;
+  const names = references.map(
+    (reference) => `"${reference.name}" (${reference.subject} v${reference.version})`,
+  );
+  throw new SchemaReferenceMissingError(
+    references[0]?.name ?? '',
+    `The registry cannot resolve the references of the schema for ${subject}: ${names.join(', ')} — ${error.body.message ?? ''}. Register referenced schemas first (tributary schemas register does)`,
+    references[0]?.subject,
+  );
 }
 
 /** A {@link SchemaRegistry} over the Confluent-compatible REST API. */
@@ -173,6 +192,7 @@ export class ConfluentSchemaRegistryClient implements SchemaRegistry {
       if (error instanceof HttpError && error.status === 409) {
         throw new IncompatibleSchemaError(subject, incompatibilityMessages(error.body), error);
       }
+      unresolvedReference(error, schema, subject);
       this.#fail(error, `Registering a schema under ${subject}`);
     }
     // The register answer holds only the id; the lookup adds the version.
@@ -196,6 +216,7 @@ export class ConfluentSchemaRegistryClient implements SchemaRegistry {
       return this.#registered(subject, body, schema.format);
     } catch (error) {
       if (error instanceof HttpError && error.status === 404) return undefined;
+      unresolvedReference(error, schema, subject);
       this.#fail(error, `Looking up a schema under ${subject}`);
     }
   }
@@ -225,6 +246,19 @@ export class ConfluentSchemaRegistryClient implements SchemaRegistry {
           : {}),
       },
     };
+  }
+
+  async getVersion(subject: string, version: number): Promise<RegisteredSchema | undefined> {
+    try {
+      const body = await this.#request<SchemaBody>(
+        'GET',
+        `/subjects/${encodeURIComponent(subject)}/versions/${version}`,
+      );
+      return this.#registered(subject, body);
+    } catch (error) {
+      if (error instanceof HttpError && error.status === 404) return undefined;
+      this.#fail(error, `Reading version ${version} of ${subject}`);
+    }
   }
 
   async latest(subject: string): Promise<RegisteredSchema | undefined> {
@@ -302,6 +336,7 @@ export class ConfluentSchemaRegistryClient implements SchemaRegistry {
       if (error instanceof HttpError && error.status === 409) {
         return { compatible: false, messages: incompatibilityMessages(error.body) };
       }
+      unresolvedReference(error, schema, subject);
       this.#fail(error, `Checking compatibility with ${subject}`);
     }
   }

@@ -5,10 +5,12 @@
  * pauses and retries instead of publishing an event without its schema.
  */
 import {
+  compileOptionsOf,
   encodeWireFormat,
   JSON_CONTENT_TYPE,
   PayloadSchemaMismatchError,
   REGISTRY_CONTENT_TYPE,
+  registerReferences,
   SchemaNotFoundError,
   toRegistrySchema,
   topicRecordNameStrategy,
@@ -116,9 +118,7 @@ export function createRegistryEncoder(options: RegistryEncoderOptions): Registry
     let entry = prepared.get(declaration);
     if (entry === undefined) {
       entry = {
-        compiled: codecs.compile(toRegistrySchema(declaration), {
-          recordName: declaration.recordName,
-        }),
+        compiled: codecs.compile(toRegistrySchema(declaration), compileOptionsOf(declaration)),
         byTopic: new Map(),
       };
       prepared.set(declaration, entry);
@@ -153,11 +153,24 @@ export function createRegistryEncoder(options: RegistryEncoderOptions): Registry
   };
 
   const resolveId = (subject: string, declaration: EventSchemaDeclaration): Promise<number> => {
-    const cacheKey = `${subject}\u0000${declaration.format}\u0000${declaration.schema}`;
+    const references = (declaration.references ?? [])
+      .map((reference) => `${reference.subject}\u0001${reference.schema}`)
+      .join('\u0002');
+    const cacheKey = `${subject}\u0000${declaration.format}\u0000${declaration.schema}\u0000${references}`;
     let promise = pending.get(cacheKey);
     if (promise === undefined) {
-      const schema = toRegistrySchema(declaration);
       promise = (async () => {
+        // Referenced schemas first (dependencies before dependents): the registry resolves
+        // a schema's references when it registers or looks it up.
+        const resolved = await registerReferences(
+          options.registry,
+          declaration.references ?? [],
+          registration === 'auto' ? 'register' : 'lookup',
+        );
+        const schema = {
+          ...toRegistrySchema(declaration),
+          ...(resolved.length === 0 ? {} : { references: resolved }),
+        };
         if (registration === 'auto') return (await options.registry.register(subject, schema)).id;
         const found = await options.registry.lookup(subject, schema);
         if (found === undefined) {

@@ -1,4 +1,8 @@
-import { InvalidSchemaError, SerializationError } from '@tributary/core';
+import {
+  InvalidSchemaError,
+  SchemaReferenceMissingError,
+  SerializationError,
+} from '@tributary/core';
 import protobuf from 'protobufjs';
 import descriptor from 'protobufjs/ext/descriptor/index.js';
 import { describe, expect, it } from 'vitest';
@@ -129,15 +133,24 @@ describe('the Protobuf codec', () => {
     expect(decodeMessageIndexes(Uint8Array.of(0, 9))).toEqual([[0], 1]);
   });
 
-  it('refuses a file without messages and imports that need schema references', () => {
+  it('refuses a file without messages, and an import missing from its references by name', () => {
     expect(() => codec.compile({ format: 'PROTOBUF', schema: 'syntax = "proto3";' })).toThrow(
       InvalidSchemaError,
     );
-    expect(() =>
+    let error: unknown;
+    try {
       codec.compile({
         format: 'PROTOBUF',
         schema: 'syntax = "proto3"; import "acme/common.proto"; message A { int32 x = 1; }',
-      }),
-    ).toThrow(/acme\/common.proto" is not a well-known type/);
+      });
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(SchemaReferenceMissingError);
+    expect(error).toMatchObject({
+      code: 'SCHEMA_REFERENCE_MISSING',
+      reference: 'acme/common.proto',
+    });
+    expect((error as Error).message).toMatch(/protobufReference\(\{ path: 'acme\/common.proto'/);
   });
 });

@@ -6,6 +6,7 @@
  */
 import {
   InvalidSchemaError,
+  SchemaReferenceMissingError,
   SerializationError,
   type CompiledSchema,
   type CompileOptions,
@@ -37,18 +38,53 @@ interface ParsedFile {
  */
 const SERIALIZED = /^[A-Za-z0-9+/]+={0,2}$/;
 
-const importedFile = (imported: string): protobuf.INamespace => {
-  const bundled = wellKnown(imported);
-  if (bundled === undefined) {
-    throw new Error(
-      `import "${imported}" is not a well-known type; imports of other files need schema references`,
-    );
+/** What a file's imports resolve to: referenced files' texts by import path. */
+type ReferencedFiles = ReadonlyMap<string, string>;
+
+const missingImport = (imported: string, from: string): SchemaReferenceMissingError =>
+  new SchemaReferenceMissingError(
+    imported,
+    `${from} imports "${imported}", which is neither a well-known type nor among its references; declare it with protobufReference({ path: '${imported}', schema }) and list it in \`references\``,
+  );
+
+/**
+ * Adds `imported` (and, for a referenced file, what it imports in turn) to `root`, each
+ * file once: well-known types from protobufjs's bundle, other files from the references.
+ */
+function addImport(
+  root: protobuf.Root,
+  imported: string,
+  from: string,
+  references: ReferencedFiles,
+  added: Set<string>,
+): void {
+  if (added.has(imported)) return;
+  added.add(imported);
+  const referenced = references.get(imported);
+  if (referenced !== undefined) {
+    if (SERIALIZED.test(referenced.trim())) {
+      throw new InvalidSchemaError(
+        `referenced file "${imported}" is a serialized FileDescriptorProto; a .proto source that imports it must reference it as .proto text`,
+      );
+    }
+    const parsed = protobuf.parse(referenced, root, { keepCase: true });
+    for (const nested of [...(parsed.imports ?? []), ...(parsed.weakImports ?? [])]) {
+      addImport(root, nested, imported, references, added);
+    }
+    return;
   }
-  return bundled;
-};
+  const bundled = wellKnown(imported);
+  if (bundled === undefined) throw missingImport(imported, from);
+  root.addJSON(bundled.nested ?? {});
+}
 
 interface DescriptorRoot {
   toDescriptor(syntax: string): { readonly file: readonly unknown[] };
+}
+
+interface FileDescriptor {
+  readonly package?: string;
+  readonly dependency?: readonly string[];
 }
 
 const fromDescriptor = (set: unknown): protobuf.Root =>
@@ -56,17 +92,39 @@ const fromDescriptor = (set: unknown): protobuf.Root =>
     protobuf.Root as unknown as { fromDescriptor(this: void, set: unknown): protobuf.Root }
   ).fromDescriptor(set);
 
-function parseSerialized(text: string): ParsedFile {
-  const file = descriptor.FileDescriptorProto.decode(Buffer.from(text, 'base64')) as unknown as {
-    readonly package?: string;
-    readonly dependency?: readonly string[];
-  };
-  const imports = (file.dependency ?? []).flatMap(
-    (imported) =>
-      (protobuf.Root.fromJSON(importedFile(imported)) as unknown as DescriptorRoot).toDescriptor(
-        'proto3',
-      ).file,
-  );
+const decodeDescriptor = (text: string): FileDescriptor =>
+  descriptor.FileDescriptorProto.decode(
+    Buffer.from(text.trim(), 'base64'),
+  ) as unknown as FileDescriptor;
+
+/** The descriptors of what a serialized file imports, each file once. */
+function importDescriptors(
+  dependencies: readonly string[],
+  references: ReferencedFiles,
+  added: Set<string>,
+): unknown[] {
+  const files: unknown[] = [];
+  for (const imported of dependencies) {
+    if (added.has(imported)) continue;
+    const referenced = references.get(imported);
+    if (referenced !== undefined && SERIALIZED.test(referenced.trim())) {
+      added.add(imported);
+      const file = decodeDescriptor(referenced);
+      files.push(...importDescriptors(file.dependency ?? [], references, added), file);
+      continue;
+    }
+    // Text (or bundled) imports: parsed into a root of their own, then described.
+    const root = new protobuf.Root();
+    addImport(root, imported, 'the serialized schema', references, added);
+    root.resolveAll();
+    files.push(...(root as unknown as DescriptorRoot).toDescriptor('proto3').file);
+  }
+  return files;
+}
+
+function parseSerialized(text: string, references: ReferencedFiles): ParsedFile {
+  const file = decodeDescriptor(text);
+  const imports = importDescriptors(file.dependency ?? [], references, new Set());
   const packageName = file.package ?? '';
   const alone = fromDescriptor({ file: [...imports, file] });
   const own = packageName === '' ? alone : alone.lookup(packageName);
@@ -75,13 +133,14 @@ function parseSerialized(text: string): ParsedFile {
   return { own, root: alone, packageName };
 }
 
-function parseFile(text: string): ParsedFile {
-  if (SERIALIZED.test(text.trim())) return parseSerialized(text.trim());
+function parseFile(text: string, references: ReferencedFiles): ParsedFile {
+  if (SERIALIZED.test(text.trim())) return parseSerialized(text.trim(), references);
   const alone = protobuf.parse(text, new protobuf.Root(), { keepCase: true });
   const packageName = alone.package ?? '';
   const root = new protobuf.Root();
+  const added = new Set<string>();
   for (const imported of [...(alone.imports ?? []), ...(alone.weakImports ?? [])]) {
-    root.addJSON(importedFile(imported).nested ?? {});
+    addImport(root, imported, 'the schema', references, added);
   }
   protobuf.parse(text, root, { keepCase: true });
   root.resolveAll();
@@ -175,7 +234,12 @@ export function createProtobufCodec(): SchemaCodec {
       let file: ParsedFile;
       let own: protobuf.Type;
       try {
-        file = parseFile(schema.schema);
+        file = parseFile(
+          schema.schema,
+          new Map(
+            (options.references ?? []).map((reference) => [reference.name, reference.schema]),
+          ),
+        );
         const named =
           options.recordName === undefined
             ? undefined
@@ -186,6 +250,7 @@ export function createProtobufCodec(): SchemaCodec {
         if (first === undefined) throw new Error('no message declared');
         own = first;
       } catch (error) {
+        if (error instanceof SchemaReferenceMissingError) throw error;
         throw new InvalidSchemaError(
           `Protobuf schema does not parse: ${error instanceof Error ? error.message : String(error)}`,
           error,

@@ -73,6 +73,10 @@ class SwitchableRegistry implements SchemaRegistry {
     this.gate();
     return this.real.versions(...args);
   };
+  getVersion: SchemaRegistry['getVersion'] = async (...args) => {
+    this.gate();
+    return this.real.getVersion(...args);
+  };
   getById: SchemaRegistry['getById'] = async (...args) => {
     this.gate();
     return this.real.getById(...args);

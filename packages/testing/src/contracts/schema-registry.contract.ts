@@ -472,6 +472,74 @@ export function describeSchemaRegistryContract(
       });
     });
 
+    describe('schema references', () => {
+      const money = JSON.stringify({
+        type: 'record',
+        name: 'Money',
+        namespace: 'contract.refs',
+        fields: [{ name: 'cents', type: 'long' }],
+      });
+      const paid = JSON.stringify({
+        type: 'record',
+        name: 'Paid',
+        namespace: 'contract.refs',
+        fields: [{ name: 'amount', type: 'contract.refs.Money' }],
+      });
+
+      it('registers a schema referencing another subject and serves the references', async () => {
+        const moneySubject = fixture.subject('ref-money');
+        const paidSubject = fixture.subject('ref-paid');
+        const shared = await registry.register(moneySubject, { format: 'AVRO', schema: money });
+        const referencing: RegistrySchema = {
+          format: 'AVRO',
+          schema: paid,
+          references: [
+            { name: 'contract.refs.Money', subject: moneySubject, version: shared.version },
+          ],
+        };
+        const registered = await registry.register(paidSubject, referencing);
+        expect(await registry.getById(registered.id)).toEqual(referencing);
+        expect((await registry.lookup(paidSubject, referencing))?.id).toBe(registered.id);
+        expect((await registry.getVersion(moneySubject, 1))?.schema.schema).toBe(money);
+        expect(await registry.getVersion(moneySubject, 9)).toBeUndefined();
+        expect(await registry.getVersion(fixture.subject('ref-none'), 1)).toBeUndefined();
+      });
+
+      it('registers a Protobuf file importing a file registered under its import path', async () => {
+        const path = `${fixture.subject('ref')}/common/money.proto`;
+        const common = await registry.register(path, {
+          format: 'PROTOBUF',
+          schema:
+            'syntax = "proto3";\npackage contract.common;\nmessage Money { int64 cents = 1; }\n',
+        });
+        const importing: RegistrySchema = {
+          format: 'PROTOBUF',
+          schema: `syntax = "proto3";\npackage contract.orders;\nimport "${path}";\nmessage Paid { contract.common.Money amount = 1; }\n`,
+          references: [{ name: path, subject: path, version: common.version }],
+        };
+        const registered = await registry.register(fixture.subject('ref-proto'), importing);
+        expect((await registry.getById(registered.id)).references).toEqual(importing.references);
+      });
+
+      it('refuses a reference to a subject version that does not exist, naming it', async () => {
+        const error = await caught(
+          registry.register(fixture.subject('ref-dangling'), {
+            format: 'AVRO',
+            schema: paid,
+            references: [
+              {
+                name: 'contract.refs.Money',
+                subject: fixture.subject('ref-absent'),
+                version: 1,
+              },
+            ],
+          }),
+        );
+        expect(isTributaryError(error, 'SCHEMA_REFERENCE_MISSING'), String(error)).toBe(true);
+        expect(error).toMatchObject({ reference: 'contract.refs.Money' });
+      });
+    });
+
     describe('compatibility modes', () => {
       it('sets and reads a subject mode without changing the global one', async () => {
         const subject = fixture.subject('mode');

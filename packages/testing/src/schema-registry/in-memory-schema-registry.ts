@@ -10,14 +10,17 @@ import {
   InvalidSchemaError,
   RegistryUnavailableError,
   SchemaNotFoundError,
+  SchemaReferenceMissingError,
   type CompatibilityMode,
   type CompatibilityResult,
   type RegisteredSchema,
   type RegistrySchema,
+  type ResolvedSchemaReference,
   type SchemaRegistry,
 } from '@tributary/core';
 import { avroReadBreaks, parseAvro } from './avro-compatibility.js';
 import { jsonSchemaBackwardBreaks } from './json-schema-compatibility.js';
+import { parseProtobuf, protobufReadBreaks } from './protobuf-compatibility.js';
 
 /** Options of {@link InMemorySchemaRegistry}. */
 export interface InMemorySchemaRegistryOptions {
@@ -33,33 +36,47 @@ interface Version {
   readonly id: number;
 }
 
-const contentKey = (schema: RegistrySchema): string => `${schema.format}\u0000${schema.schema}`;
+// References are part of a schema's identity: the same text with other references is
+// another schema (another id), as in Confluent and Apicurio.
+const contentKey = (schema: RegistrySchema): string =>
+  `${schema.format}\u0000${schema.schema}\u0000${JSON.stringify(
+    (schema.references ?? []).map(({ name, subject, version }) => [name, subject, version]),
+  )}`;
+
+/** Finds the texts of the schemas a schema references (dependencies first). */
+type ReferenceResolver = (schema: RegistrySchema) => readonly ResolvedSchemaReference[];
+
+const noReferences: ReferenceResolver = () => [];
 
 /**
  * Why `candidate` breaks `existing` in one direction: can a reader with `reader` read data
  * written with `writer`?
  */
-function readBreaks(format: RegistrySchema['format'], writer: string, reader: string): string[] {
-  switch (format) {
+function readBreaks(
+  writer: RegistrySchema,
+  reader: RegistrySchema,
+  resolve: ReferenceResolver,
+): string[] {
+  switch (writer.format) {
     case 'JSON':
-      return jsonSchemaBackwardBreaks(writer, reader);
+      return jsonSchemaBackwardBreaks(writer.schema, reader.schema);
     case 'AVRO':
-      return avroReadBreaks(writer, reader);
+      return avroReadBreaks(writer.schema, reader.schema, resolve(writer), resolve(reader));
     case 'PROTOBUF':
-      // Not modelled: Protobuf compatibility is accepted here and decided by the real
-      // registry only (documented in docs/schemas.md).
-      return [];
+      return protobufReadBreaks(writer.schema, reader.schema, resolve(writer), resolve(reader));
   }
 }
 
 /**
  * Why registering `candidate` after `existing` breaks `mode` (empty = compatible). Exported
- * for the CLI's offline explanations and for tests.
+ * for the CLI's offline explanations and for tests. `resolve` supplies the schemas that
+ * referencing schemas use (default: none).
  */
 export function compatibilityBreaks(
   mode: CompatibilityMode,
   existing: readonly RegistrySchema[],
   candidate: RegistrySchema,
+  resolve: ReferenceResolver = noReferences,
 ): string[] {
   if (mode === 'NONE' || existing.length === 0) return [];
   const transitive = mode.endsWith('_TRANSITIVE');
@@ -72,13 +89,13 @@ export function compatibilityBreaks(
       breaks.push(`SCHEMA_TYPE_CHANGED from ${old.format} to ${candidate.format}`);
       continue;
     }
-    if (backward) breaks.push(...readBreaks(candidate.format, old.schema, candidate.schema));
-    if (forward) breaks.push(...readBreaks(candidate.format, candidate.schema, old.schema));
+    if (backward) breaks.push(...readBreaks(old, candidate, resolve));
+    if (forward) breaks.push(...readBreaks(candidate, old, resolve));
   }
   return [...new Set(breaks)];
 }
 
-function validateSchema(schema: RegistrySchema): void {
+function validateSchema(schema: RegistrySchema, resolve: ReferenceResolver): void {
   switch (schema.format) {
     case 'JSON':
       try {
@@ -90,12 +107,10 @@ function validateSchema(schema: RegistrySchema): void {
       jsonSchemaBackwardBreaks(schema.schema, schema.schema);
       return;
     case 'AVRO':
-      parseAvro(schema.schema);
+      parseAvro(schema.schema, resolve(schema));
       return;
     case 'PROTOBUF':
-      if (!/\bmessage\s+\w+/.test(schema.schema)) {
-        throw new InvalidSchemaError('Protobuf schema declares no message');
-      }
+      parseProtobuf(schema.schema, resolve(schema));
       return;
   }
 }
@@ -144,17 +159,48 @@ export class InMemorySchemaRegistry implements SchemaRegistry {
     };
   }
 
+  /**
+   * The texts of what `schema` references, transitively, dependencies first, like the real
+   * registry resolves them (Apicurio answers `Unresolved reference` otherwise).
+   *
+   * @throws SchemaReferenceMissingError naming a reference whose subject/version is absent.
+   */
+  readonly #resolve: ReferenceResolver = (schema) => {
+    const out = new Map<string, ResolvedSchemaReference>();
+    const visit = (references: RegistrySchema['references']): void => {
+      for (const reference of references ?? []) {
+        if (out.has(reference.name)) continue;
+        const version = this.#subjects
+          .get(reference.subject)
+          ?.find((entry) => entry.version === reference.version);
+        if (version === undefined) {
+          throw new SchemaReferenceMissingError(
+            reference.name,
+            `Unresolved reference "${reference.name}": subject "${reference.subject}" has no version ${reference.version}; register the referenced schema first`,
+            reference.subject,
+          );
+        }
+        const referenced = this.#schemasById.get(version.id) as RegistrySchema;
+        visit(referenced.references);
+        out.set(reference.name, { name: reference.name, schema: referenced.schema });
+      }
+    };
+    visit(schema.references);
+    return [...out.values()];
+  };
+
   register(subject: string, schema: RegistrySchema): Promise<RegisteredSchema> {
     return settle(() => {
       this.#enter('register');
       const existing = this.#lookupSync(subject, schema);
       if (existing !== undefined) return existing;
-      validateSchema(schema);
+      validateSchema(schema, this.#resolve);
       const versions = this.#subjects.get(subject) ?? [];
       const breaks = compatibilityBreaks(
         this.#effectiveMode(subject),
         versions.map((version) => this.#schemasById.get(version.id) as RegistrySchema),
         schema,
+        this.#resolve,
       );
       if (breaks.length > 0) throw new IncompatibleSchemaError(subject, breaks);
       const key = contentKey(schema);
@@ -163,7 +209,13 @@ export class InMemorySchemaRegistry implements SchemaRegistry {
         id = this.#nextId;
         this.#nextId += 1;
         this.#idsByContent.set(key, id);
-        this.#schemasById.set(id, { format: schema.format, schema: schema.schema });
+        this.#schemasById.set(id, {
+          format: schema.format,
+          schema: schema.schema,
+          ...((schema.references ?? []).length === 0
+            ? {}
+            : { references: [...(schema.references ?? [])] }),
+        });
       }
       const version: Version = { version: (versions.at(-1)?.version ?? 0) + 1, id };
       versions.push(version);
@@ -182,6 +234,14 @@ export class InMemorySchemaRegistry implements SchemaRegistry {
     return settle(() => {
       this.#enter('lookup');
       return this.#lookupSync(subject, schema);
+    });
+  }
+
+  getVersion(subject: string, version: number): Promise<RegisteredSchema | undefined> {
+    return settle(() => {
+      this.#enter('getVersion');
+      const found = this.#subjects.get(subject)?.find((entry) => entry.version === version);
+      return found === undefined ? undefined : this.#registered(subject, found);
     });
   }
 
@@ -219,12 +279,13 @@ export class InMemorySchemaRegistry implements SchemaRegistry {
   checkCompatibility(subject: string, schema: RegistrySchema): Promise<CompatibilityResult> {
     return settle(() => {
       this.#enter('checkCompatibility');
-      validateSchema(schema);
+      validateSchema(schema, this.#resolve);
       const versions = this.#subjects.get(subject) ?? [];
       const messages = compatibilityBreaks(
         this.#effectiveMode(subject),
         versions.map((version) => this.#schemasById.get(version.id) as RegistrySchema),
         schema,
+        this.#resolve,
       );
       return { compatible: messages.length === 0, messages };
     });

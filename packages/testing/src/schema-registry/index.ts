@@ -9,3 +9,4 @@ export {
   type SchemaDifference,
 } from './json-schema-compatibility.js';
 export { avroReadBreaks } from './avro-compatibility.js';
+export { parseProtobuf, protobufReadBreaks } from './protobuf-compatibility.js';
