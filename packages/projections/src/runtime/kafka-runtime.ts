@@ -32,7 +32,6 @@ import { kafkaDeadLetterPublisher } from './dead-letter.js';
 import { runningProjection, waitForProjection, type WaitForOptions } from '../read-your-writes.js';
 import { hiddenEntriesCoverer } from './hidden-entries.js';
 import { isFatalProjectionError, ProjectionApplier } from './projection-applier.js';
-import { BackgroundOffsetCommitter } from './offset-committer.js';
 
 /** Options of {@link createProjectionRuntime}. */
 export interface ProjectionRuntimeOptions {
@@ -321,12 +320,6 @@ export function createProjectionRuntime(options: ProjectionRuntimeOptions): Proj
       onPartitionsAssigned,
     });
     consumers.push(consumer);
-    const offsetCommitter = new BackgroundOffsetCommitter({
-      commit: (topic, partition, offset) => consumer.commitOffsets([{ topic, partition, offset }]),
-      onError: (topic, partition, error) => {
-        logger.debug('Kafka offset commit failed (lag tooling only)', { topic, partition, error });
-      },
-    });
 
     let retired = false;
     const eachBatch = async (batch: KafkaBatch): Promise<void> => {
@@ -429,9 +422,17 @@ export function createProjectionRuntime(options: ProjectionRuntimeOptions): Proj
         // Crash point for tests: committed in the database, not yet in Kafka.
         faults.hit('after-commit');
         batch.resolveOffset(BigInt(last.offset));
-        // Only so that lag tools (kafka-consumer-groups, Burrow) see progress; the database
-        // checkpoint is what the runtime trusts, so the next batch does not wait for it.
-        offsetCommitter.commit(topic, partition, BigInt(nextOffset));
+        try {
+          // Only so that lag tools (kafka-consumer-groups, Burrow) see progress; the database
+          // checkpoint is what the runtime trusts.
+          await consumer.commitOffsets([{ topic, partition, offset: BigInt(nextOffset) }]);
+        } catch (error) {
+          logger.debug('Kafka offset commit failed (lag tooling only)', {
+            topic,
+            partition,
+            error,
+          });
+        }
         await batch.heartbeat();
       }
     };
