@@ -193,9 +193,7 @@ export class OrderingGuard<Context> {
         // it: the per-event run finds the event whose handler swallows the error instead.
         if (outcome === 'rolled-back')
           throw new BatchHandlerFailure(
-            new Error(
-              'The batch handler caught a database error and left the transaction aborted',
-            ),
+            new Error('The batch handler caught a database error and left the transaction aborted'),
           );
       }
     }
