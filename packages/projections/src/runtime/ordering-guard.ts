@@ -67,6 +67,9 @@ export class OrderingGuard<Context> {
   /**
    * Applies the records of ONE partition (in offset order) in `transaction`.
    * `coveredThroughOffset` may name the last offset the fetch covered beyond the records.
+   * `isolated`: each handler call runs in its own savepoint ({@link
+   * ProjectionStoreTransaction.isolate}); without it handlers run directly in the
+   * transaction, and the caller must run the batch again isolated if anything fails.
    *
    * @throws OrderingViolationError under `fail`, RecordFailure, BatchHandlerFailure, or
    * the store's errors; the caller's transaction then rolls back.
@@ -77,6 +80,7 @@ export class OrderingGuard<Context> {
     decisions: ReadonlyMap<number, PoisonDecision>,
     coveredThroughOffset: number | undefined,
     useBatchHandler: boolean,
+    isolated: boolean,
   ): Promise<GuardedBatchOutcome> {
     const first = records[0];
     if (first === undefined) throw new Error('A batch needs at least one record');
@@ -165,10 +169,13 @@ export class OrderingGuard<Context> {
       }
       if (!useBatchHandler) {
         if (this.invoker.handles(envelope.eventType)) {
-          const outcome = await transaction.isolate(() =>
-            this.invoker.applyOne(record, envelope, context),
-          );
-          if (outcome === 'rolled-back') this.emitRolledBack(record, envelope);
+          if (!isolated) await this.invoker.applyOne(record, envelope, context);
+          else {
+            const outcome = await transaction.isolate(() =>
+              this.invoker.applyOne(record, envelope, context),
+            );
+            if (outcome === 'rolled-back') this.emitRolledBack(record, envelope);
+          }
         }
       } else if (this.invoker.handles(envelope.eventType))
         batchEvents.push(await this.invoker.decode(record, envelope));
@@ -177,13 +184,18 @@ export class OrderingGuard<Context> {
       applied += 1;
     }
     if (useBatchHandler && batchEvents.length > 0) {
-      const outcome = await transaction.isolate(() => this.invoker.applyAll(batchEvents, context));
-      // Rolling back would drop the whole batch's writes while the checkpoint moves past
-      // it: the per-event run finds the event whose handler swallows the error instead.
-      if (outcome === 'rolled-back')
-        throw new BatchHandlerFailure(
-          new Error('The batch handler caught a database error and left the transaction aborted'),
+      if (!isolated) await this.invoker.applyAll(batchEvents, context);
+      else {
+        const outcome = await transaction.isolate(() =>
+          this.invoker.applyAll(batchEvents, context),
         );
+        // Rolling back would drop the whole batch's writes while the checkpoint moves past
+        // it: the per-event run finds the event whose handler swallows the error instead.
+        if (outcome === 'rolled-back')
+          throw new BatchHandlerFailure(
+            new Error('The batch handler caught a database error and left the transaction aborted'),
+          );
+      }
     }
 
     if (parkedEvents.length > 0) {

@@ -248,6 +248,45 @@ describe('poison handling on PostgreSQL and Kafka', () => {
     }
   });
 
+  it('sends one statement per handled event when the batch commits, savepoints only when it fails', async () => {
+    const { config, store, projection } = await prepared('poison_trips', 'stop');
+    const topic = `${config.topicPrefix}.Counter`;
+    const applier = new ProjectionApplier({ store, projection, config });
+    // The first batch of a partition also creates its checkpoint row; count the second.
+    await applier.applyBatch([record(topic, 'w', 1)]);
+    const statements: string[] = [];
+    const onQuery = (query: { sql: string }): void => {
+      statements.push(query.sql);
+    };
+    knex.on('query', onQuery);
+    try {
+      const batch = Array.from({ length: 20 }, (_, index) =>
+        record(topic, `t${index % 5}`, Math.floor(index / 5) + 1),
+      );
+      await applier.applyBatch(batch);
+      const handled = statements.filter((sql) => sql.includes('applied_v1')).length;
+      const savepoints = statements.filter((sql) => /savepoint/i.test(sql)).length;
+      expect({ handled, savepoints, bookkeeping: statements.length - handled }).toEqual({
+        handled: 20,
+        savepoints: 0,
+        // BEGIN, the lock and idle timeouts, checkpoint lock, aggregates lock, aggregates +
+        // checkpoint write, COMMIT.
+        bookkeeping: 6,
+      });
+      // A swallowed error: the fast run fails at the next statement, the isolated run
+      // takes a savepoint per handler call and rolls back only the swallowing one.
+      statements.length = 0;
+      await applier.applyBatch([
+        record(topic, 'u', 1, 'seen:dup'),
+        record(topic, 'v', 1, 'seen:dup'),
+        record(topic, 'x', 1),
+      ]);
+      expect(statements.filter((sql) => /^savepoint/i.test(sql)).length).toBe(3);
+    } finally {
+      knex.off('query', onQuery);
+    }
+  });
+
   it('measures what the handler savepoints cost (printed, not asserted)', async () => {
     const { config, store, projection } = await prepared('poison_cost', 'stop');
     const topic = `${config.topicPrefix}.Counter`;

@@ -126,6 +126,8 @@ const errorText = (error: unknown): string =>
  *    events and aggregate versions, and moves the checkpoint past the batch, then commits.
  *    A crash anywhere before the commit leaves nothing behind; after it the records are
  *    skipped when delivered again.
+ *    Handlers first run directly in that transaction; if anything fails, the batch runs
+ *    again at once with a savepoint around each handler call (see `#applyBatch`).
  * 2. A failing batch is rolled back and retried with backoff. When the retries are used up,
  *    the failing record gets the poison policy (stop, park, dead-letter) and the batch is
  *    run again with that decision, so the records around it are applied normally.
@@ -232,9 +234,17 @@ export class ProjectionApplier<Context = unknown> {
     // With a batch handler, the batch first goes through it in one call; if it fails, the
     // batch is run again through the per-event handlers, which pinpoint the failing record.
     let perEvent = this.projection.batchHandler === undefined;
+    // The first run calls the handlers without a savepoint each (one round trip per handled
+    // event instead of three). A handler that swallows its own database error leaves the
+    // transaction aborted, so a later statement of the batch (at the latest the checkpoint
+    // update) fails, and any failure sends the batch through an isolated run at once: a
+    // savepoint per handler call, which pins each failure on its own record. Only failures of
+    // isolated runs count as attempts, so retries and the poison policy see what they did.
+    let isolated = false;
     for (let attempts = 1; ; attempts += 1) {
       try {
         const useBatchHandler = !perEvent;
+        const isolating = isolated;
         // The store's unit of work rolls back whatever the guard or a handler throws.
         const outcome = await this.store.transaction(this.projection, (transaction) =>
           this.guard.apply(
@@ -243,6 +253,7 @@ export class ProjectionApplier<Context = unknown> {
             decisions,
             options.coveredThroughOffset,
             useBatchHandler,
+            isolating,
           ),
         );
         const result = { ...outcome, attempts };
@@ -280,6 +291,16 @@ export class ProjectionApplier<Context = unknown> {
           continue;
         }
         const commitFailed = isTributaryError(error) && error.code === 'PROJECTION_COMMIT_FAILED';
+        // A COMMIT is only reached when every statement succeeded, so its failure is the
+        // batch's own (a deferred constraint) and a decode failure is its record's: both
+        // are handled alike in either run. Anything else of a fast run may be the echo of
+        // an earlier handler's swallowed error.
+        const deterministic = error instanceof RecordFailure && error.deterministic;
+        if (!isolated && !commitFailed && !deterministic) {
+          isolated = true;
+          attempts -= 1;
+          continue;
+        }
         if (commitFailed && records.length > 1)
           return await this.#applyOneByOne(records, options, decisions);
         // One record alone: its COMMIT failure is its own.

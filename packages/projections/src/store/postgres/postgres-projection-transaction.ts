@@ -225,6 +225,7 @@ export class PostgresProjectionTransaction implements ProjectionStoreTransaction
   /**
    * A savepoint around one handler call, released right after it: two short statements
    * per handled event, the price of pinning a swallowed database error on its own event.
+   * The applier uses it only when a batch run without it failed.
    * PostgreSQL answers `25P02` (in failed SQL transaction) to the release when the handler
    * caught an error and carried on; rolling back to the savepoint makes the transaction
    * usable again for the next event.
