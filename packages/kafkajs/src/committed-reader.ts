@@ -33,6 +33,7 @@ import {
   type KafkajsRawRecord,
 } from './admin.js';
 import { requestError, translated } from './errors.js';
+import { noConnectFailureCheck, type ConnectFailureCheck } from './internal/tls-required.js';
 
 /** Control record type of a COMMIT marker (the key is version int16, type int16). */
 const COMMIT = 1;
@@ -45,9 +46,10 @@ export async function readCommittedRecords(
   topic: string,
   onRecord: (record: KafkaRecord) => void,
   options: KafkaReadOptions = {},
+  checkConnect: ConnectFailureCheck = noConnectFailureCheck,
 ): Promise<void> {
   const timeoutMs = options.timeoutMs ?? 30_000;
-  const admin = new KafkajsAdmin(kafka);
+  const admin = new KafkajsAdmin(kafka, checkConnect);
   await admin.connect();
   const ranges = new Map<number, { from: bigint; to: bigint }>();
   try {
