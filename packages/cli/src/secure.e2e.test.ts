@@ -64,6 +64,13 @@ afterAll(async () => {
   await rm(outside, { recursive: true, force: true });
 });
 
+/**
+ * Each failure case is one CLI process that stops within seconds of its first log line (the
+ * bound `stopsAtOnce` checks); loading the CLI from its sources takes CPU seconds that a
+ * loaded 2-core machine stretches to a minute or more, hence the generous test timeout.
+ */
+const FAILURE_CASE_TIMEOUT_MS = 180_000;
+
 /** Everything any process printed, for the secrets check at the end. */
 const transcript: string[] = [];
 
@@ -171,6 +178,28 @@ export const projections = [
 ];
 `;
 
+const modulePath = join(outside, 'projections.mjs');
+await writeFile(modulePath, MODULE);
+const projectArgs = ['project', '--module', modulePath, '--group-prefix', groupPrefix];
+
+/** Waits for a process that must stop on its own, and checks it stopped at once with `code`. */
+async function stopsAtOnce(process_: ReturnType<typeof tributary>, code: RegExp): Promise<string> {
+  const { code: exitCode, ms } = await process_.exited;
+  expect(exitCode, process_.logs()).toBe(1);
+  expect(process_.logs()).toMatch(code);
+  // No retry loop: the client's own bounded retries, then the process is gone.
+  expect(ms, process_.logs()).toBeLessThan(30_000);
+  return process_.logs();
+}
+
+/** `url` with `sslmode=disable` and no CA: a client without TLS. */
+const withoutTls = (url: string): string => {
+  const plain = new URL(url);
+  plain.searchParams.set('sslmode', 'disable');
+  plain.searchParams.delete('sslrootcert');
+  return plain.toString();
+};
+
 describe('the secured stack', () => {
   it('prepares least-privilege roles and ACLs from tributary grants', async () => {
     await migrateOutbox({ connectionString: dbUrl() });
@@ -204,14 +233,91 @@ describe('the secured stack', () => {
         DATABASE_URL: dbUrl('tributary_capture'),
         ...kafkaEnv('tributary_capture', overrides),
       });
-      const { code: exitCode, ms } = await capture.exited;
-      expect(exitCode, capture.logs()).toBe(1);
-      expect(capture.logs()).toMatch(code);
-      // No retry loop: the client's own bounded retries, then the process is gone.
-      expect(ms).toBeLessThan(30_000);
+      await stopsAtOnce(capture, code);
       expect(await topicsOfThisRun()).toEqual([]);
     },
-    90_000,
+    FAILURE_CASE_TIMEOUT_MS,
+  );
+
+  // A client without TLS against the SASL_SSL listener: the broker closes the connection
+  // without an answer, which both libraries report like a broker that is down.
+  // One process per command and client library; each command runs each library elsewhere.
+  it.concurrent.each([
+    ['capture', 'kafkajs'],
+    ['project', 'platformatic'],
+  ] as const)(
+    '%s on %s without TLS against the TLS listener stops with KAFKA_TLS_REQUIRED',
+    async (command, client) => {
+      const capturing = command === 'capture';
+      const run = tributary(capturing ? ['capture'] : projectArgs, {
+        DATABASE_URL: dbUrl(capturing ? 'tributary_capture' : 'tributary_projections'),
+        ...kafkaEnv(capturing ? 'tributary_capture' : 'tributary_projections', {
+          KAFKA_TLS_CA_FILE: '',
+          TRIBUTARY_KAFKA_CLIENT: client,
+        }),
+      });
+      const logs = await stopsAtOnce(run, /\[KAFKA_TLS_REQUIRED\]/);
+      expect(logs).toContain(`the broker at ${secure.kafkaBrokers[0] ?? ''} expects TLS`);
+      expect(logs).toContain('KAFKA_SSL=true (--kafka-ssl true)');
+      expect(await topicsOfThisRun()).toEqual([]);
+    },
+    FAILURE_CASE_TIMEOUT_MS,
+  );
+
+  it.concurrent(
+    'capture without TLS against the hostssl-only PostgreSQL stops with CAPTURE_DATABASE_TLS_REQUIRED',
+    async () => {
+      const capture = tributary(['capture'], {
+        DATABASE_URL: withoutTls(dbUrl('tributary_capture')),
+        ...kafkaEnv('tributary_capture'),
+      });
+      const logs = await stopsAtOnce(capture, /\[CAPTURE_DATABASE_TLS_REQUIRED\]/);
+      expect(logs).toContain('sslmode=verify-full');
+      expect(await topicsOfThisRun()).toEqual([]);
+    },
+    FAILURE_CASE_TIMEOUT_MS,
+  );
+
+  it.concurrent(
+    'project without TLS against the hostssl-only PostgreSQL stops with PROJECTION_DATABASE_TLS_REQUIRED',
+    async () => {
+      const project = tributary(projectArgs, {
+        DATABASE_URL: withoutTls(dbUrl('tributary_projections')),
+        ...kafkaEnv('tributary_projections'),
+      });
+      const logs = await stopsAtOnce(project, /\[PROJECTION_DATABASE_TLS_REQUIRED\]/);
+      expect(logs).toContain('sslmode=verify-full');
+    },
+    FAILURE_CASE_TIMEOUT_MS,
+  );
+
+  it.concurrent.each(['platformatic'] as const)(
+    'project on %s with a wrong Kafka password stops with KAFKA_AUTHENTICATION_FAILED',
+    async (client) => {
+      const project = tributary(projectArgs, {
+        DATABASE_URL: dbUrl('tributary_projections'),
+        ...kafkaEnv('tributary_projections', {
+          KAFKA_SASL_PASSWORD: 'wrong',
+          TRIBUTARY_KAFKA_CLIENT: client,
+        }),
+      });
+      await stopsAtOnce(project, /\[KAFKA_AUTHENTICATION_FAILED\]/);
+      expect(await topicsOfThisRun()).toEqual([]);
+    },
+    FAILURE_CASE_TIMEOUT_MS,
+  );
+
+  it.concurrent(
+    'project whose dead-letter topic is not granted stops with KAFKA_AUTHORIZATION_FAILED',
+    async () => {
+      const project = tributary(
+        [...projectArgs, '--poison', 'dead-letter', '--dead-letter-prefix', `secure.${run_}.dlq`],
+        { DATABASE_URL: dbUrl('tributary_projections'), ...kafkaEnv('tributary_projections') },
+      );
+      await stopsAtOnce(project, /AUTHORIZATION_FAILED.*\[KAFKA_AUTHORIZATION_FAILED\]/);
+      expect(await topicsOfThisRun()).toEqual([]);
+    },
+    FAILURE_CASE_TIMEOUT_MS,
   );
 
   it.concurrent(
@@ -226,13 +332,11 @@ describe('the secured stack', () => {
       expect(capture.logs()).toContain('[CAPTURE_DATABASE_ACCESS_DENIED]');
       expect(ms).toBeLessThan(30_000);
     },
-    90_000,
+    FAILURE_CASE_TIMEOUT_MS,
   );
 
   it('runs capture and projections end to end, each as its own role and Kafka user', async () => {
     const store = new PostgresEventStore({ connectionString: dbUrl('tributary_app') });
-    const modulePath = join(outside, 'projections.mjs');
-    await writeFile(modulePath, MODULE);
     const metricsPort = await findFreePort();
     const capture = tributary(
       ['capture', '--metrics-port', String(metricsPort), '--metrics-host', '127.0.0.1'],
@@ -241,7 +345,7 @@ describe('the secured stack', () => {
         ...kafkaEnv('tributary_capture'),
       },
     );
-    const project = tributary(['project', '--module', modulePath, '--group-prefix', groupPrefix], {
+    const project = tributary(projectArgs, {
       DATABASE_URL: dbUrl('tributary_projections'),
       ...kafkaEnv('tributary_projections', { KAFKA_SASL_MECHANISM: 'scram-sha-256' }),
     });
@@ -290,14 +394,31 @@ describe('the secured stack', () => {
     );
     const statusExit = await status.exited;
     transcript.push(metrics);
+    expect(statusExit.code, status.logs()).toBe(0);
+  }, 180_000);
 
-    // No secret in anything printed, served or reported.
+  // The event topics exist now, so the runtime gets as far as joining its group.
+  it.concurrent.each(['kafkajs', 'platformatic'] as const)(
+    'project on %s in a group outside its ACLs stops with KAFKA_AUTHORIZATION_FAILED',
+    async (client) => {
+      const stranger = tributary(
+        ['project', '--module', modulePath, '--group-prefix', `secure.${run_}.stranger`],
+        {
+          DATABASE_URL: dbUrl('tributary_projections'),
+          ...kafkaEnv('tributary_projections', { TRIBUTARY_KAFKA_CLIENT: client }),
+        },
+      );
+      await stopsAtOnce(stranger, /GROUP_AUTHORIZATION_FAILED.*\[KAFKA_AUTHORIZATION_FAILED\]/);
+    },
+    FAILURE_CASE_TIMEOUT_MS,
+  );
+
+  it('prints, serves and reports no secret in any of these runs', async () => {
     const key = await readFile(secure.certificates.serverKeyFile, 'utf8');
     const keyBody = key.split('\n').filter((line) => line !== '' && !line.startsWith('-----'));
     const secrets = [pgPassword, ...Object.values(secure.kafkaPasswords), ...keyBody];
     const everything = transcript.join('\n');
     expect(everything.length).toBeGreaterThan(1_000);
     for (const secret of secrets) expect(everything).not.toContain(secret);
-    expect(statusExit.code, status.logs()).toBe(0);
-  }, 180_000);
+  });
 });

@@ -9,6 +9,11 @@ import {
 import kafkajs, { type Admin, type Kafka } from 'kafkajs';
 import { requestError, translated } from './errors.js';
 import type { KafkajsBrokerConnection } from './internal/batch-fetch.js';
+import {
+  checkedConnect,
+  noConnectFailureCheck,
+  type ConnectFailureCheck,
+} from './internal/tls-required.js';
 
 // Not among the named exports Node detects in kafkajs's CommonJS build.
 const { ConfigResourceTypes } = kafkajs;
@@ -54,17 +59,24 @@ export function uncommittedCluster(kafka: Kafka): KafkajsCluster {
 export class KafkajsAdmin implements KafkaAdmin {
   readonly #kafka: Kafka;
   readonly #admin: Admin;
+  readonly #checkConnect: ConnectFailureCheck;
   #cluster: KafkajsCluster | undefined;
 
-  constructor(kafka: Kafka) {
+  constructor(kafka: Kafka, checkConnect: ConnectFailureCheck = noConnectFailureCheck) {
     this.#kafka = kafka;
     this.#admin = kafka.admin();
+    this.#checkConnect = checkConnect;
   }
 
   connect(): Promise<void> {
-    return translated(
-      () => this.#admin.connect(),
-      (error) => requestError(error, 'connecting the admin client'),
+    return checkedConnect(
+      () =>
+        translated(
+          () => this.#admin.connect(),
+          (error) => requestError(error, 'connecting the admin client'),
+        ),
+      this.#checkConnect,
+      'connecting the admin client',
     );
   }
 

@@ -17,6 +17,7 @@ import { KafkajsConsumer } from './consumer.js';
 import { deadConnectionSocketFactory } from './internal/dead-connection-socket.js';
 import { installFastRecordEncoder } from './internal/kafkajs-record-encoder.js';
 import { kafkajsSecurity } from './internal/security.js';
+import { tlsRequiredCheck, type ConnectFailureCheck } from './internal/tls-required.js';
 import { KafkajsProducer } from './producer.js';
 
 /** Options of {@link createKafkajsClient}. */
@@ -50,6 +51,7 @@ export interface KafkajsClientOptions extends KafkaSecurityOptions {
 class KafkajsClient implements KafkaClient {
   readonly #kafka: Kafka;
   readonly #fastEncoder: boolean;
+  readonly #checkConnect: ConnectFailureCheck;
 
   constructor(options: KafkajsClientOptions) {
     const logger = options.logger;
@@ -60,6 +62,7 @@ class KafkajsClient implements KafkaClient {
     }
     this.#fastEncoder = fast;
     const { ssl, sasl } = kafkajsSecurity(options);
+    this.#checkConnect = tlsRequiredCheck(ssl !== false, options.brokers);
     this.#kafka = new Kafka({
       clientId: options.clientId ?? 'tributary',
       brokers: [...options.brokers],
@@ -85,15 +88,15 @@ class KafkajsClient implements KafkaClient {
   }
 
   producer(options: KafkaProducerOptions = {}): KafkaProducer {
-    return new KafkajsProducer(this.#kafka, options, () => this.#fastEncoder);
+    return new KafkajsProducer(this.#kafka, options, () => this.#fastEncoder, this.#checkConnect);
   }
 
   consumer(options: KafkaConsumerOptions): KafkaConsumer {
-    return new KafkajsConsumer(this.#kafka, options);
+    return new KafkajsConsumer(this.#kafka, options, this.#checkConnect);
   }
 
   admin(): KafkaAdmin {
-    return new KafkajsAdmin(this.#kafka);
+    return new KafkajsAdmin(this.#kafka, this.#checkConnect);
   }
 
   readCommitted(
@@ -101,7 +104,7 @@ class KafkajsClient implements KafkaClient {
     onRecord: (record: KafkaRecord) => void,
     options: KafkaReadOptions = {},
   ): Promise<void> {
-    return readCommittedRecords(this.#kafka, topic, onRecord, options);
+    return readCommittedRecords(this.#kafka, topic, onRecord, options, this.#checkConnect);
   }
 }
 

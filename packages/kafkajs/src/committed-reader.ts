@@ -38,6 +38,7 @@ import {
   type KafkajsFetchedBatch,
 } from './internal/batch-fetch.js';
 import { requestError, translated } from './errors.js';
+import { noConnectFailureCheck, type ConnectFailureCheck } from './internal/tls-required.js';
 
 /** Control record type of a COMMIT marker (the key is version int16, type int16). */
 const COMMIT = 1;
@@ -50,9 +51,10 @@ export async function readCommittedRecords(
   topic: string,
   onRecord: (record: KafkaRecord) => void,
   options: KafkaReadOptions = {},
+  checkConnect: ConnectFailureCheck = noConnectFailureCheck,
 ): Promise<void> {
   const timeoutMs = options.timeoutMs ?? 30_000;
-  const admin = new KafkajsAdmin(kafka);
+  const admin = new KafkajsAdmin(kafka, checkConnect);
   await admin.connect();
   const ranges = new Map<number, { from: bigint; to: bigint }>();
   try {

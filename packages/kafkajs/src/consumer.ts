@@ -7,7 +7,19 @@ import type {
   KafkaTopicPartitionOffset,
 } from '@tributary/core';
 import type { Consumer, Kafka } from 'kafkajs';
-import { requestError, translated } from './errors.js';
+import { isKafkaSecurityError } from '@tributary/core';
+import { uncommittedCluster, type KafkajsCluster } from './admin.js';
+import { requestError, securityFailure, translated } from './errors.js';
+
+/** The part of kafkajs's internal Broker that asks for a group coordinator. */
+interface KafkajsCoordinatorBroker {
+  findGroupCoordinator(request: { groupId: string; coordinatorType: number }): Promise<unknown>;
+}
+import {
+  checkedConnect,
+  noConnectFailureCheck,
+  type ConnectFailureCheck,
+} from './internal/tls-required.js';
 
 /** The port's flat partition list as kafkajs's `{ topic, partitions }` groups. */
 function byTopic(
@@ -34,10 +46,18 @@ function byTopic(
 export class KafkajsConsumer implements KafkaConsumer {
   readonly #consumer: Consumer;
   readonly #options: KafkaConsumerOptions;
+  readonly #checkConnect: ConnectFailureCheck;
+  readonly #kafka: Kafka;
   #assigned: readonly KafkaTopicPartition[] = [];
 
-  constructor(kafka: Kafka, options: KafkaConsumerOptions) {
+  constructor(
+    kafka: Kafka,
+    options: KafkaConsumerOptions,
+    checkConnect: ConnectFailureCheck = noConnectFailureCheck,
+  ) {
     this.#options = options;
+    this.#kafka = kafka;
+    this.#checkConnect = checkConnect;
     const consumer = kafka.consumer({
       groupId: options.groupId,
       readUncommitted: false,
@@ -74,9 +94,14 @@ export class KafkajsConsumer implements KafkaConsumer {
   }
 
   connect(): Promise<void> {
-    return translated(
-      () => this.#consumer.connect(),
-      (error) => requestError(error, 'connecting the consumer'),
+    return checkedConnect(
+      () =>
+        translated(
+          () => this.#consumer.connect(),
+          (error) => requestError(error, 'connecting the consumer'),
+        ),
+      this.#checkConnect,
+      'connecting the consumer',
     );
   }
 
@@ -94,7 +119,7 @@ export class KafkajsConsumer implements KafkaConsumer {
     );
   }
 
-  run(options: KafkaRunOptions): Promise<void> {
+  async run(options: KafkaRunOptions): Promise<void> {
     const handler = options.eachBatch;
     const onHidden = options.onHiddenEntries;
     if (onHidden !== undefined) {
@@ -110,6 +135,28 @@ export class KafkajsConsumer implements KafkaConsumer {
         });
       });
     }
+    // kafkajs reports a consumer that gave up (a non-retriable error: a refused group ACL,
+    // failed authentication) only as a CRASH event, and one that will restart the same way;
+    // a security failure would restart forever. Both end this consumer with a typed error:
+    // the rejection of run() while starting, onFatalError afterwards.
+    let started = false;
+    let failedWhileStarting: Promise<Error> | undefined;
+    this.#consumer.on(this.#consumer.events.CRASH, ({ payload }) => {
+      const error = requestError(payload.error, 'consuming');
+      if (payload.restart && !isKafkaSecurityError(error)) return;
+      if (payload.restart) {
+        // Disconnecting cancels the restart kafkajs schedules right after this event.
+        setImmediate(() => {
+          void this.#consumer.disconnect().catch(() => undefined);
+        });
+      }
+      const diagnosed = this.#whyNoCoordinator(payload.error, error);
+      if (started) {
+        void diagnosed.then((fatal) => {
+          options.onFatalError?.(fatal);
+        });
+      } else failedWhileStarting ??= diagnosed;
+    });
     const running = this.#consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
@@ -140,10 +187,39 @@ export class KafkajsConsumer implements KafkaConsumer {
         });
       },
     });
-    return translated(
+    await translated(
       () => running,
       (error) => requestError(error, 'starting the consumer'),
     );
+    started = true;
+    if (failedWhileStarting !== undefined) throw await failedWhileStarting;
+  }
+
+  /**
+   * kafkajs asks every broker for the group coordinator and, when all refuse, throws
+   * "Failed to find group coordinator" without their answer, which hides a refused group
+   * ACL (GROUP_AUTHORIZATION_FAILED). Asking once more, on a connection of its own, brings
+   * the answer to light; anything else keeps the error as it was.
+   */
+  async #whyNoCoordinator(raw: unknown, error: Error): Promise<Error> {
+    if ((raw as { name?: unknown } | null)?.name !== 'KafkaJSGroupCoordinatorNotFound') {
+      return error;
+    }
+    const cluster = uncommittedCluster(this.#kafka) as KafkajsCluster & {
+      brokerPool?: { seedBroker?: KafkajsCoordinatorBroker };
+    };
+    try {
+      await cluster.connect();
+      await cluster.brokerPool?.seedBroker?.findGroupCoordinator({
+        groupId: this.#options.groupId,
+        coordinatorType: 0,
+      });
+      return error;
+    } catch (answer) {
+      return securityFailure(answer, 'joining the consumer group') ?? error;
+    } finally {
+      await cluster.disconnect().catch(() => undefined);
+    }
   }
 
   seek(position: KafkaTopicPartitionOffset): void {

@@ -15,6 +15,11 @@ import {
 import { producerError, translated } from './errors.js';
 import { normalizeForKafkajs } from './internal/kafkajs-record-encoder.js';
 import { singlePartitionBatches } from './internal/single-partition-batches.js';
+import {
+  checkedConnect,
+  noConnectFailureCheck,
+  type ConnectFailureCheck,
+} from './internal/tls-required.js';
 
 /**
  * Producer defaults, measured on kafkajs 2.2.4:
@@ -85,8 +90,15 @@ export class KafkajsProducer implements KafkaProducer {
   readonly #transactionalId: string | undefined;
   readonly #compression: CompressionTypes;
   readonly #fastEncoder: () => boolean;
+  readonly #checkConnect: ConnectFailureCheck;
 
-  constructor(kafka: Kafka, options: KafkaProducerOptions, fastEncoder: () => boolean) {
+  constructor(
+    kafka: Kafka,
+    options: KafkaProducerOptions,
+    fastEncoder: () => boolean,
+    checkConnect: ConnectFailureCheck = noConnectFailureCheck,
+  ) {
+    this.#checkConnect = checkConnect;
     this.#transactionalId = options.transactionalId;
     this.#compression =
       options.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None;
@@ -111,21 +123,23 @@ export class KafkajsProducer implements KafkaProducer {
   }
 
   connect(): Promise<void> {
-    return translated(
-      async () => {
-        await this.#producer.connect();
-        if (this.#transactionalId !== undefined) {
-          // kafkajs's connect() initialises a plain idempotent producer id; the
-          // transactional InitProducerId, which bumps the epoch of the transactional id
-          // (fencing older instances and aborting their open transaction), waits for the
-          // first transaction(). Beginning and ending an empty one runs it now, so that
-          // connect() fences as the port promises; an empty transaction sends no EndTxn.
-          const transaction = await this.#producer.transaction();
-          await transaction.abort();
-        }
-      },
-      (error) => producerError(error, this.#transactionalId, 'connecting the producer'),
-    );
+    const connect = (): Promise<void> =>
+      translated(
+        async () => {
+          await this.#producer.connect();
+          if (this.#transactionalId !== undefined) {
+            // kafkajs's connect() initialises a plain idempotent producer id; the
+            // transactional InitProducerId, which bumps the epoch of the transactional id
+            // (fencing older instances and aborting their open transaction), waits for the
+            // first transaction(). Beginning and ending an empty one runs it now, so that
+            // connect() fences as the port promises; an empty transaction sends no EndTxn.
+            const transaction = await this.#producer.transaction();
+            await transaction.abort();
+          }
+        },
+        (error) => producerError(error, this.#transactionalId, 'connecting the producer'),
+      );
+    return checkedConnect(connect, this.#checkConnect, 'connecting the producer');
   }
 
   send(batch: readonly KafkaTopicMessages[]): Promise<void> {

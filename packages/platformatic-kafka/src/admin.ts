@@ -22,17 +22,23 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 /** A {@link KafkaAdmin} on @platformatic/kafka. */
 export class PlatformaticAdmin implements KafkaAdmin {
   readonly #admin: Admin;
+  readonly #connection: ConnectionSettings;
 
   constructor(connection: ConnectionSettings) {
+    this.#connection = connection;
     this.#admin = new Admin({ ...connection.base });
   }
 
   connect(): Promise<void> {
-    return translated(
-      async () => {
-        await this.#admin.connectToBrokers(null);
-      },
-      (error) => requestError(error, 'connecting the admin client'),
+    return this.#connection.tlsRequired.connect(
+      () =>
+        translated(
+          async () => {
+            await this.#admin.connectToBrokers(null);
+          },
+          (error) => requestError(error, 'connecting the admin client'),
+        ),
+      'connecting the admin client',
     );
   }
 

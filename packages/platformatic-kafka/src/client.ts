@@ -19,6 +19,7 @@ import { requestError } from './errors.js';
 import { exponentialDelay, type ConnectionSettings } from './internal/connection.js';
 import { planFetches } from './internal/fetch-plan.js';
 import { platformaticSecurity } from './internal/security.js';
+import { TlsRequiredDetector } from './internal/tls-required.js';
 import { CommittedRecordCollector } from './internal/read-committed.js';
 import { PlatformaticProducer } from './producer.js';
 
@@ -49,15 +50,22 @@ class PlatformaticKafkaClient implements KafkaClient {
     if (!/^\S+$/.test(clientId)) {
       throw new TypeError(`Kafka client id "${clientId}" must not be empty or contain whitespace`);
     }
+    const security = platformaticSecurity(options);
+    const tlsRequired = new TlsRequiredDetector(security.tls !== undefined, options.brokers);
+    const retryDelay = exponentialDelay(options.retry?.initialMs ?? 100, 5_000);
     this.#connection = {
       base: {
         clientId,
         bootstrapBrokers: [...options.brokers],
-        ...platformaticSecurity(options),
+        ...security,
         retries: options.retry?.retries ?? 5,
-        retryDelay: exponentialDelay(options.retry?.initialMs ?? 100, 5_000),
+        retryDelay: (client, operation, attempt) => {
+          tlsRequired.noticeRetry();
+          return retryDelay(client, operation, attempt);
+        },
       },
       logger: options.logger,
+      tlsRequired,
     };
   }
 

@@ -21,9 +21,10 @@ import {
   ListOffsetTimestamps,
   type GroupAssignment,
 } from '@platformatic/kafka';
-import { kafkaErrorNames, requestError, translated } from './errors.js';
+import { kafkaErrorNames, requestError, securityFailure, translated } from './errors.js';
 import type { ConnectionSettings } from './internal/connection.js';
 import { planFetches } from './internal/fetch-plan.js';
+import type { TlsRequiredDetector } from './internal/tls-required.js';
 import { visibleRecords } from './internal/read-committed.js';
 
 /** Consumer defaults (kafkajs's, so that both clients behave alike unless configured). */
@@ -63,6 +64,7 @@ export class PlatformaticConsumer implements KafkaConsumer {
   readonly #consumer: Consumer;
   readonly #options: KafkaConsumerOptions;
   readonly #logger: Logger | undefined;
+  readonly #tlsRequired: TlsRequiredDetector;
   #topics: string[] = [];
   #fromBeginning = false;
   #assigned: KafkaTopicPartition[] = [];
@@ -73,6 +75,7 @@ export class PlatformaticConsumer implements KafkaConsumer {
   readonly #paused = new Set<string>();
   readonly #failures = new Map<string, { count: number; until: number }>();
   #running = false;
+  #onFatalError: ((error: Error) => void) | undefined;
   #needsRejoin = false;
   #loop: Promise<void> | undefined;
   #wake: (() => void) | undefined;
@@ -80,6 +83,7 @@ export class PlatformaticConsumer implements KafkaConsumer {
   constructor(connection: ConnectionSettings, options: KafkaConsumerOptions) {
     this.#options = options;
     this.#logger = connection.logger;
+    this.#tlsRequired = connection.tlsRequired;
     this.#consumer = new Consumer({
       ...connection.base,
       groupId: options.groupId,
@@ -115,6 +119,7 @@ export class PlatformaticConsumer implements KafkaConsumer {
     });
     // The library reports a failed background rejoin here (an unhandled 'error' would throw).
     this.#consumer.on('error', (error: unknown) => {
+      if (this.#failedForGood(error, 'rejoining the consumer group')) return;
       this.#logger?.debug('kafka group rejoin failed; retrying', {
         groupId: options.groupId,
         error,
@@ -147,11 +152,15 @@ export class PlatformaticConsumer implements KafkaConsumer {
   }
 
   connect(): Promise<void> {
-    return translated(
-      async () => {
-        await this.#consumer.connectToBrokers(null);
-      },
-      (error) => requestError(error, 'connecting the consumer'),
+    return this.#tlsRequired.connect(
+      () =>
+        translated(
+          async () => {
+            await this.#consumer.connectToBrokers(null);
+          },
+          (error) => requestError(error, 'connecting the consumer'),
+        ),
+      'connecting the consumer',
     );
   }
 
@@ -173,6 +182,7 @@ export class PlatformaticConsumer implements KafkaConsumer {
   async run(options: KafkaRunOptions): Promise<void> {
     for (const topic of this.#topics) this.#consumer.topics.track(topic);
     this.#running = true;
+    this.#onFatalError = options.onFatalError;
     await translated(
       () => this.#consumer.joinGroup({}),
       (error) => {
@@ -237,6 +247,21 @@ export class PlatformaticConsumer implements KafkaConsumer {
     this.#revoke();
   }
 
+  /**
+   * A security failure in the background (a revoked group or topic ACL, refused credentials
+   * on a reconnect) fails every retry the same way: the consumer stops and reports it once
+   * through `onFatalError` instead of retrying forever.
+   */
+  #failedForGood(error: unknown, what: string): boolean {
+    const security = securityFailure(error, what);
+    if (security === undefined || !this.#running) return false;
+    this.#running = false;
+    this.#revoke();
+    this.#wake?.();
+    this.#onFatalError?.(security);
+    return true;
+  }
+
   /** Waits until woken (resume, seek, assignment, stop) or `ms` passed. */
   async #idle(ms: number): Promise<void> {
     await new Promise<void>((resolve) => {
@@ -262,6 +287,7 @@ export class PlatformaticConsumer implements KafkaConsumer {
         if (!delivered) await this.#idle(100);
       } catch (error) {
         if (!this.#running) break;
+        if (this.#failedForGood(error, 'consuming')) break;
         failures += 1;
         if (
           kafkaErrorNames(error).has('UNKNOWN_MEMBER_ID') ||

@@ -9,6 +9,7 @@ import { Producer, ProduceAcks } from '@platformatic/kafka';
 import { producerError, translated } from './errors.js';
 import type { ConnectionSettings } from './internal/connection.js';
 import { javaCompatiblePartitioner, toMessages } from './internal/records.js';
+import type { TlsRequiredDetector } from './internal/tls-required.js';
 
 /**
  * Producer defaults, the same as the kafkajs client's: after a commit the coordinator answers
@@ -68,10 +69,12 @@ class PlatformaticTransaction implements KafkaTransaction {
 export class PlatformaticProducer implements KafkaProducer {
   readonly #producer: Producer;
   readonly #transactionalId: string | undefined;
+  readonly #tlsRequired: TlsRequiredDetector;
   #fenced: KafkaProducerFencedError | undefined;
 
   constructor(connection: ConnectionSettings, options: KafkaProducerOptions) {
     this.#transactionalId = options.transactionalId;
+    this.#tlsRequired = connection.tlsRequired;
     const initialMs = options.retry?.initialMs ?? producerDefaults.retryInitialMs;
     this.#producer = new Producer({
       ...connection.base,
@@ -95,8 +98,10 @@ export class PlatformaticProducer implements KafkaProducer {
       partitioner: javaCompatiblePartitioner,
       autocreateTopics: false,
       retries: options.retry?.retries ?? producerDefaults.retries,
-      retryDelay: (_client, _operation, attempt) =>
-        Math.min(initialMs * 2 ** Math.max(0, attempt - 1), producerDefaults.maxRetryMs),
+      retryDelay: (_client, _operation, attempt) => {
+        connection.tlsRequired.noticeRetry();
+        return Math.min(initialMs * 2 ** Math.max(0, attempt - 1), producerDefaults.maxRetryMs);
+      },
     });
   }
 
@@ -113,18 +118,20 @@ export class PlatformaticProducer implements KafkaProducer {
   }
 
   connect(): Promise<void> {
-    return this.guarded('connecting the producer', async () => {
-      await this.#producer.connectToBrokers(null);
-      if (this.#transactionalId !== undefined) {
-        // The transactional InitProducerId, which bumps the epoch of the transactional id
-        // (fencing older instances and aborting their open transaction), runs with the first
-        // transaction. Beginning one runs it now, so that connect() fences as the port
-        // promises; cancelling it only drops local state (it holds no partitions, so there
-        // is nothing to end on the broker, which would refuse an EndTxn anyway).
-        const transaction = await this.#producer.beginTransaction();
-        await transaction.cancel();
-      }
-    });
+    const connect = (): Promise<void> =>
+      this.guarded('connecting the producer', async () => {
+        await this.#producer.connectToBrokers(null);
+        if (this.#transactionalId !== undefined) {
+          // The transactional InitProducerId, which bumps the epoch of the transactional id
+          // (fencing older instances and aborting their open transaction), runs with the first
+          // transaction. Beginning one runs it now, so that connect() fences as the port
+          // promises; cancelling it only drops local state (it holds no partitions, so there
+          // is nothing to end on the broker, which would refuse an EndTxn anyway).
+          const transaction = await this.#producer.beginTransaction();
+          await transaction.cancel();
+        }
+      });
+    return this.#tlsRequired.connect(connect, 'connecting the producer');
   }
 
   send(batch: readonly KafkaTopicMessages[]): Promise<void> {

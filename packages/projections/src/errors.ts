@@ -11,7 +11,10 @@ export type ProjectionErrorCode =
   | 'PROJECTION_STOPPED'
   | 'PROJECTION_CONSISTENCY_TIMEOUT'
   | 'PROJECTION_CONSISTENCY_NOT_APPLICABLE'
-  | 'PROJECTION_COMMIT_FAILED';
+  | 'PROJECTION_COMMIT_FAILED'
+  | 'PROJECTION_DATABASE_ACCESS_DENIED'
+  | 'PROJECTION_DATABASE_TLS_REQUIRED'
+  | 'PROJECTION_DATABASE_TLS_FAILED';
 
 /** Base of every error the projection runtime throws; `code` tells them apart. */
 export class ProjectionError extends TributaryError {

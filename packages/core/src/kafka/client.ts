@@ -170,6 +170,13 @@ export interface KafkaRunOptions {
   readonly onHiddenEntries?: (range: KafkaHiddenEntries) => void;
   /** Batches of different partitions handled at the same time. Default 1. */
   readonly partitionsConsumedConcurrently?: number;
+  /**
+   * Called once when the consumer stopped for good in the background on an error no retry
+   * can heal — a `KafkaSecurityError` (the group's ACL, the credentials); it delivers
+   * nothing more. Without it such a consumer would stop silently (or retry forever).
+   * Failures while starting reject {@link KafkaConsumer.run} instead.
+   */
+  readonly onFatalError?: (error: Error) => void;
 }
 
 /**

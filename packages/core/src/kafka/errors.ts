@@ -10,13 +10,15 @@ export type KafkaClientErrorCode =
 
 /**
  * Codes of {@link KafkaSecurityError}: the broker refused the credentials, the principal
- * lacks an ACL, the TLS handshake failed (unknown CA, wrong server name, plaintext against
- * a TLS port or the reverse), or the security settings themselves are unusable.
+ * lacks an ACL, the TLS handshake failed (unknown CA, wrong server name, TLS against a
+ * plaintext port), a client without TLS reached a TLS port (`KAFKA_TLS_REQUIRED`), or the
+ * security settings themselves are unusable.
  */
 export type KafkaSecurityErrorCode =
   | 'KAFKA_AUTHENTICATION_FAILED'
   | 'KAFKA_AUTHORIZATION_FAILED'
   | 'KAFKA_TLS_FAILED'
+  | 'KAFKA_TLS_REQUIRED'
   | 'KAFKA_SECURITY_CONFIG_INVALID';
 
 /**
@@ -99,6 +101,7 @@ export function isKafkaSecurityError(error: unknown): error is KafkaSecurityErro
     (code === 'KAFKA_AUTHENTICATION_FAILED' ||
       code === 'KAFKA_AUTHORIZATION_FAILED' ||
       code === 'KAFKA_TLS_FAILED' ||
+      code === 'KAFKA_TLS_REQUIRED' ||
       code === 'KAFKA_SECURITY_CONFIG_INVALID')
   );
 }
@@ -175,6 +178,29 @@ export function kafkaSecurityFailure(
     );
   }
   return undefined;
+}
+
+/**
+ * The error for a client without TLS whose broker turned out to speak TLS: the broker closes
+ * such a connection without a word, which the libraries report like a network failure, so
+ * the implementations probe the port with a TLS handshake after a failed connect and use
+ * this when it answers. Pure.
+ *
+ * @param what - the operation, for the message (`connecting the producer`)
+ * @param broker - the `host:port` that answered the TLS handshake
+ */
+export function kafkaTlsRequired(
+  what: string,
+  broker: string,
+  cause?: unknown,
+): KafkaSecurityError {
+  return new KafkaSecurityError(
+    'KAFKA_TLS_REQUIRED',
+    `${what}: the broker at ${broker} expects TLS, and this client connects without it. ` +
+      'Set KAFKA_SSL=true (--kafka-ssl true), and KAFKA_TLS_CA_FILE (--kafka-tls-ca-file) ' +
+      'unless a public CA signed the broker certificate',
+    { cause, details: { broker } },
+  );
 }
 
 const firstLine = (text: string): string => (text.split('\n')[0] ?? '').slice(0, 200);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isKafkaSecurityError, kafkaSecurityFailure } from './errors.js';
+import { isKafkaSecurityError, kafkaSecurityFailure, kafkaTlsRequired } from './errors.js';
 import { kafkaSecurityProblems } from './security.js';
 
 describe('kafkaSecurityProblems', () => {
@@ -62,5 +62,16 @@ describe('kafkaSecurityFailure', () => {
     expect(kafkaSecurityFailure(new Set(['NOT_LEADER_OR_FOLLOWER']), 'ECONNREFUSED', 'x')).toBe(
       undefined,
     );
+  });
+});
+
+describe('kafkaTlsRequired', () => {
+  it('names the broker and the setting that turns TLS on, and is never retried', () => {
+    const error = kafkaTlsRequired('connecting the producer', 'kafka-1:9093');
+    expect(isKafkaSecurityError(error)).toBe(true);
+    expect(error.code).toBe('KAFKA_TLS_REQUIRED');
+    expect(error.retriable).toBe(false);
+    expect(error.message).toMatch(/broker at kafka-1:9093 expects TLS/);
+    expect(error.message).toMatch(/KAFKA_SSL=true \(--kafka-ssl true\)/);
   });
 });

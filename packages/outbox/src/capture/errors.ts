@@ -22,7 +22,8 @@ export type CaptureErrorCode =
   | 'CAPTURE_KAFKA_INDETERMINATE'
   | 'CAPTURE_STREAM_ENDED'
   | 'CAPTURE_DATABASE_ACCESS_DENIED'
-  | 'CAPTURE_DATABASE_TLS_FAILED';
+  | 'CAPTURE_DATABASE_TLS_FAILED'
+  | 'CAPTURE_DATABASE_TLS_REQUIRED';
 
 /**
  * An error of the WAL capturer. `retriable: true` means the capturer restarts its pipeline

@@ -1,5 +1,6 @@
 import type { Logger } from '@tributary/core';
 import type { BaseOptions } from '@platformatic/kafka';
+import type { TlsRequiredDetector } from './tls-required.js';
 
 /** What every producer, consumer and admin of one client shares. */
 export interface ConnectionSettings {
@@ -7,6 +8,8 @@ export interface ConnectionSettings {
   readonly base: BaseOptions;
   /** Receives what happens in the background (rejoins, fetch retries) as debug lines. */
   readonly logger: Logger | undefined;
+  /** Turns a connect of a client without TLS to a TLS listener into `KAFKA_TLS_REQUIRED`. */
+  readonly tlsRequired: TlsRequiredDetector;
 }
 
 /** Doubling delays from `initialMs`, at most `maxMs`. */

@@ -1,5 +1,6 @@
 import {
   createInstrumentation,
+  isKafkaSecurityError,
   isTributaryError,
   type Instrumentation,
   type KafkaBatch,
@@ -28,6 +29,7 @@ import type { SourceRecord } from '../source-record.js';
 import { FaultInjector, type FaultPlan } from '../fault-injection.js';
 import { validateProjection, type AnyProjection } from '../projection.js';
 import { PostgresProjectionStore } from '../store/postgres/postgres-projection-store.js';
+import { projectionDatabaseFailure } from '../store/postgres/access.js';
 import { kafkaDeadLetterPublisher } from './dead-letter.js';
 import { runningProjection, waitForProjection, type WaitForOptions } from '../read-your-writes.js';
 import { hiddenEntriesCoverer } from './hidden-entries.js';
@@ -379,7 +381,8 @@ export function createProjectionRuntime(options: ProjectionRuntimeOptions): Proj
               nextOffset: outcome.nextOffset,
             });
         } catch (error) {
-          if (!isFatalProjectionError(error)) throw error;
+          // A refused dead-letter topic (ACL) fails the same way on every redelivery.
+          if (!isFatalProjectionError(error) && !isKafkaSecurityError(error)) throw error;
           if (isTributaryError(error) && error.code === 'PROJECTION_RETIRED') {
             // A rebuild swapped a newer version in: only this version's consumer stops, the
             // other projections of the process carry on. Not awaited: disconnecting waits
@@ -452,6 +455,17 @@ export function createProjectionRuntime(options: ProjectionRuntimeOptions): Proj
       partitionsConsumedConcurrently: config.partitionsConsumedConcurrently,
       eachBatch,
       onHiddenEntries,
+      // A lost group ACL or refused credentials: stop the whole runtime with the typed error
+      // (the process exits non-zero) rather than keep a member that consumes nothing.
+      onFatalError: (error) => {
+        logger.error('projection consumer stopped', { projection: projection.name, error });
+        instrumentation.emit('projection.stopped', () => ({
+          projection: projection.name,
+          version: projection.version,
+          error,
+        }));
+        void stop(error);
+      },
     });
   };
 
@@ -468,7 +482,12 @@ export function createProjectionRuntime(options: ProjectionRuntimeOptions): Proj
       );
     },
     async start() {
-      await store.ensureSchema();
+      try {
+        await store.ensureSchema();
+      } catch (error) {
+        // The first statement of the process: where a refused role or missing TLS shows.
+        throw projectionDatabaseFailure(error) ?? error;
+      }
       try {
         for (const projection of options.projections) await startOne(projection);
       } catch (error) {

@@ -18,6 +18,18 @@ describe('postgresAccessFailure', () => {
     );
   });
 
+  it('halts with what to set when the server admits the role over TLS only', () => {
+    const required = postgresAccessFailure(
+      pgError(
+        '28000',
+        'no pg_hba.conf entry for host "127.0.0.1", user "tributary_capture", database "shop", no encryption',
+      ),
+    );
+    expect(required?.code).toBe('CAPTURE_DATABASE_TLS_REQUIRED');
+    expect(required?.retriable).toBe(false);
+    expect(required?.message).toMatch(/sslmode=verify-full/);
+  });
+
   it('halts on a TLS handshake failure', () => {
     expect(
       postgresAccessFailure(new Error('self-signed certificate in certificate chain'))?.code,

@@ -22,6 +22,16 @@ export function postgresAccessFailure(error: unknown): CaptureError | undefined 
   if (typeof error !== 'object' || error === null || isTributaryError(error)) return undefined;
   const code = (error as { code?: unknown }).code;
   const message = error instanceof Error ? error.message : '';
+  // pg_hba.conf has only `hostssl` lines for this client: PostgreSQL says so as
+  // "no pg_hba.conf entry for host …, no encryption" (SQLSTATE 28000).
+  if (code === '28000' && /no encryption/.test(message)) {
+    return new CaptureError(
+      'CAPTURE_DATABASE_TLS_REQUIRED',
+      `PostgreSQL accepts the capturer only over TLS, and DATABASE_URL connects without it (SQLSTATE 28000: ${message}). ` +
+        'Add sslmode=verify-full and sslrootcert=<the CA file> to DATABASE_URL (sslmode=require at least)',
+      { cause: error, details: { sqlState: code } },
+    );
+  }
   if (typeof code === 'string' && ACCESS_DENIED.has(code)) {
     return new CaptureError(
       'CAPTURE_DATABASE_ACCESS_DENIED',
