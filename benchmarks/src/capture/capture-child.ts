@@ -1,21 +1,34 @@
 /**
  * The capturer process of `npm run bench:capture`: a capturer configured from the
  * environment (like `tributary capture`) that reports each committed batch as a JSON line
- * on stdout, so the benchmark can measure rates and commit-to-Kafka latency, and its own
- * peak RSS when it stops (SIGTERM). With BENCH_METRICS=1 it also keeps the Prometheus
- * capture metrics and renders them once a second, as a scraped `tributary capture` does.
+ * on stdout, so the benchmark can measure rates and commit-to-Kafka latency (its CPU and
+ * memory are read from /proc by the benchmark). The Kafka client is chosen as `tributary
+ * capture` chooses it: `--kafka-client <name>`, else TRIBUTARY_KAFKA_CLIENT, else the
+ * default. With BENCH_METRICS=1 it also keeps the Prometheus capture metrics and renders them
+ * once a second, as a scraped `tributary capture` does.
  */
-import { captureConfigFromEnvironment, captureKafkaClient } from '@tributary/cli';
+import { parseArgs } from 'node:util';
+import {
+  captureConfigFromEnvironment,
+  captureKafkaClient,
+  KAFKA_CLIENT_ENV,
+  kafkaClientName,
+} from '@tributary/cli';
 import { createConsoleLogger } from '@tributary/core';
 import { createCaptureMetrics } from '@tributary/metrics';
 import { createPostgresKafkaCapturer, resolveCaptureConfig } from '@tributary/outbox';
 import { Registry } from 'prom-client';
 
+const { values } = parseArgs({ options: { 'kafka-client': { type: 'string' } } });
+const client = kafkaClientName(
+  { value: values['kafka-client'], source: '--kafka-client' },
+  { value: process.env[KAFKA_CLIENT_ENV], source: KAFKA_CLIENT_ENV },
+);
 const config = resolveCaptureConfig(captureConfigFromEnvironment());
 const logger = createConsoleLogger({ level: 'warn' });
 const capturer = createPostgresKafkaCapturer({
   config,
-  kafka: captureKafkaClient(config, logger),
+  kafka: captureKafkaClient(config, logger, client),
   logger,
 });
 if (process.env.BENCH_METRICS === '1') {
@@ -50,7 +63,6 @@ process.once('SIGTERM', () => {
 });
 try {
   await capturer.run();
-  print({ type: 'stopped', maxRssKb: process.resourceUsage().maxRSS });
   process.exit(0);
 } catch (error) {
   process.stderr.write(`capturer failed: ${String(error)}\n`);
