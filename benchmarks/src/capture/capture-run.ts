@@ -80,18 +80,22 @@ export interface CaptureRun {
 
 /**
  * Starts capture-child.ts with `--kafka-client <client>` (how `tributary capture` takes it),
- * optionally under `node --cpu-prof`.
+ * optionally writing a CPU profile of its drain to `profileFile`.
  */
 export function startCapture(
   client: string,
   env: Record<string, string>,
-  profileDir?: string,
+  profileFile?: string,
 ): CaptureRun {
   const args = ['--conditions=source', '--import', 'tsx'];
-  if (profileDir !== undefined) args.push('--cpu-prof', `--cpu-prof-dir=${profileDir}`);
   const child = spawn(process.execPath, [...args, CHILD, '--kafka-client', client], {
     cwd: REPO_ROOT,
-    env: { ...process.env, NODE_ENV: 'production', ...env },
+    env: {
+      ...process.env,
+      NODE_ENV: 'production',
+      ...env,
+      ...(profileFile === undefined ? {} : { BENCH_CPU_PROFILE: profileFile }),
+    },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const pid = child.pid ?? 0;

@@ -14,12 +14,14 @@
  * 4. capture under concurrent writers (events/s sustained, commit-to-Kafka p50/p99), on the
  *    process of the first drain;
  * 5. the backlog drained again with the Prometheus metrics on, on the same client;
- * 6. optionally (BENCH_PROFILE=1, default on) a CPU profile of another drain per client.
+ * 6. optionally (BENCH_PROFILE=1, default on) a CPU profile of another drain per client,
+ *    summarized by stage (decode, routing, record encoding, client protocol, checkpoint).
  *
  * Uses DATABASE_URL and KAFKA_BROKERS when set, else the local stack (started if needed).
  * Tunables: BENCH_EVENTS (backlog, default 200000), BENCH_SUSTAINED_MS (default 10000),
  * BENCH_WRITERS (default 4), BENCH_PROFILE (default 1), BENCH_ROUNDS (drains per client,
- * default 1), BENCH_CLIENTS (default `kafkajs,platformatic`).
+ * default 1), BENCH_CLIENTS (default `kafkajs,platformatic`), BENCH_RAW (0 skips the raw
+ * decode and produce runs; default 1).
  */
 import {
   BACKLOG_EVENTS_PER_TRANSACTION,
@@ -32,7 +34,7 @@ import { formatTable } from '../support/table.js';
 import { startCapture, type CaptureRun, type RunMark } from './capture-run.js';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -48,6 +50,7 @@ const EVENTS = Number(process.env.BENCH_EVENTS ?? 200_000);
 const SUSTAINED_MS = Number(process.env.BENCH_SUSTAINED_MS ?? 10_000);
 const WRITERS = Number(process.env.BENCH_WRITERS ?? 4);
 const PROFILE = (process.env.BENCH_PROFILE ?? '1') !== '0';
+const RAW = (process.env.BENCH_RAW ?? '1') !== '0';
 const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 1));
 const CLIENTS = (process.env.BENCH_CLIENTS ?? KAFKA_CLIENT_NAMES.join(','))
   .split(',')
@@ -330,11 +333,13 @@ async function main(): Promise<void> {
     await prefillBacklog(client, EVENTS);
     out(`  prefilled in ${((performance.now() - prefillStart) / 1000).toFixed(1)} s`);
 
-    const decodeRate = await rawDecode(databaseUrl, decodeSlot, publication, EVENTS);
+    const decodeRate = RAW
+      ? await rawDecode(databaseUrl, decodeSlot, publication, EVENTS)
+      : Number.NaN;
     out(`  raw pgoutput decode: ${decodeRate} events/s`);
     const produce = new Map<RawProduceMode, number>();
-    const modes: RawProduceMode[] = [...CLIENTS];
-    if (CLIENTS.includes('kafkajs')) modes.push('kafkajs-stock');
+    const modes: RawProduceMode[] = RAW ? [...CLIENTS] : [];
+    if (modes.includes('kafkajs')) modes.push('kafkajs-stock');
     for (const mode of modes) {
       produce.set(mode, await rawProduce(brokers, prefix, EVENTS, mode));
       out(`  raw idempotent batched produce, ${mode}: ${produce.get(mode)} events/s`);
@@ -422,21 +427,18 @@ async function main(): Promise<void> {
     for (const line of shared) out(`    ${line}`);
 
     if (PROFILE) {
+      const dir = mkdtempSync(join(tmpdir(), 'tributary-capture-profile-'));
       for (const name of CLIENTS) {
-        const dir = mkdtempSync(join(tmpdir(), `tributary-capture-profile-${name}-`));
-        const profiled = startCapture(name, captureEnv(captureName('prof', name)), dir);
+        const file = join(dir, `${name}.cpuprofile`);
+        const profiled = startCapture(name, captureEnv(captureName('prof', name)), file);
         await profiled.ready;
         await profiled.reached(EVENTS + written, 600_000);
         await profiled.stop();
-        const files = readdirSync(dir).filter((file) => file.endsWith('.cpuprofile'));
         out('');
         out(
-          `  CPU profile of another drain, ${name} (node --cpu-prof, one file per thread): ${dir}`,
+          `  CPU profile of another drain, ${name}, main thread, checkpoint loaded → drained: ${file}`,
         );
-        for (const file of files) {
-          out(`  ${file}`);
-          for (const line of summarizeProfile(join(dir, file))) out(line);
-        }
+        for (const line of existsSync(file) ? summarizeProfile(file) : ['  (missing)']) out(line);
       }
     }
   } finally {
