@@ -1,33 +1,44 @@
 /**
  * One file on purpose: one benchmark program whose measurements share the same backlog,
- * servers and summary table, in the order they run.
+ * servers and summary tables, in the order they run.
  *
- * `npm run bench:capture`: throughput, latency and memory of the WAL capturer, next to the
- * raw speed of its two libraries measured in the same run on the same servers:
+ * `npm run bench:capture`: throughput, CPU and memory of the WAL capturer on each Kafka
+ * client, next to the raw speed of its libraries measured in the same run on the same servers:
  *
  * 1. raw pgoutput decode rate (pg-logical-replication, no Kafka) of the backlog;
- * 2. raw kafkajs idempotent batched produce rate (no PostgreSQL) of records shaped like ours;
- * 3. capture draining the pre-filled backlog (events/s, capture process peak RSS);
- * 4. capture under concurrent writers (events/s sustained, commit-to-Kafka p50/p99);
- * 5. optionally (BENCH_PROFILE=1, default on) a CPU profile of another drain, summarized.
+ * 2. raw idempotent batched produce rate of each Kafka client (no PostgreSQL), the same
+ *    records through the same port (and kafkajs with its stock encoder, for reference);
+ * 3. capture draining the pre-filled backlog, once per client per round (the order
+ *    alternates between rounds): events/s, capturer CPU per event (utime + stime of the
+ *    capturer process over the drain) and its peak RSS (VmHWM);
+ * 4. capture under concurrent writers (events/s sustained, commit-to-Kafka p50/p99), on the
+ *    process of the first drain;
+ * 5. the backlog drained again with the Prometheus metrics on, on the same client;
+ * 6. optionally (BENCH_PROFILE=1, default on) a CPU profile of another drain per client,
+ *    summarized by stage (decode, routing, record encoding, client protocol, checkpoint).
  *
  * Uses DATABASE_URL and KAFKA_BROKERS when set, else the local stack (started if needed).
  * Tunables: BENCH_EVENTS (backlog, default 200000), BENCH_SUSTAINED_MS (default 10000),
- * BENCH_WRITERS (default 4), BENCH_PROFILE (default 1).
+ * BENCH_WRITERS (default 4), BENCH_PROFILE (default 1), BENCH_ROUNDS (drains per client,
+ * default 1), BENCH_CLIENTS (default `kafkajs,platformatic`), BENCH_RAW (0 skips the raw
+ * decode and produce runs; default 1).
  */
-import { spawn } from 'node:child_process';
 import {
   BACKLOG_EVENTS_PER_TRANSACTION,
   prefillBacklog,
   dropBenchDatabase,
   withDatabase,
 } from '../support/bench-database.js';
+import { summarizeProfile } from '../support/cpu-profile.js';
+import { formatTable } from '../support/table.js';
+import { startCapture, type CaptureRun, type RunMark } from './capture-run.js';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
-import { createInterface } from 'node:readline';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { KAFKA_CLIENT_NAMES, type KafkaClientName } from '@tributary/cli';
 import { uuidV7, type StreamAppend } from '@tributary/core';
 import { upStack } from '@tributary/testing';
 import { Kafka, logLevel } from 'kafkajs';
@@ -39,16 +50,22 @@ const EVENTS = Number(process.env.BENCH_EVENTS ?? 200_000);
 const SUSTAINED_MS = Number(process.env.BENCH_SUSTAINED_MS ?? 10_000);
 const WRITERS = Number(process.env.BENCH_WRITERS ?? 4);
 const PROFILE = (process.env.BENCH_PROFILE ?? '1') !== '0';
+const RAW = (process.env.BENCH_RAW ?? '1') !== '0';
+const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 1));
+const CLIENTS = (process.env.BENCH_CLIENTS ?? KAFKA_CLIENT_NAMES.join(','))
+  .split(',')
+  .map((name) => name.trim())
+  .filter((name): name is KafkaClientName =>
+    (KAFKA_CLIENT_NAMES as readonly string[]).includes(name),
+  );
 
 const TYPES = ['Account', 'Transfer', 'Order', 'Invoice', 'Shipment'];
-const CHILD = fileURLToPath(new URL('./capture-child.ts', import.meta.url));
 const RAW_PRODUCE = fileURLToPath(new URL('./raw-produce.ts', import.meta.url));
 const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
 const out = (line = ''): void => {
   process.stdout.write(`${line}\n`);
 };
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 const percentile = (values: readonly number[], p: number): number => {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
@@ -101,12 +118,14 @@ async function rawDecode(
   return rate(events, ms);
 }
 
-/** Raw kafkajs idempotent batched produce, in a child process (see raw-produce.ts). */
+type RawProduceMode = 'kafkajs-stock' | KafkaClientName;
+
+/** Raw idempotent batched produce of one client, in a child process (see raw-produce.ts). */
 async function rawProduce(
   brokers: string[],
   prefix: string,
   events: number,
-  mode: 'stock' | 'fast',
+  mode: RawProduceMode,
 ): Promise<number> {
   const child = spawn(
     process.execPath,
@@ -130,129 +149,143 @@ async function rawProduce(
   child.stdout.on('data', (chunk: Buffer) => {
     output += chunk.toString();
   });
-  await new Promise((resolve) => child.once('exit', resolve));
+  const code = await new Promise((resolve) => child.once('exit', resolve));
+  if (code !== 0) throw new Error(`raw produce (${mode}) exited with code ${String(code)}`);
   return (JSON.parse(output) as { eventsPerSecond: number }).eventsPerSecond;
 }
 
-interface BatchLine {
-  readonly type: 'batch';
-  readonly at: number;
-  readonly events: number;
-  readonly latencies: number[];
-  readonly eventsPerTransaction: number[];
+/** What one drain of the backlog measured. */
+interface Drain {
+  readonly client: KafkaClientName;
+  readonly round: number;
+  readonly eventsPerSecond: number;
+  readonly cpuMicrosPerEvent: number;
+  /** CPU seconds per wall second over the drain (1 = one core busy). */
+  readonly cores: number;
+  readonly peakRssKb: number;
+  readonly transactions: number;
+  readonly firstCommitMs: number;
 }
 
-interface CaptureRun {
-  readonly readyAt: Promise<number>;
-  readonly batches: BatchLine[];
-  readonly published: () => number;
-  stop(): Promise<{ maxRssKb: number }>;
-}
-
-function startCapture(env: Record<string, string>, profileDir?: string): CaptureRun {
-  const args = ['--conditions=source', '--import', 'tsx'];
-  if (profileDir !== undefined) args.push('--cpu-prof', `--cpu-prof-dir=${profileDir}`);
-  const child = spawn(process.execPath, [...args, CHILD], {
-    cwd: REPO_ROOT,
-    env: { ...process.env, NODE_ENV: 'production', ...env },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const batches: BatchLine[] = [];
-  let published = 0;
-  let ready: (at: number) => void = () => undefined;
-  const readyAt = new Promise<number>((resolve) => {
-    ready = resolve;
-  });
-  let stopped: (summary: { maxRssKb: number }) => void = () => undefined;
-  const summary = new Promise<{ maxRssKb: number }>((resolve) => {
-    stopped = resolve;
-  });
-  createInterface({ input: child.stdout }).on('line', (line) => {
-    const message = JSON.parse(line) as { type: string; at?: number; maxRssKb?: number };
-    if (message.type === 'ready') ready(message.at ?? Date.now());
-    if (message.type === 'batch') {
-      const batch = message as BatchLine;
-      batches.push(batch);
-      published += batch.events;
-    }
-    if (message.type === 'stopped') stopped({ maxRssKb: message.maxRssKb ?? 0 });
-  });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  return {
-    readyAt,
-    batches,
-    published: () => published,
-    async stop() {
-      child.kill('SIGTERM');
-      const result = await Promise.race([summary, exited.then(() => ({ maxRssKb: 0 }))]);
-      await exited;
-      return result;
-    },
+/** Drains the backlog (`events`) with `run`, from its checkpoint load to the last commit. */
+async function measureDrain(
+  run: CaptureRun,
+  client: KafkaClientName,
+  round: number,
+  events: number,
+): Promise<{ drain: Drain; end: RunMark }> {
+  const start = await run.ready;
+  const end = await run.reached(events, 600_000);
+  const ms = Math.max(1, end.at - start.at);
+  const published = end.published - start.published;
+  const cpuMs = end.cpuMs - start.cpuMs;
+  const drain: Drain = {
+    client,
+    round,
+    eventsPerSecond: rate(published, ms),
+    cpuMicrosPerEvent: (cpuMs * 1000) / published,
+    cores: cpuMs / ms,
+    peakRssKb: run.peakRssKb(),
+    transactions: run.batches.length,
+    firstCommitMs: (run.batches[0]?.at ?? start.at) - start.at,
   };
+  out(
+    `  capture drain, ${client} (round ${round}): ${drain.eventsPerSecond} events/s, ${drain.cpuMicrosPerEvent.toFixed(1)} µs CPU per event (${drain.cores.toFixed(2)} cores), peak RSS ${(drain.peakRssKb / 1024).toFixed(0)} MiB (${drain.transactions} Kafka transactions in ${(ms / 1000).toFixed(2)} s from checkpoint loaded to last commit; first commit after ${drain.firstCommitMs} ms)`,
+  );
+  return { drain, end };
 }
 
-interface ProfileNode {
-  id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
-  hitCount?: number;
+/** Appends with `WRITERS` concurrent appenders for `SUSTAINED_MS`. */
+async function sustainedWrites(
+  databaseUrl: string,
+): Promise<{ written: number; ms: number; startedAt: number; endedAt: number }> {
+  const store = new PostgresEventStore({ connectionString: databaseUrl });
+  let written = 0;
+  const startedAt = Date.now();
+  const writeStart = performance.now();
+  const deadline = writeStart + SUSTAINED_MS;
+  await Promise.all(
+    Array.from({ length: WRITERS }, async (_, writer) => {
+      const versions = new Map<string, number>();
+      for (let n = 0; performance.now() < deadline; n += 1) {
+        const appends: StreamAppend[] = [0, 1, 2, 3].map((part) => {
+          const aggregateId = `w${writer}-${(n * 4 + part) % 100}`;
+          const aggregateType = TYPES[(n + part) % TYPES.length] ?? 'Account';
+          const key = `${aggregateType}/${aggregateId}`;
+          const version = versions.get(key) ?? 0;
+          versions.set(key, version + 5);
+          return {
+            stream: { aggregateType, aggregateId },
+            expectedVersion: version === 0 ? 'no-stream' : version,
+            events: Array.from({ length: 5 }, () => ({
+              type: 'LineAdded',
+              data: {
+                sku: 'SKU-1',
+                quantity: 2,
+                priceCents: 1999,
+                note: 'sustained benchmark event',
+              },
+              metadata: { correlationId: uuidV7(), userId: 'user-42' },
+            })),
+          };
+        });
+        await store.appendMany(appends);
+        written += 20;
+      }
+    }),
+  );
+  const ms = performance.now() - writeStart;
+  const endedAt = Date.now();
+  await store.close();
+  return { written, ms, startedAt, endedAt };
 }
 
-/** Self time per package and per function of a .cpuprofile. */
-function summarizeProfile(file: string): string[] {
-  const profile = JSON.parse(readFileSync(file, 'utf8')) as {
-    nodes: ProfileNode[];
-    startTime: number;
-    endTime: number;
-    samples: number[];
-  };
-  const perSample =
-    (profile.endTime - profile.startTime) / 1000 / Math.max(1, profile.samples.length);
-  const total = profile.samples.length;
-  const byPackage = new Map<string, number>();
-  const byFunction = new Map<string, number>();
-  for (const node of profile.nodes) {
-    const hits = node.hitCount ?? 0;
-    if (hits === 0) continue;
-    const { url, functionName, lineNumber } = node.callFrame;
-    const pkg =
-      url === ''
-        ? functionName === '(idle)'
-          ? '(idle)'
-          : functionName === '(garbage collector)'
-            ? '(gc)'
-            : '(native/V8)'
-        : url.includes('/node_modules/')
-          ? (/node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url)?.[1] ?? 'node_modules')
-          : url.startsWith('node:')
-            ? 'node core'
-            : url.includes('/packages/')
-              ? `tributary ${/packages\/([^/]+)/.exec(url)?.[1] ?? ''}`
-              : basename(url);
-    byPackage.set(pkg, (byPackage.get(pkg) ?? 0) + hits);
-    const name = `${functionName || '(anonymous)'} ${url === '' ? '' : `${basename(url)}:${lineNumber + 1}`}`;
-    byFunction.set(name, (byFunction.get(name) ?? 0) + hits);
-  }
-  const lines = [`  ${total} samples, ${((total * perSample) / 1000).toFixed(1)} s`];
-  lines.push('  self time by package:');
-  for (const [name, hits] of [...byPackage].sort((a, b) => b[1] - a[1]).slice(0, 10)) {
-    lines.push(`    ${((hits / total) * 100).toFixed(1).padStart(5)} %  ${name}`);
-  }
-  lines.push('  top functions (self time):');
-  for (const [name, hits] of [...byFunction].sort((a, b) => b[1] - a[1]).slice(0, 15)) {
-    lines.push(`    ${((hits / total) * 100).toFixed(1).padStart(5)} %  ${name}`);
-  }
-  return lines;
-}
-
-async function waitForPublished(run: CaptureRun, events: number, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (run.published() < events) {
-    if (Date.now() > deadline) throw new Error(`capture published ${run.published()} of ${events}`);
-    await sleep(20);
-  }
+/** Per-client figures, one column per client. */
+function clientTable(
+  clients: readonly KafkaClientName[],
+  produce: ReadonlyMap<RawProduceMode, number>,
+  drains: readonly Drain[],
+  decodeRate: number,
+): string[] {
+  const per = (client: KafkaClientName): Drain[] => drains.filter((d) => d.client === client);
+  const joined = (client: KafkaClientName, cell: (drain: Drain) => string): string =>
+    per(client).map(cell).join(' / ');
+  const row = (title: string, cell: (client: KafkaClientName) => string): string[] => [
+    title,
+    ...clients.map(cell),
+  ];
+  const rounds =
+    ROUNDS > 1 ? ` (rounds ${Array.from({ length: ROUNDS }, (_, i) => i + 1).join(' / ')})` : '';
+  return formatTable(
+    ['measure', ...clients],
+    [
+      row('raw idempotent batched produce, same records', (c) => `${produce.get(c) ?? '—'} ev/s`),
+      row('raw produce, kafkajs stock encoder', (c) =>
+        c === 'kafkajs' ? `${produce.get('kafkajs-stock') ?? '—'} ev/s` : '—',
+      ),
+      row(`capture drain${rounds}`, (c) => `${joined(c, (d) => String(d.eventsPerSecond))} ev/s`),
+      row('drain ÷ raw produce', (c) =>
+        joined(c, (d) => (d.eventsPerSecond / (produce.get(c) ?? Number.NaN)).toFixed(2)),
+      ),
+      row('drain ÷ raw pgoutput decode', (c) =>
+        joined(c, (d) => (d.eventsPerSecond / decodeRate).toFixed(2)),
+      ),
+      row(
+        'capturer CPU per event',
+        (c) => `${joined(c, (d) => d.cpuMicrosPerEvent.toFixed(1))} µs`,
+      ),
+      row('capturer CPU during the drain', (c) => `${joined(c, (d) => d.cores.toFixed(2))} cores`),
+      row(
+        'capturer peak RSS (VmHWM)',
+        (c) => `${joined(c, (d) => (d.peakRssKb / 1024).toFixed(0))} MiB`,
+      ),
+    ],
+  );
 }
 
 async function main(): Promise<void> {
+  if (CLIENTS.length === 0)
+    throw new Error(`BENCH_CLIENTS names none of ${KAFKA_CLIENT_NAMES.join(', ')}`);
   const { databaseUrl: serverUrl, brokers } = await servers();
   const id = randomBytes(4).toString('hex');
   const database = `bench_capture_${id}`;
@@ -275,30 +308,42 @@ async function main(): Promise<void> {
     await client.query(
       `create publication "${publication}" for table tributary.events with (publish = 'insert')`,
     );
-    const slots = {
-      decode: `bench_${id}_decode`,
-      capture: `tributary_bench_${id}`,
-      profile: `tributary_benchprof_${id}`,
-      metrics: `tributary_benchmet_${id}`,
-    };
-    for (const slot of Object.values(slots)) {
-      await client.query(`select pg_create_logical_replication_slot($1, 'pgoutput')`, [slot]);
+    // Every capture run has its own slot, created before the backlog so that each drains it.
+    const orders = Array.from({ length: ROUNDS }, (_, round) =>
+      round % 2 === 0 ? CLIENTS : [...CLIENTS].reverse(),
+    );
+    const captureName = (kind: string, client: KafkaClientName, round = 1): string =>
+      `bench${kind}_${client}_${round}_${id}`;
+    const captureNames = [
+      ...orders.flatMap((order, round) => order.map((c) => captureName('', c, round + 1))),
+      captureName('met', CLIENTS[0] ?? 'kafkajs'),
+      ...(PROFILE ? CLIENTS.map((c) => captureName('prof', c)) : []),
+    ];
+    const decodeSlot = `bench_${id}_decode`;
+    await client.query(`select pg_create_logical_replication_slot($1, 'pgoutput')`, [decodeSlot]);
+    for (const name of captureNames) {
+      await client.query(`select pg_create_logical_replication_slot($1, 'pgoutput')`, [
+        `tributary_${name}`,
+      ]);
     }
     out(
-      `\nbench:capture — backlog ${EVENTS} events in transactions of ${BACKLOG_EVENTS_PER_TRANSACTION}, ${TYPES.length} aggregate types × 3 partitions`,
+      `\nbench:capture — backlog ${EVENTS} events in transactions of ${BACKLOG_EVENTS_PER_TRANSACTION}, ${TYPES.length} aggregate types × 3 partitions; clients ${CLIENTS.join(', ')}; ${ROUNDS} round(s)`,
     );
     const prefillStart = performance.now();
     await prefillBacklog(client, EVENTS);
     out(`  prefilled in ${((performance.now() - prefillStart) / 1000).toFixed(1)} s`);
 
-    const decodeRate = await rawDecode(databaseUrl, slots.decode, publication, EVENTS);
+    const decodeRate = RAW
+      ? await rawDecode(databaseUrl, decodeSlot, publication, EVENTS)
+      : Number.NaN;
     out(`  raw pgoutput decode: ${decodeRate} events/s`);
-    const produceRate = await rawProduce(brokers, prefix, EVENTS, 'stock');
-    out(`  raw kafkajs idempotent batched produce: ${produceRate} events/s`);
-    const fastProduceRate = await rawProduce(brokers, prefix, EVENTS, 'fast');
-    out(
-      `  raw kafkajs idempotent batched produce with Tributary's record encoder: ${fastProduceRate} events/s`,
-    );
+    const produce = new Map<RawProduceMode, number>();
+    const modes: RawProduceMode[] = RAW ? [...CLIENTS] : [];
+    if (modes.includes('kafkajs')) modes.push('kafkajs-stock');
+    for (const mode of modes) {
+      produce.set(mode, await rawProduce(brokers, prefix, EVENTS, mode));
+      out(`  raw idempotent batched produce, ${mode}: ${produce.get(mode)} events/s`);
+    }
 
     const captureEnv = (name: string): Record<string, string> => ({
       DATABASE_URL: databaseUrl,
@@ -310,110 +355,91 @@ async function main(): Promise<void> {
       TRIBUTARY_PROGRESS_INTERVAL_MS: '0',
     });
 
-    // Drain the backlog.
-    const run = startCapture(captureEnv(`bench_${id}`));
-    const readyAt = await run.readyAt;
-    await waitForPublished(run, EVENTS, 300_000);
-    const drainEnd = run.batches.at(-1)?.at ?? Date.now();
-    const drainFirst = run.batches[0]?.at ?? readyAt;
-    const drainRate = rate(EVENTS, drainEnd - readyAt);
-    const drainBatches = run.batches.length;
+    // Drain the backlog, each client in turn; the first run stays up for the sustained case.
+    const drains: Drain[] = [];
+    let first: { run: CaptureRun; client: KafkaClientName; end: RunMark } | undefined;
+    for (const [round, order] of orders.entries()) {
+      for (const name of order) {
+        const run = startCapture(name, captureEnv(captureName('', name, round + 1)));
+        try {
+          const { drain, end } = await measureDrain(run, name, round + 1, EVENTS);
+          drains.push(drain);
+          if (first === undefined) first = { run, client: name, end };
+          else await run.stop();
+        } catch (error) {
+          await run.stop();
+          throw error;
+        }
+      }
+    }
+    if (first === undefined) throw new Error('no drain ran');
+
+    // Sustained, under concurrent writers, on the first drain's process.
+    const sustainedRun = first.run;
+    const startIndex = sustainedRun.batches.length;
+    const writes = await sustainedWrites(databaseUrl);
+    const { written, ms: writeMs } = writes;
+    const caught = await sustainedRun.reached(first.end.published + written, 120_000);
+    const sustainedMs = Math.max(1, caught.at - writes.startedAt);
+    const sustained = sustainedRun.batches.slice(startIndex);
+    const latencies = sustained.flatMap((batch) => batch.latencies);
+    await sustainedRun.stop();
+    const sustainedRate = rate(written, sustainedMs);
     out(
-      `  capture drain: ${drainRate} events/s (${drainBatches} Kafka transactions, ${((drainEnd - readyAt) / 1000).toFixed(2)} s from checkpoint loaded to last commit; first commit after ${drainFirst - readyAt} ms)`,
+      `  sustained (${first.client}): writers committed ${rate(written, writeMs)} events/s (${WRITERS} writers, transactions of 20 events over 4 aggregates); capture published them at ${sustainedRate} events/s (${sustained.length} Kafka transactions; all in Kafka ${caught.at - writes.endedAt} ms after the last write)`,
     );
 
-    // Sustained, under concurrent writers.
-    const store = new PostgresEventStore({ connectionString: databaseUrl });
-    let written = 0;
-    const startIndex = run.batches.length;
-    const writeStart = performance.now();
-    const deadline = writeStart + SUSTAINED_MS;
-    await Promise.all(
-      Array.from({ length: WRITERS }, async (_, writer) => {
-        const versions = new Map<string, number>();
-        for (let n = 0; performance.now() < deadline; n += 1) {
-          const appends: StreamAppend[] = [0, 1, 2, 3].map((part) => {
-            const aggregateId = `w${writer}-${(n * 4 + part) % 100}`;
-            const aggregateType = TYPES[(n + part) % TYPES.length] ?? 'Account';
-            const key = `${aggregateType}/${aggregateId}`;
-            const version = versions.get(key) ?? 0;
-            versions.set(key, version + 5);
-            return {
-              stream: { aggregateType, aggregateId },
-              expectedVersion: version === 0 ? 'no-stream' : version,
-              events: Array.from({ length: 5 }, () => ({
-                type: 'LineAdded',
-                data: {
-                  sku: 'SKU-1',
-                  quantity: 2,
-                  priceCents: 1999,
-                  note: 'sustained benchmark event',
-                },
-                metadata: { correlationId: uuidV7(), userId: 'user-42' },
-              })),
-            };
-          });
-          await store.appendMany(appends);
-          written += 20;
-        }
-      }),
-    );
-    const writeMs = performance.now() - writeStart;
-    await waitForPublished(run, EVENTS + written, 120_000);
-    const catchUpMs = performance.now() - writeStart;
-    await store.close();
-    const sustained = run.batches.slice(startIndex);
-    const latencies = sustained.flatMap((batch) => batch.latencies);
-    const { maxRssKb } = await run.stop();
-    out(
-      `  sustained: writers committed ${rate(written, writeMs)} events/s (${WRITERS} writers, transactions of 20 events over 4 aggregates); capture published them at ${rate(written, catchUpMs)} events/s (${sustained.length} Kafka transactions; all in Kafka ${Math.round(catchUpMs - writeMs)} ms after the last write)`,
-    );
-    out(
-      `  commit-to-Kafka latency under load: p50 ${percentile(latencies, 50).toFixed(0)} ms, p99 ${percentile(latencies, 99).toFixed(0)} ms (${latencies.length} source transactions)`,
-    );
-    out(`  capture process peak RSS: ${(maxRssKb / 1024).toFixed(0)} MiB`);
+    // The same backlog (and the sustained writes) drained again with the Prometheus metrics
+    // on, on the first client: the cost of metrics is the ratio of the two drains.
+    const metClient = CLIENTS[0] ?? 'kafkajs';
+    const metered = startCapture(metClient, {
+      ...captureEnv(captureName('met', metClient)),
+      BENCH_METRICS: '1',
+    });
+    const meteredStart = await metered.ready;
+    const meteredEnd = await metered.reached(EVENTS + written, 600_000);
+    await metered.stop();
+    const meteredRate = rate(EVENTS + written, meteredEnd.at - meteredStart.at);
+    const unmeteredRate = drains.find((d) => d.client === metClient)?.eventsPerSecond ?? Number.NaN;
 
     out('');
     out('  summary');
-    out(`    raw pgoutput decode            ${String(decodeRate).padStart(8)} events/s`);
-    out(`    raw kafkajs idempotent produce ${String(produceRate).padStart(8)} events/s`);
-    out(`    raw produce, our encoder       ${String(fastProduceRate).padStart(8)} events/s`);
-    out(
-      `    capture drain                  ${String(drainRate).padStart(8)} events/s  (${(drainRate / produceRate).toFixed(2)} × raw produce, ${(drainRate / fastProduceRate).toFixed(2)} × raw produce with the same encoder, ${(drainRate / decodeRate).toFixed(2)} × raw decode)`,
+    for (const line of clientTable(CLIENTS, produce, drains, decodeRate)) out(`    ${line}`);
+    out('');
+    const shared = formatTable(
+      ['measure', 'result'],
+      [
+        ['raw pgoutput decode (no Kafka)', `${decodeRate} ev/s`],
+        [
+          `capture sustained, ${first.client}`,
+          `${sustainedRate} ev/s (writers: ${rate(written, writeMs)} ev/s, ${WRITERS} writers)`,
+        ],
+        [
+          'commit-to-Kafka p50 / p99',
+          `${percentile(latencies, 50).toFixed(0)} / ${percentile(latencies, 99).toFixed(0)} ms (${latencies.length} source transactions)`,
+        ],
+        [
+          `capture drain, metrics off / on, ${metClient}`,
+          `${unmeteredRate} / ${meteredRate} ev/s (on = ${((meteredRate / unmeteredRate) * 100).toFixed(1)} % of off; the on run also drains the sustained writes)`,
+        ],
+      ],
     );
-    out(
-      `    capture sustained              ${String(rate(written, catchUpMs)).padStart(8)} events/s  (writers: ${rate(written, writeMs)} events/s)`,
-    );
-    out(
-      `    commit-to-Kafka p50 / p99      ${percentile(latencies, 50).toFixed(0)} / ${percentile(latencies, 99).toFixed(0)} ms`,
-    );
-    out(`    capture peak RSS               ${(maxRssKb / 1024).toFixed(0)} MiB`);
-
-    // The same backlog (and the sustained writes) drained again, with the Prometheus metrics
-    // on: the cost of metrics is the ratio of the two drains, measured in the same run.
-    const metered = startCapture({ ...captureEnv(`benchmet_${id}`), BENCH_METRICS: '1' });
-    const meteredReadyAt = await metered.readyAt;
-    await waitForPublished(metered, EVENTS + written, 300_000);
-    const meteredEnd = metered.batches.at(-1)?.at ?? Date.now();
-    const meteredRate = rate(EVENTS + written, meteredEnd - meteredReadyAt);
-    await metered.stop();
-    const unmeteredRate = rate(EVENTS, drainEnd - readyAt);
-    out(
-      `    capture drain, metrics off / on ${String(unmeteredRate).padStart(7)} / ${meteredRate} events/s  (on = ${((meteredRate / unmeteredRate) * 100).toFixed(1)} % of off; the on run also drains the sustained writes)`,
-    );
+    for (const line of shared) out(`    ${line}`);
 
     if (PROFILE) {
       const dir = mkdtempSync(join(tmpdir(), 'tributary-capture-profile-'));
-      const profiled = startCapture(captureEnv(`benchprof_${id}`), dir);
-      await profiled.readyAt;
-      await waitForPublished(profiled, EVENTS + written, 300_000);
-      await profiled.stop();
-      const file = readdirSync(dir).find((name) => name.endsWith('.cpuprofile'));
-      out('');
-      out(
-        `  CPU profile of a second drain (node --cpu-prof): ${file === undefined ? 'missing' : join(dir, file)}`,
-      );
-      if (file !== undefined) for (const line of summarizeProfile(join(dir, file))) out(line);
+      for (const name of CLIENTS) {
+        const file = join(dir, `${name}.cpuprofile`);
+        const profiled = startCapture(name, captureEnv(captureName('prof', name)), file);
+        await profiled.ready;
+        await profiled.reached(EVENTS + written, 600_000);
+        await profiled.stop();
+        out('');
+        out(
+          `  CPU profile of another drain, ${name}, main thread, checkpoint loaded → drained: ${file}`,
+        );
+        for (const line of existsSync(file) ? summarizeProfile(file) : ['  (missing)']) out(line);
+      }
     }
   } finally {
     await client.end().catch(() => undefined);

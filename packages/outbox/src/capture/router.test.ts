@@ -67,6 +67,17 @@ describe('the outbox router', () => {
     expect(record.headers[EventHeaders.transactionSequence]).toBe('4');
   });
 
+  it("gives each row its own transaction's commit LSN when transactions alternate", () => {
+    const route = createOutboxRouter(defaultRouterConfig);
+    const lsns = [0x1_0000_00a0n, 0x1_0000_00a0n, 0x2_0000_0010n, 0x1_0000_00a0n];
+    const headers = lsns.map((commitLsn) => {
+      const result = route(row(), { ...context, commitLsn });
+      if (!result.routed) throw new Error(`expected routed, got: ${result.reason}`);
+      return result.record.headers[EventHeaders.commitLsn];
+    });
+    expect(headers).toEqual(['1/A0', '1/A0', '2/10', '1/A0']);
+  });
+
   it('is deterministic: the same row and context give identical records', () => {
     expect(routed(defaultRouterConfig, row())).toEqual(routed(defaultRouterConfig, row()));
   });

@@ -109,6 +109,10 @@ export function createOutboxRouter(config: RouterConfig): OutboxRouter {
   const { columns } = config;
   const topics = new Map<string, string | Error>();
   const extraHeaders = Object.entries(config.additionalHeaders);
+  // The rows of a source transaction arrive one after another and share its commit LSN:
+  // its text form is computed once per transaction, not once per row.
+  let lastCommitLsn = -1n;
+  let lastCommitLsnText = '';
 
   const resolveTopic = (value: string): string => {
     let topic = topics.get(value);
@@ -175,7 +179,11 @@ export function createOutboxRouter(config: RouterConfig): OutboxRouter {
         occurredAt,
       };
       const headers = envelopeHeaders(envelope);
-      headers[EventHeaders.commitLsn] = formatLsn(context.commitLsn);
+      if (context.commitLsn !== lastCommitLsn) {
+        lastCommitLsnText = formatLsn(context.commitLsn);
+        lastCommitLsn = context.commitLsn;
+      }
+      headers[EventHeaders.commitLsn] = lastCommitLsnText;
       headers[EventHeaders.transactionSequence] = String(context.sequence);
       for (const [column, header] of extraHeaders) {
         const value = row[column];

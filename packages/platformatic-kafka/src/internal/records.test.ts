@@ -40,6 +40,36 @@ describe('record conversion', () => {
     ]);
   });
 
+  it('writes every header of every message, names shared between messages', () => {
+    const messages = toMessages([
+      {
+        topic: 't',
+        messages: [
+          { key: 'k1', value: 'v1', headers: { a: '1', b: '2' } },
+          { key: 'k2', value: 'v2', headers: { b: '3', é: Buffer.from('4') } },
+        ],
+      },
+    ]);
+    const pairs = messages.map((message) =>
+      [...(message.headers as Map<Buffer, Buffer>)].map(([name, value]) => [
+        name.toString(),
+        value.toString(),
+      ]),
+    );
+    expect(pairs).toEqual([
+      [
+        ['a', '1'],
+        ['b', '2'],
+      ],
+      [
+        ['b', '3'],
+        ['é', '4'],
+      ],
+    ]);
+    const names = (index: number) => [...(messages[index]?.headers as Map<Buffer, Buffer>).keys()];
+    expect(names(1)[1]?.length).toBe(2); // "é" is two bytes in UTF-8
+  });
+
   it('keeps every value of a repeated header, first one first', () => {
     const record = toRecord('t', 0, 5n, null, Buffer.from('v'), [
       [Buffer.from('h'), Buffer.from('1')],
