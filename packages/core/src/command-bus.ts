@@ -354,18 +354,26 @@ export class CommandBus {
     return retry(
       async (attempt) => {
         const loaded = await this.load(aggregate, aggregateId);
-        if (idempotencyKey !== undefined) {
-          // Looked up after the load: if the first execution commits between the two reads,
-          // this one still sees it here, or it decides on the state before it and its
-          // append finds the recorded command (a duplicate), never a second append.
-          const processed = processedCommandOf(
-            stream,
-            idempotencyKey,
-            await this.#store.findCommand(idempotencyKey),
-          );
-          if (processed !== undefined) return this.#replay(aggregate, processed, attempt);
+        let decided: DomainEvent | readonly DomainEvent[];
+        try {
+          decided = handling.decide(commandInstance, loaded.state as Readonly<unknown>);
+        } catch (error) {
+          // A command executed before may be refused by the state it moved the aggregate to
+          // (confirm an order twice): a recorded id answers with the original result, not
+          // the refusal. Looked up only when the decision fails: a decision that succeeds is
+          // appended with the id, and the append itself finds a recorded id (a duplicate,
+          // replayed below) in the same statement — one round trip less per command. Looked
+          // up after the load, so a first execution committing between the two reads is seen.
+          if (idempotencyKey !== undefined) {
+            const processed = processedCommandOf(
+              stream,
+              idempotencyKey,
+              await this.#store.findCommand(idempotencyKey),
+            );
+            if (processed !== undefined) return this.#replay(aggregate, processed, attempt);
+          }
+          throw error;
         }
-        const decided = handling.decide(commandInstance, loaded.state as Readonly<unknown>);
         const domainEvents = toEventList(decided);
         if (domainEvents.length === 0) {
           if (idempotencyKey !== undefined) {

@@ -18,6 +18,13 @@ export interface ReactorRuntimeConfig extends ProjectionRuntimeConfig {
   readonly deadlinePollIntervalMs: number;
   /** Most scheduled commands executed in one transaction. Default 100. */
   readonly deadlineBatchSize: number;
+  /**
+   * Run each batch's handlers one after the other with the commands' appends held back and
+   * written together at the end of the batch (one statement for commands on distinct
+   * aggregates), falling back to one event at a time when anything fails. Default true;
+   * false runs every event in its own savepoint with its own append, as projections do.
+   */
+  readonly batchCommands: boolean;
 }
 
 /**
@@ -38,6 +45,7 @@ export const defaultReactorRuntimeConfig = {
   deadlinesTable: 'reactor_deadlines',
   deadlinePollIntervalMs: 1_000,
   deadlineBatchSize: 100,
+  batchCommands: true,
 } as const satisfies Partial<ReactorRuntimeConfig>;
 
 /**
@@ -55,9 +63,17 @@ export function resolveReactorRuntimeConfig(
     deadlinesTable: merged.deadlinesTable,
     deadlinePollIntervalMs: merged.deadlinePollIntervalMs,
     deadlineBatchSize: merged.deadlineBatchSize,
+    batchCommands: merged.batchCommands,
   };
   assertSqlIdentifier('stateTable', config.stateTable);
   assertSqlIdentifier('deadlinesTable', config.deadlinesTable);
+  if (typeof config.batchCommands !== 'boolean') {
+    throw new InvalidIdentifierError(
+      'batchCommands',
+      config.batchCommands,
+      'must be true or false',
+    );
+  }
   for (const key of ['deadlinePollIntervalMs', 'deadlineBatchSize'] as const) {
     if (!Number.isSafeInteger(config[key]) || config[key] < 1) {
       throw new InvalidIdentifierError(key, config[key], 'must be a positive integer');

@@ -6,7 +6,8 @@ export type ReactorErrorCode =
   | 'REACTOR_CONFIG_INVALID'
   | 'REACTOR_COMMAND_UNKNOWN'
   | 'REACTOR_SCHEDULE_INVALID'
-  | 'REACTOR_NOT_IN_HANDLER';
+  | 'REACTOR_NOT_IN_HANDLER'
+  | 'REACTOR_BATCH_DECLINED';
 
 /** Base of every error of `@tributary/reactors`; `code` tells them apart. */
 export class ReactorError extends TributaryError {

@@ -18,3 +18,4 @@ export * from './deadline-runner.js';
 export * from './schema.js';
 export * from './reactor-projection.js';
 export * from './runtime.js';
+export * from './batched-event-store.js';

@@ -26,7 +26,12 @@ import type {
 import { DeadlineRunner, type DeadlineRun } from './deadline-runner.js';
 import { commandClassesOf, DeadlineStore } from './deadlines.js';
 import type { AnyReactor } from './reactor.js';
-import { reactorProjection } from './reactor-projection.js';
+import { BatchedEventStore } from './batched-event-store.js';
+import {
+  reactorProjection,
+  type BatchedCommandExecutor,
+  type ReactorBatchServices,
+} from './reactor-projection.js';
 import { ensureReactorSchema } from './schema.js';
 
 /** Options of {@link createReactorRuntime}. */
@@ -96,6 +101,25 @@ export function transactionalCommandBus(
 }
 
 /**
+ * A command bus of the service for one whole batch: its appends are held back by a
+ * {@link BatchedEventStore} over the batch transaction and written by `flush`.
+ */
+export function batchedCommandBus(
+  eventStore: TransactionalEventStore,
+  aggregates: readonly AnyAggregate[],
+  options: Omit<CommandBusOptions, 'eventStore' | 'aggregates'> = {},
+): (trx: Knex.Transaction) => BatchedCommandExecutor {
+  return (trx) => {
+    const store = new BatchedEventStore(eventStore.withTransaction(trx));
+    const bus = new CommandBus({ ...options, eventStore: store, aggregates });
+    return {
+      execute: (command, context) => bus.execute(command, context),
+      flush: () => store.flush(),
+    };
+  };
+}
+
+/**
  * Reactors on Kafka and PostgreSQL, exactly once: each reactor runs on the projection
  * runtime (its own consumer group, per-batch transaction with the checkpoint), and its
  * commands are appended by the service's event store through that transaction. Scheduled
@@ -111,6 +135,17 @@ export function createReactorRuntime(options: ReactorRuntimeOptions): ReactorRun
     ...options.commandBus,
     ...(options.upcasters === undefined ? {} : { upcasters: options.upcasters }),
   });
+  // Snapshots are saved outside the batch transaction, so a batch that rolls back after
+  // the bus saved one would leave it behind: with snapshots, events go one at a time.
+  const batch: ReactorBatchServices | undefined =
+    config.batchCommands && options.commandBus?.snapshots === undefined
+      ? {
+          batchedCommandBus: batchedCommandBus(options.eventStore, options.aggregates, {
+            ...options.commandBus,
+            ...(options.upcasters === undefined ? {} : { upcasters: options.upcasters }),
+          }),
+        }
+      : undefined;
   const services: ReactorContextServices = {
     commandBus,
     deadlines,
@@ -120,7 +155,7 @@ export function createReactorRuntime(options: ReactorRuntimeOptions): ReactorRun
   const projections = createProjectionRuntime({
     kafka: options.kafka,
     knex: options.knex,
-    projections: options.reactors.map((reactor) => reactorProjection(reactor, services)),
+    projections: options.reactors.map((reactor) => reactorProjection(reactor, services, batch)),
     config,
     ...(options.upcasters === undefined ? {} : { upcasters: options.upcasters }),
     ...(options.valueDecoder === undefined ? {} : { valueDecoder: options.valueDecoder }),

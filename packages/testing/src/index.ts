@@ -21,3 +21,4 @@ export * from './schema-registry/index.js';
 export * from './fixtures/counter-events.js';
 export * from './fixtures/counter-projection.js';
 export * from './reactors/index.js';
+export * from './processes/json-line-child.js';

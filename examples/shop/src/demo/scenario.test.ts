@@ -19,5 +19,15 @@ describe('the shop demo in memory', () => {
     expect(
       lines.some((line) => line.startsWith('o-1 cannot') || line.includes('cannot be cancelled')),
     ).toBe(true);
-  });
+    // Read-your-writes: waiting on the payment's token, the read model shows it paid; with
+    // the projection stopped, the wait on o-4's token times out, typed, and o-4 is not there.
+    expect(outcome.readYourWrites).toEqual({
+      afterPayment: 'paid',
+      timeoutCode: 'PROJECTION_CONSISTENCY_TIMEOUT',
+      whileStopped: undefined,
+    });
+    expect(lines).toContain('order_summaries after waitFor: o-1 paid');
+    // Three in-memory runtimes (two services' reactors and the orders read model) on PGlite:
+    // start-up alone took 20–60 s at a load of 30–40 on the shared 2-core machine.
+  }, 90_000);
 });

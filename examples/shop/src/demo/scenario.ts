@@ -1,13 +1,25 @@
 import { command, type CommandBus, type EventStore } from '@tributary/core';
-import { createWholeFlow, type WholeFlow } from '@tributary/testing';
+import { createWholeFlow, type FlowService, type WholeFlow } from '@tributary/testing';
 import { AddStock, Stock, type StockState } from '../inventory.js';
-import { CancelOrder, ConfirmOrder, Order, PayOrder, type OrderState } from '../orders.js';
+import { CancelOrder, ConfirmOrder, Order, type OrderState } from '../orders.js';
+import { orderSummaries, readOrderSummary } from '../order-summaries.js';
 import { fulfilment, PAYMENT_WINDOW_MS, reserveStock } from '../reactors.js';
+import {
+  payAndReadYourWrite,
+  waitOnStoppedReadModel,
+  type OrderReadModel,
+  type ReadYourWritesOutcome,
+} from './read-your-writes.js';
 
 /** Where the demo ended: each order's status and the stock of the sku. */
 export interface ShopOutcome {
   readonly orders: Readonly<Record<string, OrderState['status']>>;
   readonly stock: StockState;
+}
+
+/** The demo's outcome and what its read-your-writes steps saw. */
+export interface ShopDemoOutcome extends ShopOutcome {
+  readonly readYourWrites: ReadYourWritesOutcome;
 }
 
 const validate = { validate: false } as const;
@@ -16,7 +28,13 @@ const validate = { validate: false } as const;
 export function createShopFlow(): Promise<WholeFlow> {
   return createWholeFlow({
     services: [
-      { name: 'orders', aggregates: [Order], reactors: [fulfilment], commandBus: validate },
+      {
+        name: 'orders',
+        aggregates: [Order],
+        reactors: [fulfilment],
+        projections: [orderSummaries],
+        commandBus: validate,
+      },
       { name: 'inventory', aggregates: [Stock], reactors: [reserveStock], commandBus: validate },
     ],
   });
@@ -27,11 +45,12 @@ export function createShopFlow(): Promise<WholeFlow> {
  * cancelled by the process manager; o-3 (1) stays unpaid and is cancelled by its deadline,
  * which releases its unit. Ends with 3 units available.
  */
-export async function runShopDemo(write: (line: string) => void): Promise<ShopOutcome> {
+export async function runShopDemo(write: (line: string) => void): Promise<ShopDemoOutcome> {
   const flow = await createShopFlow();
   try {
     const orders = flow.service('orders');
     const inventory = flow.service('inventory');
+    const readModel = memoryReadModel(orders);
     await inventory.bus.execute(command(AddStock, { sku: 'A', quantity: 5 }), {
       commandId: 'stock-a-initial',
     });
@@ -45,8 +64,8 @@ export async function runShopDemo(write: (line: string) => void): Promise<ShopOu
       write(`orders: ${orderId} confirmed (${quantity} × A)`);
     }
     await flow.runUntilIdle();
-    await orders.bus.execute(command(PayOrder, { orderId: 'o-1' }));
-    write('orders: o-1 paid');
+    // Read-your-writes: the payment's token, waited on, before the read model is read.
+    const afterPayment = await payAndReadYourWrite(orders.bus, readModel, 'o-1', write);
     await flow.runUntilIdle();
     write(`clock: +${PAYMENT_WINDOW_MS / 60_000} min (payment window)`);
     await flow.advanceTime(PAYMENT_WINDOW_MS + 1_000);
@@ -54,10 +73,24 @@ export async function runShopDemo(write: (line: string) => void): Promise<ShopOu
     await orders.bus
       .execute(command(CancelOrder, { orderId: 'o-1', reason: 'late' }))
       .catch((error: unknown) => write(`orders: o-1 cannot be cancelled (${String(error)})`));
-    return await reportShop(orders, inventory, write);
+    const outcome = await reportShop(orders, inventory, write);
+    const stopped = await waitOnStoppedReadModel(orders.bus, readModel, 'o-4', write);
+    return { ...outcome, readYourWrites: { afterPayment, ...stopped } };
   } finally {
     await flow.close();
   }
+}
+
+/** The orders read model of the in-memory flow (its projections run when waited on). */
+function memoryReadModel(orders: FlowService): OrderReadModel {
+  const projections = orders.projections;
+  if (projections === undefined) throw new Error('the orders service has no projections');
+  const { knex, config } = projections.store;
+  return {
+    waitFor: (projection, token, options) => projections.waitFor(projection, token, options),
+    read: (orderId) => readOrderSummary(knex, config.readModelSchema, orderId),
+    stop: () => projections.stop(),
+  };
 }
 
 /** What the report reads of a service. */

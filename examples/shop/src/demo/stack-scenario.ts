@@ -6,11 +6,13 @@
 import { command } from '@tributary/core';
 import { upStack } from '@tributary/testing';
 import { AddStock } from '../inventory.js';
-import { CancelOrder, ConfirmOrder, PayOrder } from '../orders.js';
+import { CancelOrder, ConfirmOrder } from '../orders.js';
 import { PAYMENT_WINDOW_MS } from '../reactors.js';
 import { waitUntil } from '../stack/child.js';
+import { startOrderReadModel } from '../stack/read-model.js';
 import { createShopStack, type ShopStack } from '../stack/shop-stack.js';
-import { reportShop, type ShopOutcome } from './scenario.js';
+import { payAndReadYourWrite, waitOnStoppedReadModel } from './read-your-writes.js';
+import { reportShop, type ShopDemoOutcome } from './scenario.js';
 
 /** Where the stack is: env `DATABASE_URL` + `KAFKA_BROKERS`, else the local stack (started if needed). */
 export async function stackConnection(
@@ -51,10 +53,16 @@ export async function runShopStackDemo(
   log: (line: string) => void,
   connection: { databaseUrl: string; kafkaBrokers: readonly string[] },
   namespace = `shop_${new Date().toISOString().replace(/\D/g, '').slice(0, 14)}`,
-): Promise<ShopOutcome> {
+): Promise<ShopDemoOutcome> {
   const stack = await createShopStack({ ...connection, namespace, log });
   const ordersProcess = stack.orders.start();
   const inventoryProcess = stack.inventory.start();
+  const readModel = await startOrderReadModel({
+    ...connection,
+    topicPrefix: stack.topicPrefix,
+    schema: stack.orders.schema,
+    groupIdPrefix: `${namespace}_read`,
+  });
   try {
     await Promise.all([ordersProcess.started(), inventoryProcess.started()]);
     log(
@@ -89,8 +97,8 @@ export async function runShopStackDemo(
           .count<{ n: string }[]>('* as n')
       )[0]?.n !== '0';
     await waitUntil('the payment deadline of o-3', () => pending('unpaid:o-3'));
-    await orders.bus.execute(command(PayOrder, { orderId: 'o-1' }));
-    write('orders: o-1 paid');
+    // Read-your-writes: the payment's token, waited on, before the read model is read.
+    const afterPayment = await payAndReadYourWrite(orders.bus, readModel, 'o-1', write);
     await waitUntil(
       'the payment deadline of o-1 cancelled',
       async () => !(await pending('unpaid:o-1')),
@@ -103,8 +111,11 @@ export async function runShopStackDemo(
     await orders.bus
       .execute(command(CancelOrder, { orderId: 'o-1', reason: 'late' }))
       .catch((error: unknown) => write(`orders: o-1 cannot be cancelled (${String(error)})`));
-    return await reportShop(orders, inventory, write);
+    const outcome = await reportShop(orders, inventory, write);
+    const stopped = await waitOnStoppedReadModel(orders.bus, readModel, 'o-4', write);
+    return { ...outcome, readYourWrites: { afterPayment, ...stopped } };
   } finally {
+    await readModel.close();
     for (const child of [ordersProcess, inventoryProcess]) {
       if (child.alive()) child.process.kill('SIGTERM');
       await child.exited;

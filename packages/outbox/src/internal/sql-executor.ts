@@ -29,17 +29,22 @@ function isKnex(connection: SqlConnection): connection is Knex | Knex.Transactio
 export function toExecutor(connection: SqlConnection): SqlExecutor {
   if (isKnex(connection)) {
     return {
-      async query<R extends Record<string, unknown>>(text: string, params: readonly unknown[]) {
+      async query<R extends Record<string, unknown>>(
+        text: string,
+        params: readonly unknown[],
+        name?: string,
+      ) {
         const bindings: unknown[] = [];
         // `?` never appears in our statements except as placeholders: we use no jsonb `?` operators.
         const knexText = text.replace(/\$(\d+)/g, (_match, index: string) => {
           bindings.push(params[Number(index) - 1]);
           return '?';
         });
-        const result = await connection.raw<pg.QueryResult<R>>(
-          knexText,
-          bindings as Knex.RawBinding[],
-        );
+        const raw = connection.raw<pg.QueryResult<R>>(knexText, bindings as Knex.RawBinding[]);
+        // knex hands `options` to the driver's query config: with a name, node-postgres
+        // prepares the statement once per connection, as on the pg path below. Inside a
+        // reactor's or a handler's transaction this is the per-command hot path.
+        const result = await (name === undefined ? raw : raw.options({ name }));
         return result.rows;
       },
     };

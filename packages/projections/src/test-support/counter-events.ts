@@ -1,5 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { startJsonLineChild, type JsonLineChild } from '@tributary/testing';
 
 export { counterRecord, produceCounterEvents } from '@tributary/testing';
 
@@ -16,43 +15,11 @@ export interface ChildLine {
 }
 
 /** A running projection child process and what it printed. */
-export interface ProjectionChild {
-  readonly process: ChildProcess;
-  readonly lines: ChildLine[];
-  /** Resolves with the exit code or signal. */
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  readonly stderr: string[];
-}
-
-const childScript = fileURLToPath(new URL('./projection-child.ts', import.meta.url));
+export type ProjectionChild = JsonLineChild<ChildLine>;
 
 /** Starts `projection-child.ts` (through tsx, on the workspace sources). */
 export function startProjectionChild(env: Record<string, string>): ProjectionChild {
-  const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=source', childScript], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const lines: ChildLine[] = [];
-  const stderr: string[] = [];
-  let buffered = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-    buffered += chunk;
-    const parts = buffered.split('\n');
-    buffered = parts.pop() ?? '';
-    for (const part of parts) {
-      if (part.trim() === '') continue;
-      try {
-        lines.push(JSON.parse(part) as ChildLine);
-      } catch {
-        stderr.push(part);
-      }
-    }
-  });
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => stderr.push(chunk));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    child.once('exit', (code, signal) => resolve({ code, signal }));
-  });
-  return { process: child, lines, exited, stderr };
+  return startJsonLineChild<ChildLine>(new URL('./projection-child.ts', import.meta.url), env);
 }
 
 /** Sleeps. */

@@ -6,16 +6,15 @@
 import type { KafkaClient } from '@tributary/core';
 import { createKafkajsClient } from '@tributary/kafkajs';
 import { createPlatformaticKafkaClient } from '@tributary/platformatic-kafka';
+import {
+  printJsonLine as print,
+  requiredEnv as env,
+  serveUntilTerminated,
+} from '@tributary/testing';
 import knexFactory from 'knex';
 import { createProjectionRuntime } from '../runtime/kafka-runtime.js';
 import { faultPlansFromEnvironment } from '../fault-injection.js';
 import { applicationsProjection } from './counter-projection.js';
-
-const env = (name: string): string => {
-  const value = process.env[name];
-  if (value === undefined || value === '') throw new Error(`${name} is not set`);
-  return value;
-};
 
 const knex = knexFactory({
   client: 'pg',
@@ -45,9 +44,6 @@ const runtime = createProjectionRuntime({
   },
   faults: faultPlansFromEnvironment(),
 });
-const print = (line: object): void => {
-  process.stdout.write(`${JSON.stringify({ pid: process.pid, at: Date.now(), ...line })}\n`);
-};
 runtime.instrumentation.on('projection.batch.committed', (batch) => {
   print({
     event: 'committed',
@@ -60,16 +56,4 @@ runtime.instrumentation.on('projection.batch.committed', (batch) => {
 runtime.instrumentation.on('projection.partitions.assigned', (assigned) => {
   print({ event: 'assigned', partitions: assigned.partitions.map((p) => p.partition) });
 });
-process.once('SIGTERM', () => {
-  void runtime.stop().then(async () => {
-    await knex.destroy();
-    print({ event: 'stopped' });
-    process.exit(0);
-  });
-});
-await runtime.start();
-print({ event: 'started' });
-runtime.stopped.catch((error: unknown) => {
-  print({ event: 'failed', error: String(error) });
-  process.exit(1);
-});
+await serveUntilTerminated(runtime, () => knex.destroy());

@@ -1,5 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { startJsonLineChild, type JsonLineChild } from '@tributary/testing';
 
 /** One line a reactor child printed. */
 export interface ChildLine {
@@ -10,42 +9,12 @@ export interface ChildLine {
   readonly error?: string;
 }
 
-/** A running child process and what it printed. */
-export interface Child {
-  readonly process: ChildProcess;
-  readonly lines: ChildLine[];
-  readonly stderr: string[];
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
+/** A running reactor child process and what it printed. */
+export type Child = JsonLineChild<ChildLine>;
 
 /** Starts a TypeScript module of this folder as a child process (through tsx, on the sources). */
 export function startChild(script: string, env: Record<string, string>): Child {
-  const path = fileURLToPath(new URL(`./${script}`, import.meta.url));
-  const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=source', path], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const lines: ChildLine[] = [];
-  const stderr: string[] = [];
-  let buffered = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-    buffered += chunk;
-    const parts = buffered.split('\n');
-    buffered = parts.pop() ?? '';
-    for (const part of parts) {
-      if (part.trim() === '') continue;
-      try {
-        lines.push(JSON.parse(part) as ChildLine);
-      } catch {
-        stderr.push(part);
-      }
-    }
-  });
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => stderr.push(chunk));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    child.once('exit', (code, signal) => resolve({ code, signal }));
-  });
-  return { process: child, lines, stderr, exited };
+  return startJsonLineChild<ChildLine>(new URL(`./${script}`, import.meta.url), env);
 }
 
 /** Sleeps. */

@@ -7,15 +7,10 @@
 import { createKafkajsClient } from '@tributary/kafkajs';
 import { PostgresEventStore } from '@tributary/outbox';
 import { faultPlansFromEnvironment } from '@tributary/projections';
+import { printJsonLine, requiredEnv as env, serveUntilTerminated } from '@tributary/testing';
 import knexFactory from 'knex';
 import { createReactorRuntime } from '../index.js';
 import { acknowledger, Ledger } from './ledger.js';
-
-const env = (name: string): string => {
-  const value = process.env[name];
-  if (value === undefined || value === '') throw new Error(`${name} is not set`);
-  return value;
-};
 
 const knex = knexFactory({
   client: 'pg',
@@ -48,22 +43,7 @@ const runtime = createReactorRuntime({
       process.stderr.write(`ERROR ${message} ${JSON.stringify(fields)}\n`),
   },
 });
-const print = (line: object): void => {
-  process.stdout.write(`${JSON.stringify({ pid: process.pid, at: Date.now(), ...line })}\n`);
-};
 runtime.projections.instrumentation.on('projection.batch.committed', (batch) => {
-  print({ event: 'committed', partition: batch.partition, applied: batch.applied });
+  printJsonLine({ event: 'committed', partition: batch.partition, applied: batch.applied });
 });
-process.once('SIGTERM', () => {
-  void runtime.stop().then(async () => {
-    await knex.destroy();
-    print({ event: 'stopped' });
-    process.exit(0);
-  });
-});
-await runtime.start();
-print({ event: 'started' });
-runtime.stopped.catch((error: unknown) => {
-  print({ event: 'failed', error: String(error) });
-  process.exit(1);
-});
+await serveUntilTerminated(runtime, () => knex.destroy());
