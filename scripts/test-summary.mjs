@@ -10,6 +10,8 @@ try {
   const line = `${report.numPassedTests} passed, ${report.numFailedTests} failed`;
   process.stdout.write(`${skipped > 0 ? `${line}, ${skipped} skipped` : line}\n`);
 } catch (error) {
-  process.stdout.write(`no test report at ${file}: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.stdout.write(
+    `no test report at ${file}: ${error instanceof Error ? error.message : String(error)}\n`,
+  );
   process.exitCode = 1;
 }
