@@ -7,5 +7,6 @@ describeKafkaClientContract('InMemoryKafkaClient', () =>
     client: new InMemoryKafkaClient(new InMemoryKafkaLog()),
     topic: (name: string) => name,
     timeoutMs: 2_000,
+    compacts: false,
   }),
 );
