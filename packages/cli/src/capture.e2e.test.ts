@@ -104,4 +104,29 @@ describe('tributary capture', () => {
     expect(await exited).toBe(0);
     expect(logs).toContain('capturer stopped');
   }, 120_000);
+
+  it('halts with CAPTURE_OUTBOX_MISSING (exit 1) when the outbox was never migrated, instead of restarting', async () => {
+    const child = spawn(process.execPath, [BIN, 'capture'], {
+      env: {
+        ...process.env,
+        DATABASE_URL: env.databaseUrl,
+        KAFKA_BROKERS: env.kafkaBrokers.join(','),
+        TRIBUTARY_CAPTURE_NAME: env.name('unmigrated'),
+        TRIBUTARY_SCHEMA: 'never_migrated',
+        TRIBUTARY_TOPIC_PREFIX: env.topic('unmigrated'),
+        TRIBUTARY_CHECKPOINT_TOPIC: env.topic('unmigrated-checkpoints'),
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let logs = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (logs += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (logs += chunk));
+    const code = await new Promise<number | null>((resolve) => {
+      child.once('exit', (exitCode) => resolve(exitCode));
+    });
+    expect(code).toBe(1);
+    expect(logs).toContain('CAPTURE_OUTBOX_MISSING');
+    expect(logs).toContain('tributary migrate');
+    expect(logs).not.toContain('restarting from the Kafka checkpoint');
+  }, 120_000);
 });

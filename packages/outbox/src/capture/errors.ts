@@ -23,7 +23,8 @@ export type CaptureErrorCode =
   | 'CAPTURE_STREAM_ENDED'
   | 'CAPTURE_DATABASE_ACCESS_DENIED'
   | 'CAPTURE_DATABASE_TLS_FAILED'
-  | 'CAPTURE_DATABASE_TLS_REQUIRED';
+  | 'CAPTURE_DATABASE_TLS_REQUIRED'
+  | 'CAPTURE_OUTBOX_MISSING';
 
 /**
  * An error of the WAL capturer. `retriable: true` means the capturer restarts its pipeline

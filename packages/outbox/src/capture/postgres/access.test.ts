@@ -30,6 +30,19 @@ describe('postgresAccessFailure', () => {
     expect(required?.message).toMatch(/sslmode=verify-full/);
   });
 
+  it('halts with what to run when the outbox schema or table does not exist', () => {
+    for (const [code, message] of [
+      ['3F000', 'schema "tributary" does not exist'],
+      ['42P01', 'relation "tributary.events" does not exist'],
+    ] as const) {
+      const missing = postgresAccessFailure(pgError(code, message));
+      expect(missing?.code).toBe('CAPTURE_OUTBOX_MISSING');
+      expect(missing?.retriable).toBe(false);
+      expect(missing?.message).toMatch(/tributary migrate/);
+      expect(missing?.message).toContain(message);
+    }
+  });
+
   it('halts on a TLS handshake failure', () => {
     expect(
       postgresAccessFailure(new Error('self-signed certificate in certificate chain'))?.code,

@@ -2,13 +2,17 @@
  * PostgreSQL refusing the capturer (wrong password, no `pg_hba.conf` entry, a role without
  * REPLICATION or without its grants) or a failed TLS handshake is a misconfiguration: the
  * same connection fails the same way on every restart, so the capturer halts with a typed
- * error instead of restarting forever. The message never contains the connection URL.
+ * error instead of restarting forever. So does a database without the outbox (migrations not
+ * run, or the wrong database). The message never contains the connection URL.
  */
 import { isTributaryError } from '@tributary/core';
 import { CaptureError } from '../errors.js';
 
 /** SQLSTATEs of refused access: invalid_password, invalid_authorization_specification, insufficient_privilege. */
 const ACCESS_DENIED = new Set(['28P01', '28000', '42501']);
+
+/** SQLSTATEs of a missing schema or table: invalid_schema_name, undefined_table. */
+const OUTBOX_MISSING = new Set(['3F000', '42P01']);
 
 const TLS_FAILURE =
   /self[- ]signed certificate|unable to (get|verify)|certificate has expired|ERR_TLS_CERT_ALTNAME_INVALID|Hostname\/IP does not match|does not support SSL connections|wrong version number/i;
@@ -37,6 +41,17 @@ export function postgresAccessFailure(error: unknown): CaptureError | undefined 
       'CAPTURE_DATABASE_ACCESS_DENIED',
       `PostgreSQL refused the capturer (SQLSTATE ${code}: ${message}). Check the role's password in DATABASE_URL, ` +
         'that pg_hba.conf admits it (hostssl for TLS), and that it has the grants `tributary grants --sql` prints',
+      { cause: error, details: { sqlState: code } },
+    );
+  }
+  // The outbox is created by the service's migrations; until they ran, every restart fails
+  // the same way (the capturer touches no other table).
+  if (typeof code === 'string' && OUTBOX_MISSING.has(code)) {
+    return new CaptureError(
+      'CAPTURE_OUTBOX_MISSING',
+      `The outbox table is not in this database (SQLSTATE ${code}: ${message}). Run the outbox migrations first ` +
+        '(`tributary migrate`, or migrateOutbox in the service), or point DATABASE_URL and TRIBUTARY_SCHEMA / ' +
+        'TRIBUTARY_EVENTS_TABLE at the outbox',
       { cause: error, details: { sqlState: code } },
     );
   }
