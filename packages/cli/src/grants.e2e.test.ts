@@ -134,7 +134,8 @@ describe('tributary grants', () => {
       `User:${roles.projections} --operation Read --operation Describe --topic ${topicPrefix}. --resource-pattern-type prefixed`,
     );
     expect(acls).not.toContain('create role');
-  });
+    // One CLI start (spawnSync): seconds on a busy machine, more than the 20 s default.
+  }, 60_000);
 
   it('runs the application, capture and projections as three non-superuser roles with only the printed grants', async () => {
     const sql = grants('--sql');
