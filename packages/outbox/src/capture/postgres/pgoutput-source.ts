@@ -29,6 +29,8 @@ export const CONNECT_TIMEOUT_MS = 15_000;
 
 /** How long stopping the stream may wait for the server before the socket is destroyed. */
 const STOP_TIMEOUT_MS = 5_000;
+/** PostgreSQL's default wal_sender_timeout, used when capture does not set its own. */
+const DEFAULT_WAL_SENDER_TIMEOUT_MS = 60_000;
 
 /** Rows of an open transaction held before they go to the pipeline as a part. */
 export const PART_ROWS = 500;
@@ -146,6 +148,7 @@ export class PgoutputSource implements ChangeStream {
   /** A message is being handled (it may wait on Kafka): not silence. */
   #handling = false;
   #watchdog: NodeJS.Timeout | undefined;
+  #statusTimer: NodeJS.Timeout | undefined;
   readonly ended: Promise<void>;
 
   constructor(options: PgoutputSourceOptions) {
@@ -205,6 +208,7 @@ export class PgoutputSource implements ChangeStream {
       this.#onKeepalive(lsn, shouldRespond);
     });
     this.#startWatchdog();
+    this.#startStatusUpdates();
     service.on('error', (error: Error) => {
       this.#end(classifyReplicationError(error, this.#options.slot));
     });
@@ -411,8 +415,30 @@ export class PgoutputSource implements ChangeStream {
     this.#watchdog.unref();
   }
 
+  /**
+   * Sends the durable position to the walsender on a timer, not only in answer to its
+   * keepalives. While the pipeline holds the stream back (flow control: Kafka is slow, a
+   * large transaction is being published), nothing is read, so keepalive requests wait
+   * unread in the socket; the walsender hears nothing for wal_sender_timeout and hangs up,
+   * capture restarts from its checkpoint, and under a large backlog does so again and again,
+   * confirming a little each time (found by the soak: its 5 s timeout and a loaded machine).
+   * The walsender reads replies even while its send buffer is full. A status update never
+   * confirms more than what is durable in Kafka; a frozen process sends none, so a hung
+   * instance still loses its slot after wal_sender_timeout.
+   */
+  #startStatusUpdates(): void {
+    const timeoutMs = this.#options.walSenderTimeoutMs ?? DEFAULT_WAL_SENDER_TIMEOUT_MS;
+    const every = Math.min(10_000, Math.max(250, Math.floor(timeoutMs / 4)));
+    this.#statusTimer = setInterval(() => {
+      if (this.#stopping || this.#failure !== undefined || this.#confirmed <= 0n) return;
+      this.#service.acknowledge(formatLsn(this.#confirmed - 1n)).catch(() => undefined);
+    }, every);
+    this.#statusTimer.unref();
+  }
+
   #end(failure: CaptureError | undefined): void {
     if (this.#watchdog !== undefined) clearInterval(this.#watchdog);
+    if (this.#statusTimer !== undefined) clearInterval(this.#statusTimer);
     const settle = this.#settle;
     if (settle === undefined) return;
     this.#settle = undefined;
