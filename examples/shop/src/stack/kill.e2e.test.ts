@@ -35,7 +35,10 @@ interface Placed {
   readonly quantity: number;
 }
 
-/** Starts, lets it work for a random while, SIGKILLs — `kills` times; returns the kills seen. */
+/**
+ * Starts, lets it work for a random while (every other time: after its first commit),
+ * SIGKILLs — `kills` times; returns the kills seen.
+ */
 async function killRepeatedly(
   service: ShopStackService,
   kills: number,
@@ -46,6 +49,14 @@ async function killRepeatedly(
   while (killed < kills) {
     const child = service.start();
     await child.started(90_000);
+    if (killed % 2 === 1) {
+      // Every other kill lands after the process committed work, however slow the machine
+      // (a group join can take longer than the random delay): mid-stream, not at start-up.
+      const deadline = Date.now() + 30_000;
+      while (!child.lines.some((line) => line.event === 'committed') && Date.now() < deadline) {
+        await sleep(50);
+      }
+    }
     await sleep(200 + Math.random() * 1_800);
     if (child.alive()) child.process.kill('SIGKILL');
     const { signal } = await child.exited;
