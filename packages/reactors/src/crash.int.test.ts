@@ -110,6 +110,12 @@ describe('a reactor under SIGKILL (real Kafka and PostgreSQL)', () => {
         ).rows[0]?.n,
       );
     const deadline = Date.now() + 90_000;
+    // SIGTERM before its handler is installed would kill it outright (no exit code), and the
+    // killed processes may already have done all the work: wait until it runs.
+    while (alive(finisher) && !finisher.lines.some((line) => line.event === 'started')) {
+      if (Date.now() > deadline) throw new Error('the finishing reactor process never started');
+      await sleep(50);
+    }
     while ((await acknowledged()) < produced && Date.now() < deadline) await sleep(200);
     finisher.process.kill('SIGTERM');
     expect((await finisher.exited).code, finisher.stderr.join('').slice(-2_000)).toBe(0);
