@@ -77,6 +77,23 @@ describe('waitUntilReady', () => {
     ).rejects.toThrow(/Server exited before it became ready[\s\S]*FATAL: port in use/);
     expect(Date.now() - started).toBeLessThan(5_000);
   });
+
+  it('names the timeout setting and shows the log tail when a live server never answers', async () => {
+    const dir = tempDir();
+    const logFile = join(dir, 'server.log');
+    writeFileSync(logFile, 'starting\nstill compiling the world\n');
+    await expect(
+      waitUntilReady(() => Promise.reject(new Error('refused')), {
+        what: 'Server',
+        timeoutMs: 300,
+        process: describeProcess(process.pid),
+        logFile,
+        intervalMs: 50,
+      }),
+    ).rejects.toThrow(
+      /Server not ready after 300 ms: Error: refused[\s\S]*still compiling the world[\s\S]*TRIBUTARY_STACK_START_TIMEOUT_MS/,
+    );
+  });
 });
 
 describe('withLockFile', () => {

@@ -266,9 +266,13 @@ export async function waitUntilReady<T>(
       );
     }
     if (Date.now() > deadline) {
+      // The log's last lines say why (still starting, stuck, bind error) where the log
+      // file itself is gone: a test run removes its stack's directory when it fails.
+      const tail = options.logFile === undefined ? '' : await logTail(options.logFile);
       throw new StackError(
         'STACK_START_FAILED',
-        `${options.what} not ready after ${options.timeoutMs} ms: ${String(lastError)}${logHint}`,
+        `${options.what} not ready after ${options.timeoutMs} ms: ${String(lastError)}${logHint}${tail}` +
+          '; on a slow or loaded machine raise TRIBUTARY_STACK_START_TIMEOUT_MS',
         true,
         { cause: lastError },
       );
