@@ -10,13 +10,16 @@
  * The restarted capturers alternate between the two Kafka clients, so each client is
  * killed at every named point and at random ones, and each resumes from checkpoints and
  * transactions the other left behind (a deployment switching clients by rolling restart).
+ *
+ * `npm test` runs the short version (4 extra random kills, 10,000 events);
+ * `npm run test:crash` the long one (14 extra random kills, 20,000 events).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { useIntegrationEnv } from '@tributary/testing';
+import { crashRunSize, useIntegrationEnv } from '@tributary/testing';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PostgresEventStore } from '../event-store/postgres-event-store.js';
@@ -112,6 +115,10 @@ async function prepareSlot(name: string): Promise<void> {
 
 const topicsOf = (name: string): string[] => TYPES.map((type) => env.topic(`${name}.${type}`));
 
+/** Random kills after the named rounds, and the events committed by the end of the run. */
+const EXTRA_RANDOM_KILLS = crashRunSize({ short: 4, long: 14 });
+const EVENTS = crashRunSize({ short: 10_000, long: 20_000 });
+
 describe('capture under crashes, restarts alternating between both Kafka clients', () => {
   it('delivers every committed event exactly once across named and random SIGKILLs under concurrent writers', async () => {
     const name = env.name('main');
@@ -131,7 +138,11 @@ describe('capture under crashes, restarts alternating between both Kafka clients
     // @platformatic/kafka: the first round of named points hits kafkajs, the second one
     // (shifted by one cycle) @platformatic/kafka.
     const named = ['produce', 'random', 'after-commit', 'random', 'after-ack'];
-    const schedule = [...named, ...named, ...Array.from({ length: 14 }, () => 'random')];
+    const schedule = [
+      ...named,
+      ...named,
+      ...Array.from({ length: EXTRA_RANDOM_KILLS }, () => 'random'),
+    ];
     const clientOf = (cycle: number): KafkaClientName => KAFKA_CLIENTS[cycle % 2] ?? 'kafkajs';
     const outcomes: string[] = [];
     for (const [cycle, kind] of schedule.entries()) {
@@ -169,21 +180,21 @@ describe('capture under crashes, restarts alternating between both Kafka clients
       }
       outcomes.push(`${kind}:${client}`);
     }
-    expect(outcomes).toHaveLength(24);
+    expect(outcomes).toHaveLength(10 + EXTRA_RANDOM_KILLS);
     for (const client of KAFKA_CLIENTS) {
       for (const point of ['produce', 'after-commit', 'after-ack']) {
         expect(outcomes).toContain(`${point}:${client}`);
       }
     }
 
-    await load.until(20_000);
+    await load.until(EVENTS);
     await load.stop();
     const final = startCapturer('final', name, 'platformatic');
     await ledger.expectAll(load.committed, load.rolledBack, 120_000);
     await sleep(500);
     ledger.update();
     expect(ledger.duplicates).toEqual([]);
-    expect(load.committed.length).toBeGreaterThanOrEqual(20_000);
+    expect(load.committed.length).toBeGreaterThanOrEqual(EVENTS);
     expect(load.rolledBackTransactions).toBeGreaterThan(0);
     expect(load.multiAggregateTransactions).toBeGreaterThan(0);
     expect(reader.records.length).toBe(load.committed.length);

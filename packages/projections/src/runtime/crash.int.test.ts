@@ -1,5 +1,5 @@
 import { createKafkajsClient } from '@tributary/kafkajs';
-import { useIntegrationEnv } from '@tributary/testing';
+import { crashRunSize, useIntegrationEnv } from '@tributary/testing';
 import knexFactory from 'knex';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
@@ -22,6 +22,9 @@ import { applicationReport, progress, waitUntil } from '../test-support/verify.j
  * The two process slots run different Kafka clients (kafkajs and @platformatic/kafka), so
  * the group has a member of each throughout — as while a deployment switches clients by
  * rolling restart — and each client dies at every named point.
+ *
+ * `npm test` runs the short version (≥ 10 kills over 10,000 events, two zombies);
+ * `npm run test:crash` the long one (≥ 20 kills over 20,000 events, four zombies).
  */
 
 const env = await useIntegrationEnv({ label: 'proj_crash' });
@@ -64,15 +67,27 @@ function childEnv(
   };
 }
 
+/**
+ * Kills to reach (the loop stops there), kills required, kills required at each named
+ * point, and counters (100 events each).
+ */
+const RUN = crashRunSize({
+  short: { target: 12, required: 10, namedEach: 2, counters: 100 },
+  long: { target: 22, required: 20, namedEach: 3, counters: 200 },
+});
+
+/** Where a zombie freezes itself. */
+type ZombiePoint = 'before-lock' | 'after-handlers';
+
 const kills = (child: ProjectionChild): Promise<boolean> =>
   child.exited.then(({ signal }) => signal === 'SIGKILL');
 
 describe('projection runtime under crashes (2 processes, one per Kafka client, real Kafka and PostgreSQL)', () => {
-  it('applies 20,000 events exactly once and in version order through ≥ 20 SIGKILLs at random and named points', async () => {
+  it(`applies ${RUN.counters * 100} events exactly once and in version order through ≥ ${RUN.required} SIGKILLs at random and named points`, async () => {
     const prefix = 'crash';
     const topic = `${env.topicPrefix}${prefix}.Counter`;
     await createTopic(topic, 4);
-    const counters = 200;
+    const counters = RUN.counters;
     const total = counters * 100;
     // Half before the processes start, half while they crash and rebalance.
     let produced = await produceCounterEvents(kafka, topic, {
@@ -98,10 +113,15 @@ describe('projection runtime under crashes (2 processes, one per Kafka client, r
       child !== undefined && child.process.exitCode === null && child.process.signalCode === null;
     let restarts = 0;
     const deadline = Date.now() + 330_000;
-    while (
-      tally.random + tally['after-handlers'] + tally['after-commit'] < 22 &&
-      Date.now() < deadline
-    ) {
+    // Until the kill target is reached and each client died at each named point often
+    // enough: on a loaded machine a named start may join the group too late to crash on
+    // time, and is then killed at a random moment instead.
+    const enough = (): boolean =>
+      tally.random + tally['after-handlers'] + tally['after-commit'] >= RUN.target &&
+      tally['after-handlers'] >= RUN.namedEach &&
+      tally['after-commit'] >= RUN.namedEach &&
+      namedByClient.size === 4;
+    while (!enough() && Date.now() < deadline) {
       const slot = restarts % 2;
       const client = KAFKA_CLIENTS[slot] ?? 'kafkajs';
       const previous = slots[slot];
@@ -144,9 +164,9 @@ describe('projection runtime under crashes (2 processes, one per Kafka client, r
       }
     }
     const crashes = tally.random + tally['after-handlers'] + tally['after-commit'];
-    expect(crashes).toBeGreaterThanOrEqual(20);
-    expect(tally['after-handlers']).toBeGreaterThanOrEqual(3);
-    expect(tally['after-commit']).toBeGreaterThanOrEqual(3);
+    expect(crashes).toBeGreaterThanOrEqual(RUN.required);
+    expect(tally['after-handlers']).toBeGreaterThanOrEqual(RUN.namedEach);
+    expect(tally['after-commit']).toBeGreaterThanOrEqual(RUN.namedEach);
     expect([...namedByClient].sort()).toEqual([
       'after-commit:kafkajs',
       'after-commit:platformatic',
@@ -194,12 +214,20 @@ describe('projection runtime under crashes (2 processes, one per Kafka client, r
     );
   }, 480_000);
 
-  for (const [point, client] of [
-    ['before-lock', 'kafkajs'],
-    ['after-handlers', 'kafkajs'],
-    ['before-lock', 'platformatic'],
-    ['after-handlers', 'platformatic'],
-  ] as const) {
+  // Each point and each client once in the short run; every pair in the long one.
+  const zombies = crashRunSize<readonly (readonly [ZombiePoint, KafkaClientName])[]>({
+    short: [
+      ['before-lock', 'kafkajs'],
+      ['after-handlers', 'platformatic'],
+    ],
+    long: [
+      ['before-lock', 'kafkajs'],
+      ['after-handlers', 'kafkajs'],
+      ['before-lock', 'platformatic'],
+      ['after-handlers', 'platformatic'],
+    ],
+  });
+  for (const [point, client] of zombies) {
     it(`a zombie on ${client} frozen ${point === 'before-lock' ? 'before locking its checkpoint' : 'inside its batch transaction'} past the session timeout applies nothing twice after it resumes`, async () => {
       const prefix = `zombie_${point.replace('-', '_')}_${client}`;
       const topic = `${env.topicPrefix}${prefix}.Counter`;

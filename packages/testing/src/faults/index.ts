@@ -8,3 +8,4 @@ export {
   type TcpFaultProxyOptions,
   type TcpProxyMode,
 } from './tcp-proxy.js';
+export { CRASH_LONG_ENV, crashRunSize, isLongCrashRun, type CrashRunSizes } from './crash-run.js';
