@@ -7,7 +7,7 @@
 
 /** The places where a crash is most likely to break exactly-once, in pipeline order. */
 export type CrashPoint =
-  /** Records of a Kafka transaction were sent but it is not committed. */
+  /** The records of a Kafka transaction carrying events were sent; it is not committed. */
   | 'produce'
   /** The Kafka transaction committed; the LSN is not yet acknowledged to PostgreSQL. */
   | 'after-commit'

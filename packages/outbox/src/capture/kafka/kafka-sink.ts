@@ -294,7 +294,9 @@ export class KafkaCaptureSink implements CaptureSink {
       await transaction.send(toTopicMessages(items));
     }
     sent.records = [];
-    this.#crash('produce');
+    // Only transactions carrying events: an idle capturer commits a checkpoint-only one
+    // every second or so, and a test that counts produces means its events'.
+    if (batch.records.length > 0) this.#crash('produce');
     await transaction.commit();
   }
 
