@@ -1,5 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import type { ChildProcess } from 'node:child_process';
+import { startJsonLineChild } from '@tributary/testing';
 
 /** One JSON line a service process printed. */
 export interface ServiceLine {
@@ -26,46 +26,25 @@ export interface ServiceProcess {
  * for clock moves.
  */
 export function startServiceProcess(env: Record<string, string>): ServiceProcess {
-  const path = fileURLToPath(new URL('./service-process.ts', import.meta.url));
-  const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=source', path], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-  });
-  const lines: ServiceLine[] = [];
-  const stderr: string[] = [];
-  let buffered = '';
-  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
-    buffered += chunk;
-    const parts = buffered.split('\n');
-    buffered = parts.pop() ?? '';
-    for (const part of parts) {
-      if (part.trim() === '') continue;
-      try {
-        lines.push(JSON.parse(part) as ServiceLine);
-      } catch {
-        stderr.push(part);
-      }
-    }
-  });
-  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => stderr.push(chunk));
+  const child = startJsonLineChild<ServiceLine>(
+    new URL('./service-process.ts', import.meta.url),
+    env,
+    {
+      ipc: true,
+    },
+  );
   // A killed child closes its channel; a late send must not crash the parent.
-  child.on('error', (error) => stderr.push(`process error: ${error.message}`));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    child.once('exit', (code, signal) => resolve({ code, signal }));
-  });
-  const alive = (): boolean => child.exitCode === null && child.signalCode === null;
+  child.process.on('error', (error) => child.stderr.push(`process error: ${error.message}`));
+  const alive = (): boolean => child.process.exitCode === null && child.process.signalCode === null;
   return {
-    process: child,
-    lines,
-    stderr,
-    exited,
+    ...child,
     alive,
     async started(timeoutMs = 60_000) {
       const deadline = Date.now() + timeoutMs;
-      while (!lines.some((line) => line.event === 'started')) {
+      while (!child.lines.some((line) => line.event === 'started')) {
         if (!alive())
           throw new Error(
-            `service process exited before starting: ${stderr.join('').slice(-2_000)}`,
+            `service process exited before starting: ${child.stderr.join('').slice(-2_000)}`,
           );
         if (Date.now() > deadline)
           throw new Error(`service process not started after ${timeoutMs} ms`);
