@@ -1,4 +1,5 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
+import { get } from 'node:https';
 import { join } from 'node:path';
 import { ensureRegistryDistribution } from './downloads.js';
 import { findFreePort, spawnServer, waitUntilReady } from './processes.js';
@@ -8,16 +9,48 @@ import type { ServiceStartContext, StartedService } from './service.js';
 export const CCOMPAT_PATH = '/apis/ccompat/v7';
 
 /**
+ * GET over HTTPS with node:https: the global `fetch` cannot be given a CA. Without `ca` the
+ * certificate is not checked (a liveness probe of a recorded stack, whose CA it may not know).
+ */
+function httpsGet(url: string, ca: string | undefined): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const request = get(
+      url,
+      { timeout: 3_000, ...(ca === undefined ? { rejectUnauthorized: false } : { ca }) },
+      (response) => {
+        let body = '';
+        response.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
+        response.on('error', reject);
+      },
+    );
+    request.on('timeout', () => request.destroy(new Error(`GET ${url} timed out`)));
+    request.on('error', reject);
+  });
+}
+
+/**
  * Health probe: lists subjects through the Confluent-compatible API.
  *
+ * @param caFile - CA (PEM file) an HTTPS registry's certificate must chain to
  * @returns a short description such as `ccompat ok, 0 subject(s)`
  */
-export async function checkRegistry(schemaRegistryUrl: string): Promise<string> {
-  const response = await fetch(`${schemaRegistryUrl}/subjects`, {
-    signal: AbortSignal.timeout(3_000),
-  });
-  if (!response.ok) throw new Error(`GET /subjects answered ${response.status}`);
-  const subjects: unknown = await response.json();
+export async function checkRegistry(schemaRegistryUrl: string, caFile?: string): Promise<string> {
+  let status: number;
+  let subjects: unknown;
+  if (schemaRegistryUrl.startsWith('https:')) {
+    const ca = caFile === undefined ? undefined : await readFile(caFile, 'utf8');
+    const answer = await httpsGet(`${schemaRegistryUrl}/subjects`, ca);
+    status = answer.status;
+    subjects = status === 200 ? (JSON.parse(answer.body) as unknown) : undefined;
+  } else {
+    const response = await fetch(`${schemaRegistryUrl}/subjects`, {
+      signal: AbortSignal.timeout(3_000),
+    });
+    status = response.status;
+    subjects = response.ok ? await response.json() : undefined;
+  }
+  if (status !== 200) throw new Error(`GET /subjects answered ${status}`);
   if (!Array.isArray(subjects)) throw new Error('GET /subjects did not answer a JSON array');
   return `ccompat ok, ${subjects.length} subject(s)`;
 }
@@ -35,8 +68,23 @@ export async function startRegistry(
   const logFile = join(runDir, 'logs', 'registry.log');
   const port = await findFreePort();
   await mkdir(dataDir);
+  const tls = config.registry.tls;
+  // HTTPS only: Quarkus serves TLS on `ssl-port` and, with insecure requests disabled,
+  // opens no plaintext port at all.
+  const httpFlags =
+    tls === undefined
+      ? [`-Dquarkus.http.port=${port}`]
+      : [
+          `-Dquarkus.http.ssl-port=${port}`,
+          `-Dquarkus.http.port=${await findFreePort()}`,
+          '-Dquarkus.http.insecure-requests=disabled',
+          `-Dquarkus.http.ssl.certificate.files=${tls.certFile}`,
+          `-Dquarkus.http.ssl.certificate.key-files=${tls.keyFile}`,
+        ];
 
-  context.log(`registry: start Apicurio Registry on 127.0.0.1:${port}`);
+  context.log(
+    `registry: start Apicurio Registry on ${tls === undefined ? 'http' : 'https'}://127.0.0.1:${port}`,
+  );
   const managed = spawnServer({
     command: 'java',
     args: [
@@ -44,7 +92,7 @@ export async function startRegistry(
       '-XX:+UseSerialGC',
       '-Djava.awt.headless=true',
       `-Djava.io.tmpdir=${dataDir}`,
-      `-Dquarkus.http.port=${port}`,
+      ...httpFlags,
       '-Dquarkus.http.host=127.0.0.1',
       // Quarkus' separate management port is fixed (9000) and would collide between stacks.
       '-Dquarkus.management.enabled=false',
@@ -57,8 +105,8 @@ export async function startRegistry(
   });
   context.track(managed, 'SIGTERM');
 
-  const schemaRegistryUrl = `http://127.0.0.1:${port}${CCOMPAT_PATH}`;
-  await waitUntilReady(() => checkRegistry(schemaRegistryUrl), {
+  const schemaRegistryUrl = `${tls === undefined ? 'http' : 'https'}://127.0.0.1:${port}${CCOMPAT_PATH}`;
+  await waitUntilReady(() => checkRegistry(schemaRegistryUrl, tls?.caFile), {
     what: 'Apicurio Registry',
     timeoutMs: config.startTimeoutMs,
     process: managed,
