@@ -495,6 +495,8 @@ describe('the secured stack', () => {
       const registryEnv = {
         SCHEMA_REGISTRY_URL: secure.schemaRegistryUrl,
         SCHEMA_REGISTRY_CA_FILE: secure.certificates.caFile,
+        SCHEMA_REGISTRY_USERNAME: secure.registryCredentials.username,
+        SCHEMA_REGISTRY_PASSWORD: secure.registryCredentials.password,
       };
       const store = new PostgresEventStore({ connectionString: dbUrl('tributary_app') });
       const before = await totals();
@@ -531,12 +533,29 @@ describe('the secured stack', () => {
       expect((await capture.exited).code, logs()).toBe(0);
       expect((await project.exited).code, logs()).toBe(0);
       // Capture registered the schema on first use: the records went out registry-encoded.
+      const ca = await readFile(secure.certificates.caFile, 'utf8');
       const registry = new ConfluentSchemaRegistryClient({
         url: secure.schemaRegistryUrl,
-        ca: await readFile(secure.certificates.caFile, 'utf8'),
+        ca,
+        auth: secure.registryCredentials,
       });
       const subjects = await registry.subjects();
       expect(subjects.filter((subject) => subject.startsWith(topicPrefix))).toHaveLength(1);
+      // The registry does require the credentials: without them, or with a wrong password,
+      // a request is refused with what to check, and not retried.
+      for (const auth of [undefined, { ...secure.registryCredentials, password: 'wrong' }]) {
+        const refused = new ConfluentSchemaRegistryClient({
+          url: secure.schemaRegistryUrl,
+          ca,
+          ...(auth === undefined ? {} : { auth }),
+        });
+        await expect(refused.subjects()).rejects.toMatchObject({
+          code: 'REGISTRY_REQUEST_FAILED',
+          status: 401,
+          retriable: false,
+          message: expect.stringMatching(/SCHEMA_REGISTRY_USERNAME and SCHEMA_REGISTRY_PASSWORD/),
+        });
+      }
     },
     FAILURE_CASE_TIMEOUT_MS,
   );
@@ -568,7 +587,12 @@ describe('the secured stack', () => {
       .join('\n')
       .split('\n')
       .filter((line) => line !== '' && !line.startsWith('-----'));
-    const secrets = [pgPassword, ...Object.values(secure.kafkaPasswords), ...keyBody];
+    const secrets = [
+      pgPassword,
+      ...Object.values(secure.kafkaPasswords),
+      secure.registryCredentials.password,
+      ...keyBody,
+    ];
     const everything = transcript.join('\n');
     expect(everything.length).toBeGreaterThan(1_000);
     for (const secret of secrets) expect(everything).not.toContain(secret);

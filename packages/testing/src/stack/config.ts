@@ -135,7 +135,12 @@ export interface RegistryConfig {
    * PEM certificate and key; the readiness probe trusts `caFile`. Default: none (HTTP).
    */
   readonly tls:
-    { readonly certFile: string; readonly keyFile: string; readonly caFile: string } | undefined;
+    | { readonly certFile: string; readonly keyFile: string; readonly caFile: string }
+    | undefined; /**
+   * Require HTTP basic authentication on the API (Quarkus' embedded users, role `sr-admin`).
+   * Default: none (anonymous).
+   */
+  readonly basicAuth: { readonly username: string; readonly password: string } | undefined;
 }
 
 /** Options accepted by {@link resolveStackConfig}: any subset, nested objects partial too. */
@@ -230,6 +235,7 @@ export function resolveStackConfig(
       apicurioVersion: env['TRIBUTARY_APICURIO_VERSION'] ?? '3.0.9',
       heapOpts: ['-Xms64m', '-Xmx256m'],
       tls: undefined,
+      basicAuth: undefined,
       ...options.registry,
     },
   };

@@ -83,6 +83,7 @@ export {
 export {
   applyKafkaAcls,
   SECURE_CERTIFICATE_ROLE,
+  SECURE_REGISTRY_USER,
   SECURE_KAFKA_USERS,
   SECURE_STACK_NAME,
   upSecureStack,

@@ -13,7 +13,8 @@
  * the plain stack. A third listener, `MTLS` (SSL with `ssl.client.auth=required`), admits
  * clients by certificate: CN = the user name, mapped to `User:<CN>` so the same ACLs apply.
  * PostgreSQL admits `tributary_capture` by client certificate only (`cert`), every other role
- * by password. The schema registry serves HTTPS only, with the stack CA.
+ * by password. The schema registry serves HTTPS only, with the stack CA, and HTTP basic
+ * authentication (Quarkus' embedded users: no Keycloak needed).
  */
 import { randomBytes, pbkdf2Sync } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -51,6 +52,9 @@ export const SECURE_KAFKA_USERS = [
 /** A user of {@link SECURE_KAFKA_USERS}. */
 export type SecureKafkaUser = (typeof SECURE_KAFKA_USERS)[number];
 
+/** The schema registry's basic-auth user. */
+export const SECURE_REGISTRY_USER = 'tributary_registry';
+
 /** The PostgreSQL role that authenticates by client certificate (`cert` in pg_hba.conf). */
 export const SECURE_CERTIFICATE_ROLE = 'tributary_capture';
 
@@ -67,6 +71,8 @@ export interface SecureStackInfo {
   readonly kafkaMtlsBrokers: readonly string[];
   /** The registry's Confluent-compatible API over HTTPS (stack CA), no plaintext port. */
   readonly schemaRegistryUrl: string;
+  /** The registry's HTTP basic-auth user ({@link SECURE_REGISTRY_USER}) and its password. */
+  readonly registryCredentials: { readonly username: string; readonly password: string };
   /** The launcher's own PLAINTEXT listener; its anonymous principal is a super user. */
   readonly kafkaAdminBrokers: readonly string[];
   readonly certificates: StackCertificates;
@@ -127,6 +133,7 @@ export async function upSecureStack(options: StartStackOptions = {}): Promise<Se
   const certificates = await existingOrNewCertificates(config.repoRoot);
   const port = await findFreePort();
   const mtlsPort = await findFreePort();
+  const registryCredentials = { username: SECURE_REGISTRY_USER, password: password() };
   const passwords = Object.fromEntries(
     SECURE_KAFKA_USERS.map((user) => [user, password()]),
   ) as Record<SecureKafkaUser, string>;
@@ -141,6 +148,7 @@ export async function upSecureStack(options: StartStackOptions = {}): Promise<Se
         keyFile: certificates.serverKeyFile,
         caFile: certificates.caFile,
       },
+      basicAuth: registryCredentials,
     },
     kafka: {
       ...options.kafka,
@@ -153,7 +161,7 @@ export async function upSecureStack(options: StartStackOptions = {}): Promise<Se
     },
   });
   const existing = result.state as Partial<SecureStackState>;
-  if (result.reused && existing.secure?.kafkaMtlsBrokers !== undefined) {
+  if (result.reused && existing.secure?.registryCredentials !== undefined) {
     return { state: existing as SecureStackState, stateFile: result.stateFile, reused: true };
   }
   if (result.reused) {
@@ -182,6 +190,7 @@ export async function upSecureStack(options: StartStackOptions = {}): Promise<Se
     kafkaBrokers: [`127.0.0.1:${port}`],
     kafkaMtlsBrokers: [`127.0.0.1:${mtlsPort}`],
     schemaRegistryUrl: state.schemaRegistryUrl ?? '',
+    registryCredentials,
     kafkaAdminBrokers,
     certificates,
     kafkaPasswords: passwords,
