@@ -5,7 +5,14 @@
  * their own non-superuser role and Kafka user with exactly what `tributary grants` prints.
  * Misconfigurations (wrong password, unknown CA, a user without ACLs) stop the process at
  * once with a typed error and write nothing; and no secret appears in anything the
- * processes print, in `tributary status --json` or in /metrics.
+ * processes print, in `tributary status --json` or in /metrics. Client certificates too:
+ * capture and project over the broker's mutual-TLS listener (one on each Kafka client),
+ * capture authenticating to PostgreSQL by certificate, and encoding through the registry over
+ * HTTPS with its CA given per client.
+ *
+ * Longer than ~400 lines on purpose: every case needs the roles and ACLs the first one
+ * creates on the one secured stack, which starts once per file (starting it is most of the
+ * file's cost), so the cases cannot move to files of their own.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -13,9 +20,14 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { migrateOutbox, PostgresEventStore } from '@tributary/outbox';
+import {
+  ConfluentSchemaRegistryClient,
+  migrateOutbox,
+  PostgresEventStore,
+} from '@tributary/outbox';
 import {
   applyKafkaAcls,
+  SECURE_CERTIFICATE_ROLE,
   findFreePort,
   removeState,
   stopStack,
@@ -48,10 +60,18 @@ const outside = await mkdtemp(join(tmpdir(), 'tributary-secure-'));
 const superUrl = new URL(secure.databaseUrl);
 const admin = new pg.Pool({ connectionString: superUrl.toString(), max: 1 });
 await admin.query(`create database ${database}`);
+/**
+ * The role's URL: by client certificate for {@link SECURE_CERTIFICATE_ROLE} (pg_hba.conf
+ * admits it no other way), by password for the others.
+ */
 const dbUrl = (role?: string, password = pgPassword): string => {
   const url = new URL(superUrl);
   url.pathname = `/${database}`;
-  if (role !== undefined) {
+  if (role === SECURE_CERTIFICATE_ROLE) {
+    url.username = role;
+    url.searchParams.set('sslcert', secure.certificates.clients.tributary_capture.certFile);
+    url.searchParams.set('sslkey', secure.certificates.clients.tributary_capture.keyFile);
+  } else if (role !== undefined) {
     url.username = role;
     url.password = password;
   }
@@ -98,6 +118,24 @@ function tributary(args: readonly string[], env: Record<string, string>) {
   );
   return { child, exited, logs: () => logs };
 }
+
+/**
+ * Over the mutual-TLS listener: the client certificate of `user` (CN = the user, so the same
+ * ACLs apply) instead of SASL. An empty value unsets a setting.
+ */
+const mtlsEnv = (
+  user: 'tributary_capture' | 'tributary_projections',
+  overrides: Record<string, string> = {},
+) =>
+  kafkaEnv(user, {
+    KAFKA_BROKERS: secure.kafkaMtlsBrokers.join(','),
+    KAFKA_TLS_CERT_FILE: secure.certificates.clients[user].certFile,
+    KAFKA_TLS_KEY_FILE: secure.certificates.clients[user].keyFile,
+    KAFKA_SASL_MECHANISM: '',
+    KAFKA_SASL_USERNAME: '',
+    KAFKA_SASL_PASSWORD: '',
+    ...overrides,
+  });
 
 const kafkaEnv = (user: SecureKafkaUser, overrides: Record<string, string> = {}) => ({
   KAFKA_BROKERS: secure.kafkaBrokers.join(','),
@@ -180,6 +218,27 @@ export const projections = [
 
 const modulePath = join(outside, 'projections.mjs');
 await writeFile(modulePath, MODULE);
+const schemasPath = join(outside, 'schemas.mjs');
+await writeFile(
+  schemasPath,
+  `import { defineEventSchemas, jsonSchema } from '@tributary/core';
+export default defineEventSchemas([
+  jsonSchema({
+    aggregateType: 'Counter',
+    eventType: 'Incremented',
+    schema: { type: 'object', properties: { by: { type: 'integer' } }, required: ['by'] },
+  }),
+]);
+`,
+);
+
+/** The sum of the read model (0 before it exists). */
+const totals = async (): Promise<number> => {
+  const { rows } = await owner
+    .query<{ total: number | null }>('select sum(total)::int as total from public.secure_totals')
+    .catch(() => ({ rows: [{ total: 0 }] }));
+  return rows[0]?.total ?? 0;
+};
 const projectArgs = ['project', '--module', modulePath, '--group-prefix', groupPrefix];
 
 /** Waits for a process that must stop on its own, and checks it stopped at once with `code`. */
@@ -196,7 +255,7 @@ async function stopsAtOnce(process_: ReturnType<typeof tributary>, code: RegExp)
 const withoutTls = (url: string): string => {
   const plain = new URL(url);
   plain.searchParams.set('sslmode', 'disable');
-  plain.searchParams.delete('sslrootcert');
+  for (const name of ['sslrootcert', 'sslcert', 'sslkey']) plain.searchParams.delete(name);
   return plain.toString();
 };
 
@@ -264,6 +323,31 @@ describe('the secured stack', () => {
     FAILURE_CASE_TIMEOUT_MS,
   );
 
+  // The listener refuses the handshake with a TLS alert: kafkajs reports the alert,
+  // @platformatic/kafka only "Connection closed", so its client probes for the alert.
+  it.concurrent.each([
+    ['capture', 'kafkajs'],
+    ['project', 'platformatic'],
+  ] as const)(
+    '%s on %s without a client certificate against the mutual-TLS listener stops with KAFKA_TLS_CLIENT_CERTIFICATE_REJECTED',
+    async (command, client) => {
+      const capturing = command === 'capture';
+      const run = tributary(capturing ? ['capture'] : projectArgs, {
+        DATABASE_URL: dbUrl(capturing ? 'tributary_capture' : 'tributary_projections'),
+        ...mtlsEnv(capturing ? 'tributary_capture' : 'tributary_projections', {
+          KAFKA_TLS_CERT_FILE: '',
+          KAFKA_TLS_KEY_FILE: '',
+          TRIBUTARY_KAFKA_CLIENT: client,
+        }),
+      });
+      const logs = await stopsAtOnce(run, /\[KAFKA_TLS_CLIENT_CERTIFICATE_REJECTED\]/);
+      expect(logs).toContain('requires a client certificate (mutual TLS)');
+      expect(logs).toContain('KAFKA_TLS_CERT_FILE and KAFKA_TLS_KEY_FILE');
+      expect(await topicsOfThisRun()).toEqual([]);
+    },
+    FAILURE_CASE_TIMEOUT_MS,
+  );
+
   it.concurrent(
     'capture without TLS against the hostssl-only PostgreSQL stops with CAPTURE_DATABASE_TLS_REQUIRED',
     async () => {
@@ -320,16 +404,22 @@ describe('the secured stack', () => {
     FAILURE_CASE_TIMEOUT_MS,
   );
 
+  // pg_hba.conf admits the capture role by client certificate only (`cert`).
   it.concurrent(
-    'capture with a wrong database password stops with CAPTURE_DATABASE_ACCESS_DENIED',
+    'capture with a password but no client certificate stops with CAPTURE_DATABASE_ACCESS_DENIED',
     async () => {
+      const url = new URL(dbUrl('tributary_capture'));
+      url.searchParams.delete('sslcert');
+      url.searchParams.delete('sslkey');
+      url.password = pgPassword;
       const capture = tributary(['capture'], {
-        DATABASE_URL: dbUrl('tributary_capture', 'wrong'),
+        DATABASE_URL: url.toString(),
         ...kafkaEnv('tributary_capture'),
       });
       const { code, ms } = await capture.exited;
       expect(code, capture.logs()).toBe(1);
       expect(capture.logs()).toContain('[CAPTURE_DATABASE_ACCESS_DENIED]');
+      expect(capture.logs()).toContain('sslcert=');
       expect(ms).toBeLessThan(30_000);
     },
     FAILURE_CASE_TIMEOUT_MS,
@@ -397,6 +487,79 @@ describe('the secured stack', () => {
     expect(statusExit.code, status.logs()).toBe(0);
   }, 180_000);
 
+  // Beside the group cases below, on the topics, slot and group of the case above: each
+  // process resumes where that one stopped, so a handful of events is the whole cost.
+  it.concurrent(
+    'runs capture (kafkajs) and project (platformatic) over mutual TLS, encoding through the HTTPS registry',
+    async () => {
+      const registryEnv = {
+        SCHEMA_REGISTRY_URL: secure.schemaRegistryUrl,
+        SCHEMA_REGISTRY_CA_FILE: secure.certificates.caFile,
+        SCHEMA_REGISTRY_USERNAME: secure.registryCredentials.username,
+        SCHEMA_REGISTRY_PASSWORD: secure.registryCredentials.password,
+      };
+      const store = new PostgresEventStore({ connectionString: dbUrl('tributary_app') });
+      const before = await totals();
+      const capture = tributary(['capture', '--schemas', schemasPath], {
+        DATABASE_URL: dbUrl('tributary_capture'),
+        ...mtlsEnv('tributary_capture', { TRIBUTARY_KAFKA_CLIENT: 'kafkajs', ...registryEnv }),
+      });
+      const project = tributary(projectArgs, {
+        DATABASE_URL: dbUrl('tributary_projections'),
+        ...mtlsEnv('tributary_projections', {
+          TRIBUTARY_KAFKA_CLIENT: 'platformatic',
+          ...registryEnv,
+        }),
+      });
+      const logs = () => `--- capture\n${capture.logs()}\n--- project\n${project.logs()}`;
+      try {
+        for (const by of [10, 20]) {
+          await store.appendToStream({ aggregateType: 'Counter', aggregateId: 'mtls' }, [
+            { type: 'Incremented', data: { by } },
+          ]);
+        }
+        await until(
+          'the mTLS events in the read model',
+          async () => {
+            return (await totals()) === before + 30;
+          },
+          logs,
+        );
+      } finally {
+        capture.child.kill('SIGTERM');
+        project.child.kill('SIGTERM');
+        await store.close();
+      }
+      expect((await capture.exited).code, logs()).toBe(0);
+      expect((await project.exited).code, logs()).toBe(0);
+      // Capture registered the schema on first use: the records went out registry-encoded.
+      const ca = await readFile(secure.certificates.caFile, 'utf8');
+      const registry = new ConfluentSchemaRegistryClient({
+        url: secure.schemaRegistryUrl,
+        ca,
+        auth: secure.registryCredentials,
+      });
+      const subjects = await registry.subjects();
+      expect(subjects.filter((subject) => subject.startsWith(topicPrefix))).toHaveLength(1);
+      // The registry does require the credentials: without them, or with a wrong password,
+      // a request is refused with what to check, and not retried.
+      for (const auth of [undefined, { ...secure.registryCredentials, password: 'wrong' }]) {
+        const refused = new ConfluentSchemaRegistryClient({
+          url: secure.schemaRegistryUrl,
+          ca,
+          ...(auth === undefined ? {} : { auth }),
+        });
+        await expect(refused.subjects()).rejects.toMatchObject({
+          code: 'REGISTRY_REQUEST_FAILED',
+          status: 401,
+          retriable: false,
+          message: expect.stringMatching(/SCHEMA_REGISTRY_USERNAME and SCHEMA_REGISTRY_PASSWORD/),
+        });
+      }
+    },
+    FAILURE_CASE_TIMEOUT_MS,
+  );
+
   // The event topics exist now, so the runtime gets as far as joining its group.
   it.concurrent.each(['kafkajs', 'platformatic'] as const)(
     'project on %s in a group outside its ACLs stops with KAFKA_AUTHORIZATION_FAILED',
@@ -414,9 +577,22 @@ describe('the secured stack', () => {
   );
 
   it('prints, serves and reports no secret in any of these runs', async () => {
-    const key = await readFile(secure.certificates.serverKeyFile, 'utf8');
-    const keyBody = key.split('\n').filter((line) => line !== '' && !line.startsWith('-----'));
-    const secrets = [pgPassword, ...Object.values(secure.kafkaPasswords), ...keyBody];
+    const keys = await Promise.all(
+      [
+        secure.certificates.serverKeyFile,
+        ...Object.values(secure.certificates.clients).map((client) => client.keyFile),
+      ].map((file) => readFile(file, 'utf8')),
+    );
+    const keyBody = keys
+      .join('\n')
+      .split('\n')
+      .filter((line) => line !== '' && !line.startsWith('-----'));
+    const secrets = [
+      pgPassword,
+      ...Object.values(secure.kafkaPasswords),
+      secure.registryCredentials.password,
+      ...keyBody,
+    ];
     const everything = transcript.join('\n');
     expect(everything.length).toBeGreaterThan(1_000);
     for (const secret of secrets) expect(everything).not.toContain(secret);

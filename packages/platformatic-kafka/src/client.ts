@@ -51,7 +51,7 @@ class PlatformaticKafkaClient implements KafkaClient {
       throw new TypeError(`Kafka client id "${clientId}" must not be empty or contain whitespace`);
     }
     const security = platformaticSecurity(options);
-    const tlsRequired = new TlsRequiredDetector(security.tls !== undefined, options.brokers);
+    const tlsRequired = new TlsRequiredDetector(security.tls, options.brokers);
     const retryDelay = exponentialDelay(options.retry?.initialMs ?? 100, 5_000);
     this.#connection = {
       base: {

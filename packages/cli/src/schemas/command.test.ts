@@ -141,6 +141,18 @@ describe('tributary schemas', () => {
       }),
     ).toBe(2);
     expect(half.err.join('\n')).toContain('SCHEMA_REGISTRY_PASSWORD');
+    const noCa = capture();
+    expect(
+      await schemasCommand(['check', '--schemas', module], noCa.output, {
+        env: {
+          SCHEMA_REGISTRY_URL: 'https://127.0.0.1:1',
+          SCHEMA_REGISTRY_CA_FILE: '/nonexistent/ca.pem',
+        },
+      }),
+    ).toBe(2);
+    expect(noCa.err.join('\n')).toContain(
+      'SCHEMA_REGISTRY_CA_FILE (--registry-ca-file): cannot read /nonexistent/ca.pem (ENOENT)',
+    );
   });
 
   describe('with schema references', () => {

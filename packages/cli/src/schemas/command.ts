@@ -4,6 +4,7 @@
  * module the user names (`--schemas ./dist/schemas.js`) whose default export (or `schemas`
  * export) is an `EventSchemaCatalog` or an array of declarations.
  */
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -49,8 +50,9 @@ Options:
                               EventSchemaCatalog or an array of schema declarations
   --registry-url <url>        Registry base URL (default: env SCHEMA_REGISTRY_URL)
   --registry-username <user>  HTTP basic auth user (env SCHEMA_REGISTRY_USERNAME; the password only
-                              in env SCHEMA_REGISTRY_PASSWORD; default: no auth). A private CA:
-                              NODE_EXTRA_CA_CERTS=<pem>
+                              in env SCHEMA_REGISTRY_PASSWORD; default: no auth)
+  --registry-ca-file <pem>    CA of an https registry's certificate (env SCHEMA_REGISTRY_CA_FILE;
+                              default: Node's public CAs)
   --mode <mode>               NONE, BACKWARD, BACKWARD_TRANSITIVE, FORWARD, FORWARD_TRANSITIVE,
                               FULL or FULL_TRANSITIVE (default: BACKWARD)
   --topic-prefix <prefix>     Topic of an aggregate type is <prefix>.<AggregateType> (default: events)
@@ -280,6 +282,7 @@ export async function schemasCommand(
       schemas: { type: 'string' },
       'registry-url': { type: 'string' },
       'registry-username': { type: 'string' },
+      'registry-ca-file': { type: 'string' },
       mode: { type: 'string' },
       'topic-prefix': { type: 'string' },
       'subject-strategy': { type: 'string' },
@@ -325,11 +328,24 @@ export async function schemasCommand(
       );
       return 2;
     }
+    const caFile = values['registry-ca-file'] ?? env.SCHEMA_REGISTRY_CA_FILE;
+    let ca: string | undefined;
+    if (caFile !== undefined && caFile !== '') {
+      try {
+        ca = readFileSync(caFile, 'utf8');
+      } catch (error) {
+        output.err(
+          `tributary schemas: SCHEMA_REGISTRY_CA_FILE (--registry-ca-file): cannot read ${caFile} (${(error as NodeJS.ErrnoException).code ?? String(error)})`,
+        );
+        return 2;
+      }
+    }
     registry = new ConfluentSchemaRegistryClient({
       url,
       ...(username === undefined || username === '' || password === undefined
         ? {}
         : { auth: { username, password } }),
+      ...(ca === undefined ? {} : { ca }),
     });
   }
   try {

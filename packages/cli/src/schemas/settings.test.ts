@@ -1,4 +1,6 @@
-import { resolve } from 'node:path';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../output.js';
 import { schemaOptions, schemaSettingsFrom, schemaUsage, SCHEMA_SETTINGS } from './settings.js';
@@ -64,6 +66,27 @@ describe('schema settings of capture and project', () => {
     expect(() =>
       schemaSettingsFrom('capture', {}, {}, { path: 'c.json', settings: { subjectStrategy: 'x' } }),
     ).toThrow(/schemas.subjectStrategy of c.json must be topic-record, topic, record, not x/);
+  });
+
+  it('read the registry CA file, relative to a config file, and refuse an unreadable one', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tributary-schema-ca-'));
+    writeFileSync(join(dir, 'ca.pem'), 'PEM TEXT');
+    expect(
+      schemaSettingsFrom(
+        'project',
+        {},
+        {},
+        { path: join(dir, 'c.json'), settings: { caFile: 'ca.pem' } },
+      ).ca,
+    ).toBe('PEM TEXT');
+    expect(schemaSettingsFrom('capture', { 'registry-ca-file': join(dir, 'ca.pem') }, {}).ca).toBe(
+      'PEM TEXT',
+    );
+    expect(() =>
+      schemaSettingsFrom('capture', {}, { SCHEMA_REGISTRY_CA_FILE: join(dir, 'missing.pem') }),
+    ).toThrow(
+      new UsageError(`SCHEMA_REGISTRY_CA_FILE: cannot read ${join(dir, 'missing.pem')} (ENOENT)`),
+    );
   });
 
   it('refuse a module without a registry', () => {

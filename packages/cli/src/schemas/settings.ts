@@ -6,6 +6,7 @@
  * flag > environment > config file > default; without a declarations module capture
  * publishes plain JSON, as before.
  */
+import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import {
   createRecordValueDecoder,
@@ -46,6 +47,7 @@ export type SchemaFileKey =
   | 'registryUrl'
   | 'username'
   | 'password'
+  | 'caFile'
   | 'registration'
   | 'subjectStrategy'
   | 'undeclared';
@@ -88,6 +90,15 @@ export const SCHEMA_SETTINGS: readonly SchemaSetting[] = [
     accepts: 'text',
     commands: ['capture', 'project'],
     description: 'Registry basic-auth password (prefer the environment to a flag)',
+  },
+  {
+    flag: 'registry-ca-file',
+    env: 'SCHEMA_REGISTRY_CA_FILE',
+    key: 'caFile',
+    accepts: 'text',
+    commands: ['capture', 'project'],
+    description:
+      "CA (PEM) of an https registry's certificate, instead of Node's public CAs (a private CA)",
   },
   {
     flag: 'schema-registration',
@@ -152,6 +163,8 @@ export interface SchemaSettings {
   readonly module?: string;
   readonly registryUrl?: string;
   readonly auth?: { readonly username: string; readonly password: string };
+  /** The registry's CA certificate(s), PEM text read from the CA file setting. */
+  readonly ca?: string;
   readonly registration: SchemaRegistration;
   readonly subjectStrategy: string;
   readonly undeclared: 'fail' | 'json';
@@ -186,7 +199,7 @@ export function schemaSettingsFrom(
         );
       raw = fromFile;
       source = `schemas.${setting.key} of ${file.path ?? 'the config file'}`;
-      if (setting.key === 'module' && file.path !== undefined)
+      if ((setting.key === 'module' || setting.key === 'caFile') && file.path !== undefined)
         raw = resolve(dirname(file.path), fromFile);
     } else continue;
     if (Array.isArray(setting.accepts) && !setting.accepts.includes(raw)) {
@@ -210,8 +223,19 @@ export function schemaSettingsFrom(
       `${sources.module} asks for registry encoding but no registry is set: pass --registry-url or set SCHEMA_REGISTRY_URL`,
     );
   }
+  let ca: string | undefined;
+  if (resolved.caFile !== undefined) {
+    try {
+      ca = readFileSync(resolved.caFile, 'utf8');
+    } catch (error) {
+      throw new UsageError(
+        `${sources.caFile}: cannot read ${resolved.caFile} (${(error as NodeJS.ErrnoException).code ?? String(error)})`,
+      );
+    }
+  }
   return {
     ...(resolved.module === undefined ? {} : { module: resolve(resolved.module) }),
+    ...(ca === undefined ? {} : { ca }),
     ...(resolved.registryUrl === undefined ? {} : { registryUrl: resolved.registryUrl }),
     ...(username === undefined || password === undefined ? {} : { auth: { username, password } }),
     registration: (resolved.registration ?? 'auto') as SchemaRegistration,
@@ -227,6 +251,7 @@ export function registryFrom(settings: SchemaSettings): SchemaRegistry | undefin
     : new ConfluentSchemaRegistryClient({
         url: settings.registryUrl,
         ...(settings.auth === undefined ? {} : { auth: settings.auth }),
+        ...(settings.ca === undefined ? {} : { ca: settings.ca }),
       });
 }
 

@@ -11,14 +11,16 @@ export type KafkaClientErrorCode =
 /**
  * Codes of {@link KafkaSecurityError}: the broker refused the credentials, the principal
  * lacks an ACL, the TLS handshake failed (unknown CA, wrong server name, TLS against a
- * plaintext port), a client without TLS reached a TLS port (`KAFKA_TLS_REQUIRED`), or the
- * security settings themselves are unusable.
+ * plaintext port), a client without TLS reached a TLS port (`KAFKA_TLS_REQUIRED`), a
+ * mutual-TLS listener refused the client's certificate or its lack of one
+ * (`KAFKA_TLS_CLIENT_CERTIFICATE_REJECTED`), or the security settings themselves are unusable.
  */
 export type KafkaSecurityErrorCode =
   | 'KAFKA_AUTHENTICATION_FAILED'
   | 'KAFKA_AUTHORIZATION_FAILED'
   | 'KAFKA_TLS_FAILED'
   | 'KAFKA_TLS_REQUIRED'
+  | 'KAFKA_TLS_CLIENT_CERTIFICATE_REJECTED'
   | 'KAFKA_SECURITY_CONFIG_INVALID';
 
 /**
@@ -102,6 +104,7 @@ export function isKafkaSecurityError(error: unknown): error is KafkaSecurityErro
       code === 'KAFKA_AUTHORIZATION_FAILED' ||
       code === 'KAFKA_TLS_FAILED' ||
       code === 'KAFKA_TLS_REQUIRED' ||
+      code === 'KAFKA_TLS_CLIENT_CERTIFICATE_REJECTED' ||
       code === 'KAFKA_SECURITY_CONFIG_INVALID')
   );
 }
@@ -114,6 +117,13 @@ const TLS_PATTERNS = [
   /wrong version number|packet length too long|EPROTO|ssl3_get_record|tlsv1 alert/i,
   /Client network socket disconnected before secure TLS connection was established/i,
 ];
+/**
+ * The alert a mutual-TLS listener sends a client without an acceptable certificate: Kafka's
+ * JSSE sends `bad_certificate` (TLS 1.2 wording in OpenSSL: "sslv3 alert bad certificate"),
+ * TLS 1.3 servers may send `certificate_required`.
+ */
+const CLIENT_CERTIFICATE_PATTERN =
+  /alert (bad certificate|certificate required)|ALERT_(BAD_CERTIFICATE|CERTIFICATE_REQUIRED)/i;
 const AUTHENTICATION_PATTERNS = [/SASL_AUTHENTICATION_FAILED/, /SASL.*authentication failed/i];
 const AUTHORIZATION_NAMES = [
   'TOPIC_AUTHORIZATION_FAILED',
@@ -168,6 +178,9 @@ export function kafkaSecurityFailure(
       { cause, details: { kafkaError: [...names].join(',') } },
     );
   }
+  if (CLIENT_CERTIFICATE_PATTERN.test(text)) {
+    return kafkaClientCertificateRejected(what, undefined, cause);
+  }
   if (TLS_PATTERNS.some((pattern) => pattern.test(text))) {
     return new KafkaSecurityError(
       'KAFKA_TLS_FAILED',
@@ -200,6 +213,28 @@ export function kafkaTlsRequired(
       'Set KAFKA_SSL=true (--kafka-ssl true), and KAFKA_TLS_CA_FILE (--kafka-tls-ca-file) ' +
       'unless a public CA signed the broker certificate',
     { cause, details: { broker } },
+  );
+}
+
+/**
+ * The error for a mutual-TLS listener (`ssl.client.auth=required`) that refused this client's
+ * certificate, or its lack of one, with a TLS alert. Pure.
+ *
+ * @param what - the operation, for the message
+ * @param broker - the `host:port` that refused, when known
+ */
+export function kafkaClientCertificateRejected(
+  what: string,
+  broker: string | undefined,
+  cause?: unknown,
+): KafkaSecurityError {
+  return new KafkaSecurityError(
+    'KAFKA_TLS_CLIENT_CERTIFICATE_REJECTED',
+    `${what}: the broker${broker === undefined ? '' : ` at ${broker}`} requires a client certificate (mutual TLS) ` +
+      'and refused this client, which presents none or one the broker does not trust. Set KAFKA_TLS_CERT_FILE and ' +
+      'KAFKA_TLS_KEY_FILE (--kafka-tls-cert-file, --kafka-tls-key-file) to a certificate signed by a CA in the ' +
+      "broker's ssl.truststore, or connect to the broker's SASL listener instead",
+    { cause, ...(broker === undefined ? {} : { details: { broker } }) },
   );
 }
 

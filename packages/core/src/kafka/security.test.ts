@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { isKafkaSecurityError, kafkaSecurityFailure, kafkaTlsRequired } from './errors.js';
+import {
+  isKafkaSecurityError,
+  kafkaClientCertificateRejected,
+  kafkaSecurityFailure,
+  kafkaTlsRequired,
+} from './errors.js';
 import { kafkaSecurityProblems } from './security.js';
 
 describe('kafkaSecurityProblems', () => {
@@ -56,6 +61,21 @@ describe('kafkaSecurityFailure', () => {
     );
     expect(tls?.code).toBe('KAFKA_TLS_FAILED');
     expect(tls?.message).toMatch(/KAFKA_TLS_CA_FILE/);
+  });
+
+  it('recognises a mutual-TLS listener refusing the client certificate, before other TLS failures', () => {
+    for (const text of [
+      'Connection error: 80:error:0A000412:SSL routines:ssl3_read_bytes:sslv3 alert bad certificate:rec_layer_s3.c:1601:SSL alert number 42',
+      'write EPROTO ... tlsv13 alert certificate required',
+    ]) {
+      const error = kafkaSecurityFailure(new Set(), text, 'connect');
+      expect(error?.code).toBe('KAFKA_TLS_CLIENT_CERTIFICATE_REJECTED');
+      expect(error?.retriable).toBe(false);
+      expect(error?.message).toMatch(/KAFKA_TLS_CERT_FILE and KAFKA_TLS_KEY_FILE/);
+    }
+    expect(kafkaClientCertificateRejected('connect', 'kafka-1:9094').message).toMatch(
+      /broker at kafka-1:9094 requires a client certificate/,
+    );
   });
 
   it('leaves other failures alone', () => {

@@ -22,6 +22,7 @@ import {
   type SchemaFormat,
   type SchemaRegistry,
 } from '@tributary/core';
+import { createCaFetch } from './ca-fetch.js';
 
 /** Options of {@link ConfluentSchemaRegistryClient}. */
 export interface ConfluentSchemaRegistryClientOptions {
@@ -29,6 +30,12 @@ export interface ConfluentSchemaRegistryClientOptions {
   readonly url: string;
   /** HTTP basic authentication (Confluent Cloud API key and secret). */
   readonly auth?: { readonly username: string; readonly password: string };
+  /**
+   * CA certificate(s), PEM text, an `https:` registry's certificate must chain to, instead
+   * of Node's public CAs (a private CA). Default: none (the public CAs, plus
+   * `NODE_EXTRA_CA_CERTS`). Ignored when `fetch` is given.
+   */
+  readonly ca?: string;
   /** Per-request timeout; a timeout counts as unavailable (retriable). Default 10,000 ms. */
   readonly requestTimeoutMs?: number;
   /** Replaceable for tests. Default: the global `fetch`. */
@@ -102,6 +109,20 @@ function unresolvedReference(error: unknown, schema: RegistrySchema, subject: st
   );
 }
 
+const TLS_CODES =
+  /^(UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT(_LOCALLY)?|SELF_SIGNED_CERT_IN_CHAIN|DEPTH_ZERO_SELF_SIGNED_CERT|CERT_HAS_EXPIRED|ERR_TLS_CERT_ALTNAME_INVALID|ERR_SSL_.*)$/;
+
+/** The TLS error code of a failed request (the global fetch wraps it in `cause`), if any. */
+function tlsFailure(error: unknown): string | undefined {
+  let current: unknown = error;
+  for (let depth = 0; typeof current === 'object' && current !== null && depth < 4; depth += 1) {
+    const { code, cause } = current as { code?: unknown; cause?: unknown };
+    if (typeof code === 'string' && TLS_CODES.test(code)) return code;
+    current = cause;
+  }
+  return undefined;
+}
+
 /** A {@link SchemaRegistry} over the Confluent-compatible REST API. */
 export class ConfluentSchemaRegistryClient implements SchemaRegistry {
   readonly #url: string;
@@ -119,7 +140,7 @@ export class ConfluentSchemaRegistryClient implements SchemaRegistry {
       this.#headers.authorization = `Basic ${token}`;
     }
     this.#timeoutMs = options.requestTimeoutMs ?? 10_000;
-    this.#fetch = options.fetch ?? fetch;
+    this.#fetch = options.fetch ?? (options.ca === undefined ? fetch : createCaFetch(options.ca));
   }
 
   /** The base URL requests go to. */
@@ -137,6 +158,16 @@ export class ConfluentSchemaRegistryClient implements SchemaRegistry {
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       });
     } catch (error) {
+      const tls = tlsFailure(error);
+      if (tls !== undefined) {
+        // The same certificate fails the same way on every retry: a misconfiguration.
+        throw new RegistryRequestError(
+          `Schema registry ${this.#url}: the TLS handshake failed (${tls}). Give the CA that signed the ` +
+            'registry certificate (SCHEMA_REGISTRY_CA_FILE, or the client option `ca`), and use the host name the certificate names',
+          undefined,
+          error,
+        );
+      }
       throw new RegistryUnavailableError(
         `Schema registry ${this.#url} unreachable (${method} ${path}): ${error instanceof Error ? error.message : String(error)}`,
         error,
@@ -174,6 +205,14 @@ export class ConfluentSchemaRegistryClient implements SchemaRegistry {
     ) {
       throw new RegistryUnavailableError(
         `${context}: registry answered ${status} ${body.message ?? ''}`.trim(),
+        error,
+      );
+    }
+    if (status === 401 || status === 403) {
+      throw new RegistryRequestError(
+        `${context}: the registry refused the request (${status}${status === 401 ? ', authentication required or credentials wrong' : ', forbidden'}). ` +
+          'Check SCHEMA_REGISTRY_USERNAME and SCHEMA_REGISTRY_PASSWORD (the client option `auth`) and the user’s role in the registry',
+        status,
         error,
       );
     }

@@ -7,9 +7,21 @@
  * Only after a failure: a probe against a healthy plaintext broker would make it log a
  * malformed request. The same file lives in @tributary/kafkajs (no shared I/O
  * package exists, and core does no I/O).
+ *
+ * A client with TLS against a mutual-TLS listener that refuses its certificate (or its lack
+ * of one) fares no better: the listener's alert reaches @platformatic/kafka only as
+ * "Connection closed". So a TLS client probes too, with its own TLS settings, and a broker
+ * that answers the handshake with a certificate alert makes the failure
+ * `KAFKA_TLS_CLIENT_CERTIFICATE_REJECTED` (kafkajs reports the alert itself).
  */
-import { connect } from 'node:tls';
-import { isKafkaSecurityError, isTributaryError, kafkaTlsRequired } from '@tributary/core';
+import { connect, type ConnectionOptions } from 'node:tls';
+import {
+  isKafkaSecurityError,
+  isTributaryError,
+  kafkaClientCertificateRejected,
+  kafkaTlsRequired,
+  type KafkaSecurityError,
+} from '@tributary/core';
 
 /** Rewrites a failed connect's error; `KAFKA_TLS_REQUIRED` when the broker speaks TLS. */
 export type ConnectFailureCheck = (error: unknown, what: string) => Promise<unknown>;
@@ -50,6 +62,48 @@ export function speaksTls(broker: string, timeoutMs: number): Promise<boolean> {
   });
 }
 
+const CERTIFICATE_ALERT = /ALERT_(BAD_CERTIFICATE|CERTIFICATE_REQUIRED)/;
+
+/**
+ * Whether `host:port` refuses a TLS handshake made with `tls` (the client's own settings,
+ * certificate and key included) with a client-certificate alert. Under TLS 1.3 the alert
+ * comes after the client considers the handshake done, so it waits a moment for it.
+ */
+export function refusesClientCertificate(
+  broker: string,
+  tls: ConnectionOptions,
+  timeoutMs: number,
+): Promise<boolean> {
+  const separator = broker.lastIndexOf(':');
+  const host = broker.slice(0, separator).replace(/^\[|\]$/g, '');
+  const port = Number(broker.slice(separator + 1));
+  if (separator < 0 || !Number.isInteger(port)) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    // The CA is not what is probed: an unknown CA fails the client's own connect already.
+    const socket = connect({ ...tls, host, port, rejectUnauthorized: false });
+    const done = (answer: boolean): void => {
+      socket.destroy();
+      resolve(answer);
+    };
+    socket.setTimeout(timeoutMs, () => {
+      done(false);
+    });
+    socket.once('secureConnect', () => {
+      setTimeout(() => {
+        done(false);
+      }, 1_000).unref();
+    });
+    socket.once('close', () => {
+      done(false);
+    });
+    socket.once('error', (error: NodeJS.ErrnoException) => {
+      done(CERTIFICATE_ALERT.test(error.code ?? ''));
+    });
+  });
+}
+
+type Diagnosis = (what: string, cause?: unknown) => KafkaSecurityError;
+
 /**
  * The plaintext-against-TLS detection of one client. The library retries a closed
  * connection many times over (metadata × API versions: 36 attempts, about 20 s) before a
@@ -58,41 +112,44 @@ export function speaksTls(broker: string, timeoutMs: number): Promise<boolean> {
  * connect is probed again in case that first probe was inconclusive.
  */
 export class TlsRequiredDetector {
-  readonly #tls: boolean;
+  readonly #tls: ConnectionOptions | undefined;
   readonly #brokers: readonly string[];
   readonly #timeoutMs: number;
-  #probe: Promise<string | undefined> | undefined;
-  readonly #waiting = new Set<(broker: string) => void>();
+  #probe: Promise<Diagnosis | undefined> | undefined;
+  readonly #waiting = new Set<(diagnosis: Diagnosis) => void>();
 
-  constructor(tls: boolean, brokers: readonly string[], timeoutMs = 3_000) {
+  /**
+   * @param tls - the client's TLS settings, `undefined` for a plaintext client
+   */
+  constructor(tls: ConnectionOptions | undefined, brokers: readonly string[], timeoutMs = 3_000) {
     this.#tls = tls;
     this.#brokers = brokers;
     this.#timeoutMs = timeoutMs;
   }
 
-  /** Called on every retry of the library; probes on the first one of a client without TLS. */
+  /** Called on every retry of the library; probes once per client, on the first one. */
   noticeRetry(): void {
-    if (this.#tls || this.#probe !== undefined) return;
-    this.#probe = this.#tlsBroker();
-    void this.#probe.then((broker) => {
-      if (broker !== undefined) for (const notify of this.#waiting) notify(broker);
+    if (this.#probe !== undefined) return;
+    this.#probe = this.#diagnose();
+    void this.#probe.then((diagnosis) => {
+      if (diagnosis !== undefined) for (const notify of this.#waiting) notify(diagnosis);
     });
   }
 
   /** The check a failed connect goes through. */
   readonly check: ConnectFailureCheck = async (error, what) => {
-    if (this.#tls || isKafkaSecurityError(error)) return error;
+    if (isKafkaSecurityError(error)) return error;
     if (isTributaryError(error) && !error.retriable) return error;
-    const broker = await this.#tlsBroker();
-    return broker === undefined ? error : kafkaTlsRequired(what, broker, error);
+    const diagnosis = await this.#diagnose();
+    return diagnosis === undefined ? error : diagnosis(what, error);
   };
 
-  /** Runs a connect that fails with `KAFKA_TLS_REQUIRED` as soon as a probe finds TLS. */
+  /** Runs a connect that fails with the security error as soon as a probe finds one. */
   async connect<T>(connect: () => Promise<T>, what: string): Promise<T> {
-    let notify: ((broker: string) => void) | undefined;
-    const tlsFound = new Promise<never>((_resolve, reject) => {
-      notify = (broker) => {
-        reject(kafkaTlsRequired(what, broker));
+    let notify: ((diagnosis: Diagnosis) => void) | undefined;
+    const found = new Promise<never>((_resolve, reject) => {
+      notify = (diagnosis) => {
+        reject(diagnosis(what));
       };
     });
     if (notify !== undefined) this.#waiting.add(notify);
@@ -100,7 +157,7 @@ export class TlsRequiredDetector {
     // The library keeps retrying after losing the race; its final failure is not news.
     attempt.catch(() => undefined);
     try {
-      return await Promise.race([attempt, tlsFound]);
+      return await Promise.race([attempt, found]);
     } catch (error) {
       throw await this.check(error, what);
     } finally {
@@ -108,10 +165,23 @@ export class TlsRequiredDetector {
     }
   }
 
-  async #tlsBroker(): Promise<string | undefined> {
-    const answers = await Promise.all(
-      this.#brokers.map((broker) => speaksTls(broker, this.#timeoutMs)),
+  async #diagnose(): Promise<Diagnosis | undefined> {
+    const tls = this.#tls;
+    if (tls === undefined) {
+      const answers = await Promise.all(
+        this.#brokers.map((broker) => speaksTls(broker, this.#timeoutMs)),
+      );
+      const broker = this.#brokers[answers.indexOf(true)];
+      return broker === undefined
+        ? undefined
+        : (what, cause) => kafkaTlsRequired(what, broker, cause);
+    }
+    const refusals = await Promise.all(
+      this.#brokers.map((broker) => refusesClientCertificate(broker, tls, this.#timeoutMs)),
     );
-    return this.#brokers[answers.indexOf(true)];
+    const broker = this.#brokers[refusals.indexOf(true)];
+    return broker === undefined
+      ? undefined
+      : (what, cause) => kafkaClientCertificateRejected(what, broker, cause);
   }
 }

@@ -114,6 +114,12 @@ export interface KafkaConfig {
    * their traffic crosses it (the fault matrix). Default: none.
    */
   readonly proxiedListener: { readonly port: number; readonly advertisedPort: number } | undefined;
+  /**
+   * More listeners on `127.0.0.1`, each advertised on its own port and PLAINTEXT unless
+   * {@link KafkaConfig.extraProperties} maps its name to another protocol (the secured
+   * stack's `MTLS` listener). Default: none.
+   */
+  readonly extraListeners: readonly { readonly name: string; readonly port: number }[];
   /** Extra `server.properties` lines (`key=value`), appended last so they win. Default: none. */
   readonly extraProperties: readonly string[];
 }
@@ -124,6 +130,17 @@ export interface RegistryConfig {
   readonly apicurioVersion: string;
   /** JVM heap options. Default: `-Xms64m -Xmx256m`. */
   readonly heapOpts: readonly string[];
+  /**
+   * Serve HTTPS only (Quarkus `quarkus.http.ssl.*`, `insecure-requests=disabled`) with this
+   * PEM certificate and key; the readiness probe trusts `caFile`. Default: none (HTTP).
+   */
+  readonly tls:
+    | { readonly certFile: string; readonly keyFile: string; readonly caFile: string }
+    | undefined; /**
+   * Require HTTP basic authentication on the API (Quarkus' embedded users, role `sr-admin`).
+   * Default: none (anonymous).
+   */
+  readonly basicAuth: { readonly username: string; readonly password: string } | undefined;
 }
 
 /** Options accepted by {@link resolveStackConfig}: any subset, nested objects partial too. */
@@ -210,12 +227,15 @@ export function resolveStackConfig(
       brokers: positiveInt(env['TRIBUTARY_STACK_BROKERS'], 1),
       internalTopicPartitions: 5,
       proxiedListener: undefined,
+      extraListeners: [],
       extraProperties: [],
       ...options.kafka,
     },
     registry: {
       apicurioVersion: env['TRIBUTARY_APICURIO_VERSION'] ?? '3.0.9',
       heapOpts: ['-Xms64m', '-Xmx256m'],
+      tls: undefined,
+      basicAuth: undefined,
       ...options.registry,
     },
   };

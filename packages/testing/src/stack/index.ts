@@ -73,9 +73,17 @@ export {
   type IntegrationEnv,
   type IntegrationEnvOptions,
 } from './integration-env.js';
-export { generateStackCertificates, type StackCertificates } from './certificates.js';
+export {
+  generateStackCertificates,
+  STACK_CLIENT_CERTIFICATE_NAMES,
+  type ClientCertificate,
+  type StackCertificates,
+  type StackClientCertificateName,
+} from './certificates.js';
 export {
   applyKafkaAcls,
+  SECURE_CERTIFICATE_ROLE,
+  SECURE_REGISTRY_USER,
   SECURE_KAFKA_USERS,
   SECURE_STACK_NAME,
   upSecureStack,

@@ -10,7 +10,11 @@
  * listener clients are meant to use is the SASL_SSL one in {@link SecureStackInfo.kafkaBrokers}.
  * The SASL_SSL listener is the launcher's second listener (named `PROXIED` in the broker
  * configuration, whose protocol is switched to SASL_SSL), so the broker setup is shared with
- * the plain stack.
+ * the plain stack. A third listener, `MTLS` (SSL with `ssl.client.auth=required`), admits
+ * clients by certificate: CN = the user name, mapped to `User:<CN>` so the same ACLs apply.
+ * PostgreSQL admits `tributary_capture` by client certificate only (`cert`), every other role
+ * by password. The schema registry serves HTTPS only, with the stack CA, and HTTP basic
+ * authentication (Quarkus' embedded users: no Keycloak needed).
  */
 import { randomBytes, pbkdf2Sync } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -48,12 +52,27 @@ export const SECURE_KAFKA_USERS = [
 /** A user of {@link SECURE_KAFKA_USERS}. */
 export type SecureKafkaUser = (typeof SECURE_KAFKA_USERS)[number];
 
+/** The schema registry's basic-auth user. */
+export const SECURE_REGISTRY_USER = 'tributary_registry';
+
+/** The PostgreSQL role that authenticates by client certificate (`cert` in pg_hba.conf). */
+export const SECURE_CERTIFICATE_ROLE = 'tributary_capture';
+
 /** How tests reach the secured servers. Passwords are random per start. */
 export interface SecureStackInfo {
   /** The PostgreSQL superuser over TLS (`sslmode=verify-full`, the stack CA). */
   readonly databaseUrl: string;
   /** The SASL_SSL listener. */
   readonly kafkaBrokers: readonly string[];
+  /**
+   * The SSL listener that requires a client certificate signed by the stack CA
+   * ({@link StackCertificates.clients}); principal `User:<CN>`.
+   */
+  readonly kafkaMtlsBrokers: readonly string[];
+  /** The registry's Confluent-compatible API over HTTPS (stack CA), no plaintext port. */
+  readonly schemaRegistryUrl: string;
+  /** The registry's HTTP basic-auth user ({@link SECURE_REGISTRY_USER}) and its password. */
+  readonly registryCredentials: { readonly username: string; readonly password: string };
   /** The launcher's own PLAINTEXT listener; its anonymous principal is a super user. */
   readonly kafkaAdminBrokers: readonly string[];
   readonly certificates: StackCertificates;
@@ -83,13 +102,21 @@ const brokerSecurityProperties = (
     ' ',
   );
   return [
-    'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,PROXIED:SASL_SSL',
+    'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,PROXIED:SASL_SSL,MTLS:SSL',
     'listener.name.proxied.sasl.enabled.mechanisms=SCRAM-SHA-256,SCRAM-SHA-512,PLAIN',
     'listener.name.proxied.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;',
     'listener.name.proxied.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;',
     `listener.name.proxied.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required ${plainUsers};`,
     'listener.name.proxied.ssl.keystore.type=PEM',
     `listener.name.proxied.ssl.keystore.location=${certificates.serverKeystoreFile}`,
+    'listener.name.mtls.ssl.keystore.type=PEM',
+    `listener.name.mtls.ssl.keystore.location=${certificates.serverKeystoreFile}`,
+    'listener.name.mtls.ssl.truststore.type=PEM',
+    `listener.name.mtls.ssl.truststore.location=${certificates.caFile}`,
+    'listener.name.mtls.ssl.client.auth=required',
+    // The principal of a certificate is its whole subject (`User:CN=tributary_capture`);
+    // the rule keeps the CN, so ACLs name the same users as on the SASL listener.
+    'ssl.principal.mapping.rules=RULE:^CN=([^,]+)$/$1/,DEFAULT',
     'authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer',
     'super.users=User:ANONYMOUS;User:admin',
     'allow.everyone.if.no.acl.found=false',
@@ -105,16 +132,28 @@ export async function upSecureStack(options: StartStackOptions = {}): Promise<Se
   const log = options.log ?? ((): void => undefined);
   const certificates = await existingOrNewCertificates(config.repoRoot);
   const port = await findFreePort();
+  const mtlsPort = await findFreePort();
+  const registryCredentials = { username: SECURE_REGISTRY_USER, password: password() };
   const passwords = Object.fromEntries(
     SECURE_KAFKA_USERS.map((user) => [user, password()]),
   ) as Record<SecureKafkaUser, string>;
   const result = await upStack({
     ...options,
     name: SECURE_STACK_NAME,
-    services: ['postgres', 'kafka'],
+    services: ['postgres', 'kafka', 'registry'],
+    registry: {
+      ...options.registry,
+      tls: {
+        certFile: certificates.serverCertFile,
+        keyFile: certificates.serverKeyFile,
+        caFile: certificates.caFile,
+      },
+      basicAuth: registryCredentials,
+    },
     kafka: {
       ...options.kafka,
       proxiedListener: { port, advertisedPort: port },
+      extraListeners: [...(options.kafka?.extraListeners ?? []), { name: 'MTLS', port: mtlsPort }],
       extraProperties: [
         ...(options.kafka?.extraProperties ?? []),
         ...brokerSecurityProperties(certificates, passwords),
@@ -122,13 +161,13 @@ export async function upSecureStack(options: StartStackOptions = {}): Promise<Se
     },
   });
   const existing = result.state as Partial<SecureStackState>;
-  if (result.reused && existing.secure !== undefined) {
+  if (result.reused && existing.secure?.registryCredentials !== undefined) {
     return { state: existing as SecureStackState, stateFile: result.stateFile, reused: true };
   }
   if (result.reused) {
     throw new StackError(
       'STACK_START_FAILED',
-      `${result.stateFile} records a stack that was never secured; run \`npm run stack:down\` and start again`,
+      `${result.stateFile} records a stack that was never secured (or secured by an older launcher, without client certificates); run \`npm run stack:down\` and start again`,
       false,
     );
   }
@@ -149,6 +188,9 @@ export async function upSecureStack(options: StartStackOptions = {}): Promise<Se
   const secure: SecureStackInfo = {
     databaseUrl,
     kafkaBrokers: [`127.0.0.1:${port}`],
+    kafkaMtlsBrokers: [`127.0.0.1:${mtlsPort}`],
+    schemaRegistryUrl: state.schemaRegistryUrl ?? '',
+    registryCredentials,
     kafkaAdminBrokers,
     certificates,
     kafkaPasswords: passwords,
@@ -164,13 +206,15 @@ async function existingOrNewCertificates(repoRoot: string): Promise<StackCertifi
   const recorded = (await readState(stateFile(repoRoot, SECURE_STACK_NAME))) as
     Partial<SecureStackState> | undefined;
   const certificates = recorded?.secure?.certificates;
-  if (certificates !== undefined && existsSync(certificates.caFile)) return certificates;
+  if (certificates?.clients !== undefined && existsSync(certificates.caFile)) return certificates;
   return generateStackCertificates(join(stateDir(repoRoot), 'secure-certificates'));
 }
 
 /**
  * Turns TLS on (a reload suffices since PostgreSQL 10) and replaces pg_hba.conf with
- * `hostssl` + scram-sha-256 only, then proves a plaintext connection is refused.
+ * `hostssl` lines only: {@link SECURE_CERTIFICATE_ROLE} by client certificate (`cert`, which
+ * is clientcert=verify-full: signed by `ssl_ca_file`, CN = the role), everyone else by
+ * scram-sha-256; then waits until a TLS connection works.
  *
  * @returns the superuser URL over TLS
  */
@@ -188,17 +232,29 @@ async function securePostgres(
   const runAs = await lookupRunAs(osUserWhenRoot);
   const cert = join(dataDir, 'server.crt');
   const key = join(dataDir, 'server.key');
+  const ca = join(dataDir, 'ca.crt');
   await copyFile(certificates.serverCertFile, cert);
+  await copyFile(certificates.caFile, ca);
   await writeFile(key, await readFile(certificates.serverKeyFile), { mode: 0o600 });
-  if (runAs !== undefined) for (const path of [cert, key]) await chown(path, runAs.uid, runAs.gid);
+  if (runAs !== undefined) {
+    for (const path of [cert, key, ca]) await chown(path, runAs.uid, runAs.gid);
+  }
   const conf = join(dataDir, 'postgresql.conf');
   await writeFile(
     conf,
-    `${await readFile(conf, 'utf8')}\n# Secured stack\nssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n`,
+    `${await readFile(conf, 'utf8')}\n# Secured stack\nssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\nssl_ca_file = 'ca.crt'\n`,
   );
   await writeFile(
     join(dataDir, 'pg_hba.conf'),
-    '# Secured stack: TLS and passwords only\nhostssl all all 127.0.0.1/32 scram-sha-256\nhostssl replication all 127.0.0.1/32 scram-sha-256\n',
+    [
+      '# Secured stack: TLS only; one role by client certificate, the others by password',
+      // A logical replication connection matches its database, not `replication`.
+      `hostssl all ${SECURE_CERTIFICATE_ROLE} 127.0.0.1/32 cert`,
+      `hostssl replication ${SECURE_CERTIFICATE_ROLE} 127.0.0.1/32 cert`,
+      'hostssl all all 127.0.0.1/32 scram-sha-256',
+      'hostssl replication all 127.0.0.1/32 scram-sha-256',
+      '',
+    ].join('\n'),
   );
   await queryOnce(plainUrl, 'select pg_reload_conf()');
   const url = new URL(plainUrl);

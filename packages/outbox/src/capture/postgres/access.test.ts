@@ -30,6 +30,15 @@ describe('postgresAccessFailure', () => {
     expect(required?.message).toMatch(/sslmode=verify-full/);
   });
 
+  it('halts with what to add when the server admits the role by client certificate only', () => {
+    const denied = postgresAccessFailure(
+      pgError('28000', 'connection requires a valid client certificate'),
+    );
+    expect(denied?.code).toBe('CAPTURE_DATABASE_ACCESS_DENIED');
+    expect(denied?.retriable).toBe(false);
+    expect(denied?.message).toMatch(/sslcert=<certificate file>&sslkey=<key file>/);
+  });
+
   it('halts with what to run when the outbox schema or table does not exist', () => {
     for (const [code, message] of [
       ['3F000', 'schema "tributary" does not exist'],

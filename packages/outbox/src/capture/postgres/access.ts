@@ -36,6 +36,17 @@ export function postgresAccessFailure(error: unknown): CaptureError | undefined 
       { cause: error, details: { sqlState: code } },
     );
   }
+  // pg_hba.conf admits the role by client certificate (`cert`, or clientcert=verify-full)
+  // and the URL gives none, or one the server's ssl_ca_file did not sign.
+  if (code === '28000' && /certificate/i.test(message)) {
+    return new CaptureError(
+      'CAPTURE_DATABASE_ACCESS_DENIED',
+      `PostgreSQL admits the capture role by client certificate only (SQLSTATE 28000: ${message}). ` +
+        'Add sslcert=<certificate file>&sslkey=<key file> to DATABASE_URL: a certificate whose CN is the role name, ' +
+        "signed by a CA in the server's ssl_ca_file",
+      { cause: error, details: { sqlState: code } },
+    );
+  }
   if (typeof code === 'string' && ACCESS_DENIED.has(code)) {
     return new CaptureError(
       'CAPTURE_DATABASE_ACCESS_DENIED',
