@@ -226,8 +226,11 @@ export class PostgresEventStore implements EventStore {
   }
 
   async appendMany(appends: readonly StreamAppend[]): Promise<readonly AppendResult[]> {
-    assertDistinctStreams(appends);
-    assertDistinctCommandIds(appends);
+    // One append (appendToStream, the common case) cannot repeat a stream or a command id.
+    if (appends.length > 1) {
+      assertDistinctStreams(appends);
+      assertDistinctCommandIds(appends);
+    }
     const prepareOptions = {
       idGenerator: this.#options.idGenerator ?? uuidV7,
       clock: this.#options.clock ?? systemClock,
