@@ -185,7 +185,11 @@ export function prepareAppend(
       maxBytes,
     );
     const metadata = event.metadata ?? {};
-    const { json: metadataJson } = checkedJsonPayload(metadata, `metadata of ${what}`, maxBytes);
+    const { json: metadataJson, bytes: metadataBytes } = checkedJsonPayload(
+      metadata,
+      `metadata of ${what}`,
+      maxBytes,
+    );
     const occurredAt = event.occurredAt ?? now;
     const occurredTime = Date.parse(occurredAt);
     if (Number.isNaN(occurredTime)) {
@@ -212,13 +216,18 @@ export function prepareAppend(
       metadataJson,
     };
     // Refused here, because capture could neither publish nor skip it later.
-    const size = unnumberedEventRecordSize(
-      { ...prepared, aggregateType: stream.aggregateType, aggregateId: stream.aggregateId },
-      { payloadJsonBytes: payloadBytes },
-    );
+    const envelope = {
+      ...prepared,
+      aggregateType: stream.aggregateType,
+      aggregateId: stream.aggregateId,
+    };
+    const size = unnumberedEventRecordSize(envelope, {
+      payloadJsonBytes: payloadBytes,
+      metadataJsonBytes: metadataBytes,
+    });
     if (size.totalBytes > maxRecordBytes) {
       throw new RecordTooLargeError(
-        { ...prepared, aggregateType: stream.aggregateType, aggregateId: stream.aggregateId },
+        envelope,
         {
           recordBytes: size.totalBytes,
           valueBytes: size.valueBytes,

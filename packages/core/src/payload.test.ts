@@ -19,6 +19,8 @@ describe('assertJsonPayload', () => {
     ['a bigint', { n: 1n }, '$.n'],
     ['a Map', { m: new Map() }, '$.m'],
     ['a function inside an array', [() => 1], '$[0]'],
+    ['a lone high surrogate deep inside', { a: [{ b: 'x\ud83dy' }] }, '$.a[0].b'],
+    ['a lone low surrogate in a key', { ['k\ude00']: 1 }, '$.<key>'],
   ])('rejects %s and names its path', (_description, value, path) => {
     let error: unknown;
     try {
@@ -28,6 +30,11 @@ describe('assertJsonPayload', () => {
     }
     expect(isTributaryError(error, 'INVALID_EVENT')).toBe(true);
     expect((error as Error).message).toContain(path);
+  });
+
+  it('accepts a surrogate pair (an emoji) in strings and keys', () => {
+    const value = { ['k😀']: 'a 😀 b' };
+    expect(assertJsonPayload(value, 'payload')).toBe(Buffer.byteLength(JSON.stringify(value)));
   });
 
   it('rejects a circular structure', () => {

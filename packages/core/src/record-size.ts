@@ -55,6 +55,8 @@ export interface RecordSizeContext {
    * measured it while validating the payload); saves encoding the payload a second time.
    */
   readonly payloadJsonBytes?: number;
+  /** UTF-8 size of `JSON.stringify(metadata)`, when the caller has it already. */
+  readonly metadataJsonBytes?: number;
 }
 
 /** The parts of a record's size, in bytes. */
@@ -209,6 +211,15 @@ export function eventRecordSize(
   envelope: EventEnvelope,
   context: RecordSizeContext = {},
 ): RecordSize {
+  return recordSize(envelope, envelope.aggregateVersion, context);
+}
+
+/** {@link eventRecordSize} with the version apart, so a bound needs no copy of the envelope. */
+function recordSize(
+  envelope: Omit<EventEnvelope, 'aggregateVersion'>,
+  aggregateVersion: number,
+  context: RecordSizeContext,
+): RecordSize {
   // The headers of `envelopeHeaders` plus capture's two, measured without building them
   // (this runs for every appended event); a unit test holds it equal to `envelopeHeaders`.
   let headerBytes = 0;
@@ -222,11 +233,14 @@ export function eventRecordSize(
   add(NAME_BYTES.eventId, utf8Bytes(envelope.eventId));
   add(NAME_BYTES.aggregateType, utf8Bytes(envelope.aggregateType));
   add(NAME_BYTES.aggregateId, utf8Bytes(envelope.aggregateId));
-  add(NAME_BYTES.aggregateVersion, String(envelope.aggregateVersion).length);
+  add(NAME_BYTES.aggregateVersion, String(aggregateVersion).length);
   add(NAME_BYTES.eventType, utf8Bytes(envelope.eventType));
   add(NAME_BYTES.schemaVersion, String(envelope.schemaVersion).length);
   add(NAME_BYTES.occurredAt, publishedTimestampBytes(envelope.occurredAt));
-  add(NAME_BYTES.metadata, utf8Bytes(JSON.stringify(envelope.metadata)));
+  add(
+    NAME_BYTES.metadata,
+    context.metadataJsonBytes ?? utf8Bytes(JSON.stringify(envelope.metadata)),
+  );
   add(NAME_BYTES.contentType, utf8Bytes(context.contentType ?? 'application/json'));
   const { correlationId, causationId, traceparent } = envelope.metadata;
   if (typeof correlationId === 'string') add(NAME_BYTES.correlationId, utf8Bytes(correlationId));
@@ -281,5 +295,5 @@ export function unnumberedEventRecordSize(
   envelope: Omit<EventEnvelope, 'aggregateVersion'>,
   context: RecordSizeContext = {},
 ): RecordSize {
-  return eventRecordSize({ ...envelope, aggregateVersion: LONGEST_VERSION }, context);
+  return recordSize(envelope, LONGEST_VERSION, context);
 }

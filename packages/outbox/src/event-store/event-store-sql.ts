@@ -225,6 +225,13 @@ export interface SingleStreamShape {
   readonly multi: boolean;
   /** The append carries a command id, recorded by the same statement. */
   readonly command: boolean;
+  /**
+   * The expected version is exact (a number or `'no-stream'`): the versions follow from it,
+   * so a successful append returns no row at all, and only a failed expectation returns
+   * one. Each result row costs the client a RowDescription and a DataRow to parse, as much
+   * CPU as the rest of the append's protocol work.
+   */
+  readonly exact: boolean;
 }
 
 /**
@@ -250,6 +257,9 @@ export interface SingleStreamRow extends Record<string, unknown> {
  * more probes, on that path only), so a plain conflict needs no second round trip; every
  * other outcome is classified by the full statement ({@link appendStatement}).
  *
+ * With an exact expectation ({@link SingleStreamShape.exact}) the statement returns no row
+ * when it inserted, and the mismatch row otherwise.
+ *
  * Parameters: `$1` event id(s), `$2` aggregate type, `$3` aggregate id, `$4` expected
  * version, `$5` event type(s), `$6` schema version(s), `$7` payload(s) as JSON text, `$8`
  * metadata as JSON text, `$9` occurred-at(s), and `$10` the command id when there is one.
@@ -261,7 +271,11 @@ export function singleStreamAppendStatement(
   shape: SingleStreamShape,
 ): string {
   const columns = `(event_id, aggregate_type, aggregate_id, aggregate_version, event_type, schema_version, payload, metadata, occurred_at)`;
-  const expectation = `$4::int is null or v.version = $4::int`;
+  const expectation = shape.exact
+    ? `v.version = $4::int`
+    : `$4::int is null or v.version = $4::int`;
+  // Without a command row to fill, an exact append needs nothing back from its insert.
+  const returning = shape.exact && !shape.command ? '' : 'returning aggregate_version';
   const insert = shape.multi
     ? `insert into ${events} ${columns}
        select e.event_id, $2::text, $3::text, v.version + e.ord::int, e.event_type, e.schema_version,
@@ -270,13 +284,13 @@ export function singleStreamAppendStatement(
               with ordinality as e(event_id, event_type, schema_version, payload, metadata, occurred_at, ord)
        where ${expectation}
        order by e.ord
-       returning aggregate_version`
+       ${returning}`
     : `insert into ${events} ${columns}
        select $1::uuid, $2::text, $3::text, v.version + 1, $5::text, $6::int, $7::jsonb, $8::jsonb,
               $9::timestamptz
        from v
        where ${expectation}
-       returning aggregate_version`;
+       ${returning}`;
   const knownEvent = shape.multi
     ? `exists (select 1 from ${events} where event_id = any($1::uuid[]))`
     : `exists (select 1 from ${events} where event_id = $1::uuid)`;
@@ -290,17 +304,21 @@ export function singleStreamAppendStatement(
          insert into ${commands} (command_id, aggregate_type, aggregate_id, from_version, to_version)
          select $10::text, $2::text, $3::text, min(aggregate_version), max(aggregate_version)
          from inserted having count(*) > 0
-         returning to_version as aggregate_version)`
+         ${shape.exact ? '' : 'returning to_version as aggregate_version'})`
     : `written as (${insert})`;
-  return `
-    with v as (
+  const stream = `v as (
       select coalesce(max(aggregate_version), 0)::int as version from ${events}
       where aggregate_type = $2::text and aggregate_id = $3::text
-    ),
-    ${written}
+    )`;
+  // PostgreSQL runs a data-modifying CTE to completion whether or not the query reads it.
+  const mismatch = `select null::int as aggregate_version, v.version as actual_version, ${known} as known
+    from v where not (${expectation})`;
+  return shape.exact
+    ? `with ${stream}, ${written} ${mismatch}`
+    : `with ${stream}, ${written}
     select aggregate_version, null::int as actual_version, null::boolean as known from written
     union all
-    select null, v.version, ${known} from v where not (${expectation})`;
+    ${mismatch}`;
 }
 
 /** The parameters of {@link singleStreamAppendStatement} for one stream's append. */

@@ -139,13 +139,13 @@ export class PostgresEventStore implements EventStore {
     const suffix = `${this.#config.schema}_${this.#config.eventsTable}`;
     this.#appendName = `tributary_append_${suffix}`;
     const commands = qualifiedTable(this.#config, 'commandsTable');
-    this.#fastStatements = [
-      { multi: false, command: false, tag: '0' },
-      { multi: false, command: true, tag: '1' },
-      { multi: true, command: false, tag: '2' },
-      { multi: true, command: true, tag: '3' },
-    ].map(({ tag, ...shape }) => ({
-      text: singleStreamAppendStatement(this.#events, commands, shape),
+    // Indexed by shape: exact ×4 + several events ×2 + command id (see `#appendFast`).
+    this.#fastStatements = Array.from({ length: 8 }, (_, tag) => ({
+      text: singleStreamAppendStatement(this.#events, commands, {
+        exact: tag >= 4,
+        multi: (tag & 2) !== 0,
+        command: (tag & 1) !== 0,
+      }),
       // The shape leads the suffix, as a digit: no schema name starts with one, so these
       // never collide with `#appendName`, and the server keys names by their first 63 bytes.
       name: `tributary_append_${tag}_${suffix}`,
@@ -226,8 +226,11 @@ export class PostgresEventStore implements EventStore {
   }
 
   async appendMany(appends: readonly StreamAppend[]): Promise<readonly AppendResult[]> {
-    assertDistinctStreams(appends);
-    assertDistinctCommandIds(appends);
+    // One append (appendToStream, the common case) cannot repeat a stream or a command id.
+    if (appends.length > 1) {
+      assertDistinctStreams(appends);
+      assertDistinctCommandIds(appends);
+    }
     const prepareOptions = {
       idGenerator: this.#options.idGenerator ?? uuidV7,
       clock: this.#options.clock ?? systemClock,
@@ -290,9 +293,10 @@ export class PostgresEventStore implements EventStore {
    * path changes no outcome, only the cost of the appends that succeed.
    */
   async #appendFast(plan: StreamPlan): Promise<AppendResult | undefined> {
+    const exact = plan.expected !== 'any';
     const statement =
       this.#fastStatements[
-        (plan.events.length > 1 ? 2 : 0) + (plan.commandId === undefined ? 0 : 1)
+        (exact ? 4 : 0) + (plan.events.length > 1 ? 2 : 0) + (plan.commandId === undefined ? 0 : 1)
       ];
     if (statement === undefined) return undefined;
     let rows: SingleStreamRow[];
@@ -307,7 +311,12 @@ export class PostgresEventStore implements EventStore {
       throw error;
     }
     const [first] = rows;
-    if (first === undefined) return undefined;
+    if (first === undefined) {
+      // An exact append that inserted returns nothing: its versions follow the expectation.
+      return exact
+        ? appendedResult(plan, plan.expected === 'no-stream' ? 0 : (plan.expected))
+        : undefined;
+    }
     if (first.actual_version !== null) {
       // A stored id makes this a retry (duplicate) or a misuse: the full statement tells which.
       if (first.known === true) return undefined;

@@ -101,6 +101,63 @@ describe('single-stream appends (one short statement)', () => {
     expect((await rowsOf(target.aggregateId)).events).toBe(1);
   });
 
+  it('appends with an exact expectation without a result row, and reports the versions the database assigned', async () => {
+    const target = stream('exact');
+    const rowCounts: number[] = [];
+    const watching = Object.create(pool, {
+      query: {
+        value: async (...args: Parameters<pg.Pool['query']>) => {
+          const result = (await (pool.query as (...a: unknown[]) => unknown)(
+            ...args,
+          )) as pg.QueryResult;
+          rowCounts.push(result.rows.length);
+          return result;
+        },
+      },
+    }) as pg.Pool;
+    const exact = new PostgresEventStore({ connection: watching });
+    const results = [
+      await exact.appendToStream(target, [{ type: 'OrderPlaced', data: {} }], {
+        expectedVersion: 'no-stream',
+      }),
+      await exact.appendToStream(
+        target,
+        [
+          { type: 'LineAdded', data: { n: 1 } },
+          { type: 'LineAdded', data: { n: 2 } },
+        ],
+        { expectedVersion: 1 },
+      ),
+      await exact.appendToStream(target, [{ type: 'LineAdded', data: { n: 3 } }], {
+        expectedVersion: 3,
+        commandId: `cmd-${uuidV7()}`,
+      }),
+      await exact.appendToStream(
+        target,
+        [
+          { type: 'LineAdded', data: { n: 4 } },
+          { type: 'LineAdded', data: { n: 5 } },
+        ],
+        { expectedVersion: 4, commandId: `cmd-${uuidV7()}` },
+      ),
+    ];
+    // One statement per append, and nothing came back from any of them.
+    expect(rowCounts).toEqual([0, 0, 0, 0]);
+    expect(results.map((result) => result.nextExpectedVersion)).toEqual([1, 3, 4, 6]);
+    const { events } = await store.readStream(target);
+    expect(events).toEqual(results.flatMap((result) => result.events));
+    // A stale exact expectation (the stream is ahead) and one from the future (behind it:
+    // inserting at version 9 would leave a gap) both fail with the actual version, writing nothing.
+    for (const expectedVersion of [5, 8]) {
+      const error: unknown = await exact
+        .appendToStream(target, [{ type: 'LineAdded', data: {} }], { expectedVersion })
+        .catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(ConcurrencyError);
+      expect(error).toMatchObject({ expectedVersion, actualVersion: 6 });
+    }
+    expect((await rowsOf(target.aggregateId)).events).toBe(6);
+  });
+
   it('returns a repeated append of stored event ids as duplicate, whatever its expected version, writing nothing', async () => {
     const target = stream('dup');
     const eventId = uuidV7();
