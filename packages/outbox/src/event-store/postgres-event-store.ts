@@ -314,7 +314,7 @@ export class PostgresEventStore implements EventStore {
     if (first === undefined) {
       // An exact append that inserted returns nothing: its versions follow the expectation.
       return exact
-        ? appendedResult(plan, plan.expected === 'no-stream' ? 0 : (plan.expected))
+        ? appendedResult(plan, plan.expected === 'no-stream' ? 0 : plan.expected)
         : undefined;
     }
     if (first.actual_version !== null) {
