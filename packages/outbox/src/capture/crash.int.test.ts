@@ -200,7 +200,15 @@ describe('capture under crashes, restarts alternating between both Kafka clients
     expect(reader.records.length).toBe(load.committed.length);
     assertOrder(reader.records, load.committed);
 
-    // SIGTERM: the in-flight transaction finishes, the LSN is confirmed, exit code 0.
+    // SIGTERM: the in-flight transaction finishes, the LSN is confirmed, exit code 0. The
+    // killed capturers may have published everything already, so first make sure this one
+    // is running (its signal handlers installed), not still starting.
+    const runningBy = Date.now() + 60_000;
+    while (!final.lines.some((line) => line.includes('loaded Kafka checkpoint'))) {
+      if (Date.now() > runningBy)
+        throw new Error(`final capturer never started; logs in ${LOG_DIR}`);
+      await sleep(100);
+    }
     final.process.kill('SIGTERM');
     const exit = await final.exited;
     expect(exit.code).toBe(0);

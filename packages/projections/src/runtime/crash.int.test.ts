@@ -197,6 +197,16 @@ describe('projection runtime under crashes (2 processes, one per Kafka client, r
       30_000,
       'lag 0',
     );
+    // With the short run the killed processes may have applied everything already, so the
+    // waits above can end before the finishers have even installed their SIGTERM handler.
+    await waitUntil(
+      () =>
+        Promise.resolve(
+          finishers.every((finisher) => finisher.lines.some((line) => line.event === 'started')),
+        ),
+      60_000,
+      'the finishers to start',
+    );
     for (const finisher of finishers) finisher.process.kill('SIGTERM');
     const exits = await Promise.all(finishers.map((finisher) => finisher.exited));
     expect(exits.map((exit) => exit.code)).toEqual([0, 0]);
