@@ -190,7 +190,15 @@ describe('tributary project', () => {
     const logged = (message: string): LogLine[] => lines.filter((line) => line.message === message);
 
     try {
-      await until('the first five events', async () => (await totals()).c0 === 5, output);
+      // The commit's log line is written after the commit the read model shows, so it may
+      // reach this process a moment later: wait for the lines covering all five as well.
+      const loggedCount = (): number =>
+        logged('batch committed').reduce((sum, line) => sum + Number(line.count), 0);
+      await until(
+        'the first five events and their batch lines',
+        async () => (await totals()).c0 === 5 && loggedCount() >= 5,
+        output,
+      );
       const committed = logged('batch committed');
       expect(committed.length).toBeGreaterThan(0);
       expect(committed[0]).toMatchObject({
