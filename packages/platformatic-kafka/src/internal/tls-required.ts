@@ -26,25 +26,35 @@ import {
 /** Rewrites a failed connect's error; `KAFKA_TLS_REQUIRED` when the broker speaks TLS. */
 export type ConnectFailureCheck = (error: unknown, what: string) => Promise<unknown>;
 
+/** What one TLS probe of a broker reports: how it answered, decided by the caller. */
+interface ProbeAnswers {
+  /** The handshake completed; `done` ends the probe with an answer. */
+  readonly onSecure: (done: (answer: boolean) => void) => void;
+  /** The connection failed with `error`: the probe's answer. */
+  readonly onError: (error: NodeJS.ErrnoException) => boolean;
+}
+
 /**
- * Whether `host:port` completes (or refuses with a TLS alert) a TLS handshake. Any TLS
- * answer counts: certificates are not verified, and a listener that wants a client
- * certificate still speaks TLS.
+ * One TLS handshake with `host:port` using `options` (certificates never verified), ended
+ * by the first of: the caller's answer, an error, the connection closing (false) or the
+ * timeout (false).
  */
-export function speaksTls(broker: string, timeoutMs: number): Promise<boolean> {
+function probeTls(
+  broker: string,
+  options: ConnectionOptions,
+  timeoutMs: number,
+  answers: ProbeAnswers,
+): Promise<boolean> {
   const separator = broker.lastIndexOf(':');
   const host = broker.slice(0, separator).replace(/^\[|\]$/g, '');
   const port = Number(broker.slice(separator + 1));
   if (separator < 0 || !Number.isInteger(port)) return Promise.resolve(false);
   return new Promise((resolve) => {
-    const socket = connect({
-      host,
-      port,
-      rejectUnauthorized: false,
-      // SNI takes host names only.
-      ...(/^[\d.]+$|:/.test(host) ? {} : { servername: host }),
-    });
+    const socket = connect({ ...options, host, port, rejectUnauthorized: false });
+    let settled = false;
     const done = (answer: boolean): void => {
+      if (settled) return;
+      settled = true;
       socket.destroy();
       resolve(answer);
     };
@@ -52,13 +62,33 @@ export function speaksTls(broker: string, timeoutMs: number): Promise<boolean> {
       done(false);
     });
     socket.once('secureConnect', () => {
-      done(true);
+      answers.onSecure(done);
+    });
+    socket.once('close', () => {
+      done(false);
     });
     socket.once('error', (error: NodeJS.ErrnoException) => {
-      // A TLS alert (handshake failure, certificate required) comes from a TLS server; a
-      // plaintext server resets or closes the connection (ECONNRESET).
-      done(typeof error.code === 'string' && error.code.startsWith('ERR_SSL'));
+      done(answers.onError(error));
     });
+  });
+}
+
+/**
+ * Whether `host:port` completes (or refuses with a TLS alert) a TLS handshake. Any TLS
+ * answer counts: certificates are not verified, and a listener that wants a client
+ * certificate still speaks TLS.
+ */
+export function speaksTls(broker: string, timeoutMs: number): Promise<boolean> {
+  const host = broker.slice(0, broker.lastIndexOf(':')).replace(/^\[|\]$/g, '');
+  // SNI takes host names only.
+  const options = /^[\d.]+$|:/.test(host) ? {} : { servername: host };
+  return probeTls(broker, options, timeoutMs, {
+    onSecure: (done) => {
+      done(true);
+    },
+    // A TLS alert (handshake failure, certificate required) comes from a TLS server; a
+    // plaintext server resets or closes the connection (ECONNRESET).
+    onError: (error) => typeof error.code === 'string' && error.code.startsWith('ERR_SSL'),
   });
 }
 
@@ -67,38 +97,21 @@ const CERTIFICATE_ALERT = /ALERT_(BAD_CERTIFICATE|CERTIFICATE_REQUIRED)/;
 /**
  * Whether `host:port` refuses a TLS handshake made with `tls` (the client's own settings,
  * certificate and key included) with a client-certificate alert. Under TLS 1.3 the alert
- * comes after the client considers the handshake done, so it waits a moment for it.
+ * comes after the client considers the handshake done, so it waits a moment for it. The CA
+ * is not what is probed: an unknown CA fails the client's own connect already.
  */
 export function refusesClientCertificate(
   broker: string,
   tls: ConnectionOptions,
   timeoutMs: number,
 ): Promise<boolean> {
-  const separator = broker.lastIndexOf(':');
-  const host = broker.slice(0, separator).replace(/^\[|\]$/g, '');
-  const port = Number(broker.slice(separator + 1));
-  if (separator < 0 || !Number.isInteger(port)) return Promise.resolve(false);
-  return new Promise((resolve) => {
-    // The CA is not what is probed: an unknown CA fails the client's own connect already.
-    const socket = connect({ ...tls, host, port, rejectUnauthorized: false });
-    const done = (answer: boolean): void => {
-      socket.destroy();
-      resolve(answer);
-    };
-    socket.setTimeout(timeoutMs, () => {
-      done(false);
-    });
-    socket.once('secureConnect', () => {
+  return probeTls(broker, tls, timeoutMs, {
+    onSecure: (done) => {
       setTimeout(() => {
         done(false);
       }, 1_000).unref();
-    });
-    socket.once('close', () => {
-      done(false);
-    });
-    socket.once('error', (error: NodeJS.ErrnoException) => {
-      done(CERTIFICATE_ALERT.test(error.code ?? ''));
-    });
+    },
+    onError: (error) => CERTIFICATE_ALERT.test(error.code ?? ''),
   });
 }
 
