@@ -20,6 +20,9 @@ const { ConfigResourceTypes } = kafkajs;
 
 const require = createRequire(import.meta.url);
 
+/** How long createTopics waits for the new partitions to have leaders. */
+const LEADER_WAIT_MS = 30_000;
+
 /** The parts of kafkajs's internal Cluster used to read high watermarks and raw records. */
 export interface KafkajsCluster {
   findLeaderForPartitions(topic: string, partitions: number[]): Record<string, number[]>;
@@ -96,9 +99,11 @@ export class KafkajsAdmin implements KafkaAdmin {
   createTopics(topics: readonly KafkaTopicSpec[]): Promise<void> {
     return translated(
       async () => {
-        // Resolves false (no error) when every topic already exists.
+        // Resolves false (no error) when every topic already exists. kafkajs's own leader
+        // wait fails at once with UNKNOWN_TOPIC_OR_PARTITION when the broker it asks has not
+        // yet learned of the new topic (KRaft propagates metadata asynchronously): wait here.
         await this.#admin.createTopics({
-          waitForLeaders: true,
+          waitForLeaders: false,
           topics: topics.map((spec) => ({
             topic: spec.topic,
             numPartitions: spec.partitions,
@@ -109,9 +114,34 @@ export class KafkajsAdmin implements KafkaAdmin {
             })),
           })),
         });
+        await this.#waitForLeaders(topics.map((spec) => spec.topic));
       },
       (error) => requestError(error, `creating ${topics.map((spec) => spec.topic).join(', ')}`),
     );
+  }
+
+  /** Until every partition of `topics` has a leader, or LEADER_WAIT_MS passed. */
+  async #waitForLeaders(topics: readonly string[]): Promise<void> {
+    const deadline = Date.now() + LEADER_WAIT_MS;
+    for (;;) {
+      try {
+        const metadata = await this.#admin.fetchTopicMetadata({ topics: [...topics] });
+        const ready = topics.every((topic) => {
+          const found = metadata.topics.find((described) => described.name === topic);
+          return (
+            found !== undefined &&
+            found.partitions.length > 0 &&
+            found.partitions.every((partition) => partition.leader >= 0)
+          );
+        });
+        if (ready) return;
+      } catch (error) {
+        if (Date.now() > deadline) throw error;
+      }
+      if (Date.now() > deadline)
+        throw new Error(`no leaders for ${topics.join(', ')} after ${LEADER_WAIT_MS} ms`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
   }
 
   describeTopic(topic: string): Promise<KafkaTopicDescription> {

@@ -177,17 +177,23 @@ describe('the WAL capturer', () => {
           ),
         10_000,
       );
-      // Transaction metadata: one record per source transaction with its event count.
+      // Transaction metadata: one record per source transaction with its event count. The
+      // summaries are keyed by commit LSN, so they spread over partitions: order by LSN.
       const transactions = reader.records
         .filter((record) => record.topic === env.topic('transactions'))
-        .map((record) => JSON.parse(record.value) as { eventCount: number; capturer: string })
-        .filter((summary) => summary.capturer === config.name);
+        .map(
+          (record) =>
+            JSON.parse(record.value) as { eventCount: number; capturer: string; commitLsn: string },
+        )
+        .filter((summary) => summary.capturer === config.name)
+        .sort((a, b) => (parseLsn(a.commitLsn) < parseLsn(b.commitLsn) ? -1 : 1));
       expect(transactions.map((summary) => summary.eventCount)).toEqual([2, 2, 1]);
     } finally {
       await reader.stop();
+      // Stopped here too when an assertion failed: a running capturer would hold the slot
+      // that a later test drops.
+      await capturer.stop();
     }
-
-    await capturer.stop();
     await running;
     expect(capturer.state).toBe('stopped');
     // Graceful stop confirmed everything published to PostgreSQL.
