@@ -67,8 +67,29 @@ export const projections = [
 ];
 `;
 
-/** Commits one Kafka transaction with `versions` events of `counterId`. */
-async function produce(counterId: string, versions: readonly number[]): Promise<void> {
+/** A projection whose handler never settles: the process must not sit there forever. */
+const HANGING_MODULE = `import { defineProjection } from '@tributary/projections';
+
+export const projections = [
+  defineProjection({
+    name: 'cli_stuck',
+    version: 1,
+    aggregateTypes: ['Stuck'],
+    tables: [],
+    migrations: [],
+    handlers: {
+      Incremented: () => new Promise(() => undefined),
+    },
+  }),
+];
+`;
+
+/** Commits one Kafka transaction with `versions` events of `counterId` (to `toTopic`). */
+async function produce(
+  counterId: string,
+  versions: readonly number[],
+  toTopic = topic,
+): Promise<void> {
   const producer = kafka.producer({
     transactionalId: env.name(`producer_${uuidV7()}`),
     idempotent: true,
@@ -77,7 +98,7 @@ async function produce(counterId: string, versions: readonly number[]): Promise<
   await producer.connect();
   const transaction = await producer.transaction();
   await transaction.send({
-    topic,
+    topic: toTopic,
     messages: versions.map((version) => {
       const record = recordOf(counterEnvelope(counterId, version));
       return {
@@ -122,6 +143,63 @@ interface LogLine {
   readonly [field: string]: unknown;
 }
 
+/** Starts `tributary project` on `modulePath` as its own process group, JSON logs at debug. */
+function startProject(modulePath: string, extraArgs: readonly string[]) {
+  const child = spawn(
+    process.execPath,
+    [
+      BIN,
+      'project',
+      '--module',
+      modulePath,
+      '--topic-prefix',
+      topicPrefix,
+      '--group-prefix',
+      env.name('group'),
+      ...extraArgs,
+      '--log-level',
+      'debug',
+      '--log-format',
+      'json',
+    ],
+    {
+      cwd: outside,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: {
+        ...process.env,
+        DATABASE_URL: env.databaseUrl,
+        KAFKA_BROKERS: env.kafkaBrokers.join(','),
+        TRIBUTARY_PROJECTION_SESSION_TIMEOUT_MS: '10000',
+        TRIBUTARY_PROJECTION_MAX_WAIT_MS: '50',
+      },
+    },
+  );
+  const lines: LogLine[] = [];
+  const other: string[] = [];
+  let buffered = '';
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+    buffered += chunk;
+    const parts = buffered.split('\n');
+    buffered = parts.pop() ?? '';
+    for (const part of parts.filter((line) => line.trim() !== '')) {
+      try {
+        lines.push(JSON.parse(part) as LogLine);
+      } catch {
+        other.push(part);
+      }
+    }
+  });
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => other.push(chunk));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  exitedEarly = () => child.exitCode !== null;
+  const output = (): unknown => ({ lines: lines.slice(-30), other });
+  const logged = (message: string): LogLine[] => lines.filter((line) => line.message === message);
+  return { child, exited, lines, other, output, logged };
+}
+
 describe('tributary project', () => {
   it('runs a module from outside the repository, logs batches at debug, and stops gracefully on SIGTERM to its process group', async () => {
     const modulePath = join(outside, 'projections.mjs');
@@ -131,64 +209,14 @@ describe('tributary project', () => {
     await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: 1 }] });
     await produce('c0', [1, 2, 3, 4, 5]);
 
-    const child = spawn(
-      process.execPath,
-      [
-        BIN,
-        'project',
-        '--module',
-        modulePath,
-        '--topic-prefix',
-        topicPrefix,
-        '--group-prefix',
-        env.name('group'),
-        '--heartbeat-interval-ms',
-        '1000',
-        '--batch-size',
-        '100',
-        '--concurrency',
-        '1',
-        '--log-level',
-        'debug',
-        '--log-format',
-        'json',
-      ],
-      {
-        cwd: outside,
-        detached: true,
-        stdio: ['ignore', 'pipe', 'pipe'],
-        env: {
-          ...process.env,
-          DATABASE_URL: env.databaseUrl,
-          KAFKA_BROKERS: env.kafkaBrokers.join(','),
-          TRIBUTARY_PROJECTION_SESSION_TIMEOUT_MS: '10000',
-          TRIBUTARY_PROJECTION_MAX_WAIT_MS: '50',
-        },
-      },
-    );
-    const lines: LogLine[] = [];
-    const other: string[] = [];
-    let buffered = '';
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-      buffered += chunk;
-      const parts = buffered.split('\n');
-      buffered = parts.pop() ?? '';
-      for (const part of parts.filter((line) => line.trim() !== '')) {
-        try {
-          lines.push(JSON.parse(part) as LogLine);
-        } catch {
-          other.push(part);
-        }
-      }
-    });
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => other.push(chunk));
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-      child.once('exit', (code, signal) => resolve({ code, signal })),
-    );
-    exitedEarly = () => child.exitCode !== null;
-    const output = (): unknown => ({ lines: lines.slice(-30), other });
-    const logged = (message: string): LogLine[] => lines.filter((line) => line.message === message);
-
+    const { child, exited, logged, output, other } = startProject(modulePath, [
+      '--heartbeat-interval-ms',
+      '1000',
+      '--batch-size',
+      '100',
+      '--concurrency',
+      '1',
+    ]);
     try {
       // The commit's log line is written after the commit the read model shows, so it may
       // reach this process a moment later: wait for the lines covering all five as well.
@@ -247,4 +275,55 @@ describe('tributary project', () => {
     expect(logged('stopping')).toEqual([expect.objectContaining({ signal: 'SIGTERM' })]);
     expect(logged('stopped')).toHaveLength(1);
   }, 180_000);
+
+  it('exits non-zero with PROJECTION_STALLED when a handler never settles, instead of sitting on its lag', async () => {
+    const modulePath = join(outside, 'stuck.mjs');
+    await writeFile(modulePath, HANGING_MODULE);
+    const stuckTopic = `${topicPrefix}.Stuck`;
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: [{ topic: stuckTopic, numPartitions: 1 }],
+    });
+    await admin.disconnect();
+    await produce('s0', [1, 2], stuckTopic);
+    const started = Date.now();
+    const { child, exited, logged, other, output } = startProject(modulePath, [
+      '--stall-timeout-ms',
+      '2000',
+    ]);
+    try {
+      const exit = await Promise.race([
+        exited,
+        new Promise<'still running'>((resolve) =>
+          setTimeout(() => resolve('still running'), 60_000),
+        ),
+      ]);
+      expect(exit, JSON.stringify(output())).toEqual({ code: 1, signal: null });
+      expect(Date.now() - started).toBeGreaterThanOrEqual(2_000);
+      expect(logged('projection stalled'), JSON.stringify(output())).toEqual([
+        expect.objectContaining({
+          level: 'error',
+          projection: 'cli_stuck',
+          partitions: `${stuckTopic}/0@0<${await endOffset(stuckTopic)}`,
+        }),
+      ]);
+      expect(other.join('\n')).toMatch(/PROJECTION_STALLED/);
+    } finally {
+      if (child.pid !== undefined && child.exitCode === null) process.kill(-child.pid, 'SIGKILL');
+    }
+  }, 120_000);
 });
+
+/** The partition-0 end offset of `of` (its transaction marker included). */
+async function endOffset(of: string): Promise<number> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const [end] = await admin.fetchTopicOffsets(of);
+    return Number(end?.high);
+  } finally {
+    await admin.disconnect();
+  }
+}

@@ -112,6 +112,14 @@ export interface ProjectionRuntimeConfig {
    * 100 ms instead of kafkajs' 5,000 ms: a projection is latency-sensitive and idle fetches are cheap.
    */
   readonly maxWaitTimeMs: number;
+  /**
+   * Longest an assigned partition's checkpoint may stay put while records lie beyond it
+   * (a handler that never settles, a Kafka client that stopped fetching) before the runtime
+   * stops with `PROJECTION_STALLED`, so that its supervisor restarts it. Batch retries count
+   * as progress. Set it above the longest a batch of {@link maxBatchRecords} may take.
+   * 0 turns the watchdog off. Default 300,000 ms (Kafka's `max.poll.interval.ms`).
+   */
+  readonly stallTimeoutMs: number;
 }
 
 /** The defaults of {@link ProjectionRuntimeConfig}. */
@@ -141,6 +149,7 @@ export const defaultProjectionRuntimeConfig: ProjectionRuntimeConfig = {
   topicReplicationFactor: -1,
   topicMinInsyncReplicas: -1,
   maxWaitTimeMs: 100,
+  stallTimeoutMs: 300_000,
 };
 
 /**
@@ -181,6 +190,13 @@ export function resolveProjectionRuntimeConfig(
     if (!Number.isSafeInteger(config[key]) || config[key] < 1) {
       throw new InvalidIdentifierError(key, config[key], 'must be a positive integer');
     }
+  }
+  if (!Number.isSafeInteger(config.stallTimeoutMs) || config.stallTimeoutMs < 0) {
+    throw new InvalidIdentifierError(
+      'stallTimeoutMs',
+      config.stallTimeoutMs,
+      'must be 0 (no stall watchdog) or a positive integer of milliseconds',
+    );
   }
   for (const key of ['topicReplicationFactor', 'topicMinInsyncReplicas'] as const) {
     if (!Number.isSafeInteger(config[key]) || (config[key] < 1 && config[key] !== -1)) {

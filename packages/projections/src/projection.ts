@@ -178,6 +178,13 @@ export function validateProjection(projection: AnyProjection): void {
   if (!SQL_IDENTIFIER_PATTERN.test(name)) fail(`name must match ${SQL_IDENTIFIER_PATTERN.source}`);
   if (!Number.isSafeInteger(projection.version) || projection.version < 1)
     fail(`version must be a positive integer, got ${String(projection.version)}`);
+  // Modules written in plain JavaScript reach here without the type checker's help.
+  for (const list of ['aggregateTypes', 'tables', 'migrations'] as const) {
+    if (!Array.isArray(projection[list]))
+      fail(`${list} must be an array (${list === 'aggregateTypes' ? 'not empty' : '[] for none'})`);
+  }
+  if (typeof projection.handlers !== 'object' || projection.handlers === null)
+    fail('handlers must be an object of event type → handler function');
   if (projection.aggregateTypes.length === 0) fail('aggregateTypes must not be empty');
   for (const aggregateType of projection.aggregateTypes) {
     try {

@@ -62,6 +62,9 @@ describe('projection definitions', () => {
     ['a table listed twice', { tables: ['t', 't'] }, /listed twice/],
     ['no handlers', { handlers: {} }, /no handlers/],
     ['a table name too long once versioned', { tables: ['x'.repeat(61)] }, /too long/],
+    ['no tables (a plain-JavaScript module)', { tables: undefined }, /tables must be an array/],
+    ['no migrations', { migrations: undefined }, /migrations must be an array \(\[\] for none\)/],
+    ['handlers that are not an object', { handlers: undefined }, /handlers must be an object/],
   ])('rejects %s', (_label, overrides, message) => {
     expect(() => validateProjection(minimal(overrides as Partial<AnyProjection>))).toThrow(message);
   });

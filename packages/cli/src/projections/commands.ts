@@ -309,7 +309,17 @@ async function projectCommand(
   } finally {
     signals.dispose();
     await server?.close();
-    await knex.destroy();
+    // After PROJECTION_STALLED a handler may never give its connection back, and knex's
+    // destroy() waits for every connection in use: the process exits anyway (the server
+    // ends the session when the socket closes).
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      knex.destroy(),
+      new Promise((resolve) => {
+        timer = setTimeout(resolve, 5_000);
+      }),
+    ]);
+    clearTimeout(timer);
   }
 }
 

@@ -111,6 +111,13 @@ export const PROJECTION_RUNTIME_SETTINGS: readonly ProjectionRuntimeSetting[] = 
     description: 'Longest a batch waits for a row lock before it retries',
   },
   {
+    flag: 'stall-timeout-ms',
+    env: 'TRIBUTARY_PROJECTION_STALL_TIMEOUT_MS',
+    field: 'stallTimeoutMs',
+    accepts: 'integer',
+    description: 'Stop with PROJECTION_STALLED when a checkpoint stays put this long (0: off)',
+  },
+  {
     flag: 'ordering',
     env: 'TRIBUTARY_PROJECTION_ORDERING',
     field: 'ordering',

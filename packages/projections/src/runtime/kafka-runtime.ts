@@ -34,6 +34,8 @@ import { kafkaDeadLetterPublisher } from './dead-letter.js';
 import { runningProjection, waitForProjection, type WaitForOptions } from '../read-your-writes.js';
 import { hiddenEntriesCoverer } from './hidden-entries.js';
 import { isFatalProjectionError, ProjectionApplier } from './projection-applier.js';
+import { ProjectionError } from '../errors.js';
+import { StallWatchdog, type PartitionProgress, type StalledPartition } from './stall-watchdog.js';
 
 /** Options of {@link createProjectionRuntime}. */
 export interface ProjectionRuntimeOptions {
@@ -163,6 +165,7 @@ export function createProjectionRuntime(options: ProjectionRuntimeOptions): Proj
   });
 
   const consumers: KafkaConsumer[] = [];
+  const watchdogs: StallWatchdog[] = [];
   let stopping = false;
   let settle: { resolve: () => void; reject: (error: unknown) => void } | undefined;
   const stopped = new Promise<void>((resolve, reject) => {
@@ -171,11 +174,31 @@ export function createProjectionRuntime(options: ProjectionRuntimeOptions): Proj
   // Unobserved until someone awaits it; a fatal error must not become an unhandled rejection.
   stopped.catch(() => undefined);
 
-  const stop = async (error?: unknown): Promise<void> => {
+  /**
+   * `disconnectWaitMs` bounds the wait for in-flight batches: after a stall one of them may
+   * never finish, and the runtime must still report its error.
+   */
+  const stop = async (error?: unknown, disconnectWaitMs?: number): Promise<void> => {
     if (stopping) return;
     stopping = true;
+    for (const watchdog of watchdogs) watchdog.stop();
     // Disconnecting waits for in-flight batches, then leaves the groups (a prompt rebalance).
-    await Promise.allSettled(consumers.map((consumer) => consumer.disconnect()));
+    const disconnected = Promise.allSettled(consumers.map((consumer) => consumer.disconnect()));
+    if (disconnectWaitMs === undefined) await disconnected;
+    else {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const timedOut = await Promise.race([
+        disconnected.then(() => false),
+        new Promise<boolean>((resolve) => {
+          timer = setTimeout(() => resolve(true), disconnectWaitMs);
+        }),
+      ]);
+      clearTimeout(timer);
+      if (timedOut)
+        logger.warn('consumers did not disconnect in time; stopping without them', {
+          waitedMs: disconnectWaitMs,
+        });
+    }
     if (producer !== undefined) await (await producer).disconnect().catch(() => undefined);
     if (error === undefined) settle?.resolve();
     else settle?.reject(error);
@@ -249,7 +272,11 @@ export function createProjectionRuntime(options: ProjectionRuntimeOptions): Proj
       topicFor(config, aggregateType),
     );
 
+    // This member's current assignment, for the stall watchdog.
+    const assignment = new Map<string, KafkaTopicPartition>();
     const onPartitionsAssigned = (assigned: readonly KafkaTopicPartition[]): void => {
+      assignment.clear();
+      for (const tp of assigned) assignment.set(`${tp.topic}/${tp.partition}`, tp);
       // Seek every assigned partition to the checkpoint stored in the database. Kafka's
       // committed offsets trail the database (they are committed after it), so until the
       // seek lands, batches start too early and are skipped by the checkpoint check; a
@@ -320,6 +347,9 @@ export function createProjectionRuntime(options: ProjectionRuntimeOptions): Proj
       heartbeatIntervalMs: config.heartbeatIntervalMs,
       maxWaitTimeMs: config.maxWaitTimeMs,
       onPartitionsAssigned,
+      onPartitionsRevoked: (revoked) => {
+        for (const tp of revoked) assignment.delete(`${tp.topic}/${tp.partition}`);
+      },
     });
     consumers.push(consumer);
 
@@ -389,6 +419,7 @@ export function createProjectionRuntime(options: ProjectionRuntimeOptions): Proj
             // for the batches in flight, this one included.
             if (!retired) {
               retired = true;
+              watchdog?.stop();
               logger.info('projection version retired by a rebuild; its consumer stops', {
                 projection: projection.name,
                 version: projection.version,
@@ -451,6 +482,42 @@ export function createProjectionRuntime(options: ProjectionRuntimeOptions): Proj
       projection: projection.name,
       active: () => !stopping && !retired,
     });
+    const watchdog =
+      config.stallTimeoutMs === 0
+        ? undefined
+        : new StallWatchdog({
+            timeoutMs: config.stallTimeoutMs,
+            probe: () => assignmentProgress(projection, [...assignment.values()]),
+            onProbeFailure: (error) =>
+              logger.debug('stall check skipped: progress not readable', {
+                projection: projection.name,
+                error,
+              }),
+            onStall: (stalled) => {
+              if (stopping || retired) return;
+              const error = stalledError(projection, stalled);
+              logger.error('projection stalled', {
+                projection: projection.name,
+                version: projection.version,
+                partitions: stalled
+                  .map((p) => `${p.topic}/${p.partition}@${p.nextOffset}<${p.targetOffset}`)
+                  .join(','),
+                error,
+              });
+              instrumentation.emit('projection.stopped', () => ({
+                projection: projection.name,
+                version: projection.version,
+                error,
+              }));
+              void stop(error, STALLED_DISCONNECT_WAIT_MS);
+            },
+          });
+    if (watchdog !== undefined) {
+      watchdogs.push(watchdog);
+      instrumentation.on('projection.batch.retry', (retry) => {
+        if (retry.projection === projection.name) watchdog.touch(retry.topic, retry.partition);
+      });
+    }
     await consumer.run({
       partitionsConsumedConcurrently: config.partitionsConsumedConcurrently,
       eachBatch,
@@ -467,6 +534,41 @@ export function createProjectionRuntime(options: ProjectionRuntimeOptions): Proj
         void stop(error);
       },
     });
+    if (!stopping) watchdog?.start();
+  };
+
+  /** Each assigned partition's stored checkpoint against what there is to apply. */
+  const assignmentProgress = async (
+    projection: AnyProjection,
+    assigned: readonly KafkaTopicPartition[],
+  ): Promise<PartitionProgress[]> => {
+    if (assigned.length === 0) return [];
+    const stored = await store.checkpoints(projection.name, projection.version);
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      const progress: PartitionProgress[] = [];
+      for (const topic of new Set(assigned.map((tp) => tp.topic))) {
+        const offsets = await admin.fetchOffsets(topic);
+        for (const { partition } of assigned.filter((tp) => tp.topic === topic)) {
+          const found = offsets.find((o) => o.partition === partition);
+          if (found === undefined) continue;
+          const limit = options.applyBelow?.get(`${topic}/${partition}`);
+          const end = Number(found.lastStableOffset);
+          progress.push({
+            topic,
+            partition,
+            nextOffset:
+              stored.find((row) => row.topic === topic && row.partition === partition)
+                ?.nextOffset ?? Number(found.earliest),
+            targetOffset: limit === undefined ? end : Math.min(end, limit),
+          });
+        }
+      }
+      return progress;
+    } finally {
+      await admin.disconnect();
+    }
   };
 
   return {
@@ -497,4 +599,27 @@ export function createProjectionRuntime(options: ProjectionRuntimeOptions): Proj
     },
     stop: () => stop(),
   };
+}
+
+/** How long a stalled runtime waits for its consumers to leave their groups. */
+const STALLED_DISCONNECT_WAIT_MS = 5_000;
+
+function stalledError(projection: AnyProjection, stalled: readonly StalledPartition[]): Error {
+  const where = stalled
+    .map(
+      (p) =>
+        `${p.topic}/${p.partition} (checkpoint ${p.nextOffset}, records up to ${p.targetOffset - 1}, ` +
+        `unmoved for ${Math.round(p.stalledForMs / 1000)} s)`,
+    )
+    .join(', ');
+  return new ProjectionError(
+    'PROJECTION_STALLED',
+    `Projection "${projection.name}" v${projection.version} stalled: ${where}. Nothing failed, ` +
+      'but nothing was applied: a handler whose promise never settles, or a Kafka consumer that ' +
+      'stopped fetching. The runtime stops so that its supervisor restarts it (a restart rejoins ' +
+      'the group and resumes from the checkpoint; nothing is lost or applied twice). If it ' +
+      'recurs, look at the handler and the Kafka client logs; raise stallTimeoutMs ' +
+      '(--stall-timeout-ms) only if one batch legitimately takes longer.',
+    { details: { projection: projection.name, version: projection.version, partitions: stalled } },
+  );
 }
