@@ -198,6 +198,10 @@ export async function startPipeline(
       // A query sent into a black-holed connection fails after 10 s and the connection is
       // discarded (the default, 60 s, would outlast the matrix's settle time).
       TRIBUTARY_PROJECTION_QUERY_TIMEOUT_MS: '10000',
+      // A consumer that stops fetching without an error (seen once after a broker SIGSTOP
+      // on kafkajs) exits with PROJECTION_STALLED and is restarted well within the settle
+      // time, instead of holding its lag until the row times out.
+      TRIBUTARY_PROJECTION_STALL_TIMEOUT_MS: '60000',
     },
   });
   const context: ScenarioContext = {
