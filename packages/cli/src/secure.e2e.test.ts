@@ -232,6 +232,16 @@ export default defineEventSchemas([
 `,
 );
 
+const registryEnv = {
+  SCHEMA_REGISTRY_URL: secure.schemaRegistryUrl,
+  SCHEMA_REGISTRY_CA_FILE: secure.certificates.caFile,
+  SCHEMA_REGISTRY_USERNAME: secure.registryCredentials.username,
+  SCHEMA_REGISTRY_PASSWORD: secure.registryCredentials.password,
+};
+/** The same projection as a version 2, for `tributary rebuild`. */
+const moduleV2Path = join(outside, 'projections-v2.mjs');
+await writeFile(moduleV2Path, MODULE.replace('version: 1,', 'version: 2,'));
+
 /** The sum of the read model (0 before it exists). */
 const totals = async (): Promise<number> => {
   const { rows } = await owner
@@ -492,12 +502,6 @@ describe('the secured stack', () => {
   it.concurrent(
     'runs capture (kafkajs) and project (platformatic) over mutual TLS, encoding through the HTTPS registry',
     async () => {
-      const registryEnv = {
-        SCHEMA_REGISTRY_URL: secure.schemaRegistryUrl,
-        SCHEMA_REGISTRY_CA_FILE: secure.certificates.caFile,
-        SCHEMA_REGISTRY_USERNAME: secure.registryCredentials.username,
-        SCHEMA_REGISTRY_PASSWORD: secure.registryCredentials.password,
-      };
       const store = new PostgresEventStore({ connectionString: dbUrl('tributary_app') });
       const before = await totals();
       const capture = tributary(['capture', '--schemas', schemasPath], {
@@ -572,6 +576,111 @@ describe('the secured stack', () => {
         },
       );
       await stopsAtOnce(stranger, /GROUP_AUTHORIZATION_FAILED.*\[KAFKA_AUTHORIZATION_FAILED\]/);
+    },
+    FAILURE_CASE_TIMEOUT_MS,
+  );
+
+  // The operator's commands over the mutual-TLS listener, beside the cases above (the event
+  // topics exist now). `parked` reads only the database; it runs with the same settings.
+  it.concurrent(
+    'runs status (platformatic), rebuild --no-swap (kafkajs) and parked list over mutual TLS',
+    async () => {
+      const readModelDb = { DATABASE_URL: dbUrl('tributary_projections') };
+      const status = tributary(
+        ['status', '--json', '--module', modulePath, '--group-prefix', groupPrefix],
+        {
+          ...readModelDb,
+          TRIBUTARY_SOURCE_DATABASE_URL: dbUrl(),
+          ...mtlsEnv('tributary_projections', { TRIBUTARY_KAFKA_CLIENT: 'platformatic' }),
+        },
+      );
+      const rebuild = tributary(
+        [
+          'rebuild',
+          'secure_totals',
+          '--module',
+          moduleV2Path,
+          '--group-prefix',
+          groupPrefix,
+          '--no-swap',
+        ],
+        {
+          ...readModelDb,
+          ...mtlsEnv('tributary_projections', {
+            TRIBUTARY_KAFKA_CLIENT: 'kafkajs',
+            ...registryEnv,
+          }),
+        },
+      );
+      const parked = tributary(['parked', 'list', '--json'], {
+        ...readModelDb,
+        ...mtlsEnv('tributary_projections'),
+      });
+      expect((await status.exited).code, status.logs()).toBe(0);
+      const report = JSON.parse(status.logs()) as {
+        topics: { topic: string }[];
+        projections: { projection: string; version: number; partitions: unknown[] }[];
+      };
+      expect(report.topics.map((topic) => topic.topic)).toContain(`${topicPrefix}.Counter`);
+      const v1 = report.projections.find(
+        (p) => p.projection === 'secure_totals' && p.version === 1,
+      );
+      expect(v1?.partitions.length, status.logs()).toBeGreaterThan(0);
+      expect((await rebuild.exited).code, rebuild.logs()).toBe(0);
+      expect(rebuild.logs()).toMatch(/secure_totals v2 caught up: \d+ offsets .*not swapped/);
+      expect((await parked.exited).code, parked.logs()).toBe(0);
+      expect(JSON.parse(parked.logs())).toEqual({ parked: [] });
+    },
+    FAILURE_CASE_TIMEOUT_MS,
+  );
+
+  // After the cases that run capture: one capturer at a time on the slot, which they created
+  // (the event below is captured only because the slot predates it).
+  it(
+    'capture refused by the registry (wrong password) stops with REGISTRY_REQUEST_FAILED and writes nothing',
+    async () => {
+      const endOffsets = async (): Promise<string> => {
+        const kafkaAdmin = new Kafka({
+          brokers: [...secure.kafkaAdminBrokers],
+          logLevel: logLevel.NOTHING,
+        }).admin();
+        await kafkaAdmin.connect();
+        try {
+          const topics = (await kafkaAdmin.listTopics()).filter((t) => t.startsWith(topicPrefix));
+          const offsets = await Promise.all(
+            topics.sort().map(async (topic) => ({
+              topic,
+              offsets: (await kafkaAdmin.fetchTopicOffsets(topic)).map((o) => o.high),
+            })),
+          );
+          return JSON.stringify(offsets);
+        } finally {
+          await kafkaAdmin.disconnect();
+        }
+      };
+      const before = await endOffsets();
+      const wrong = `wrong-${randomBytes(6).toString('hex')}`;
+      const capture = tributary(['capture', '--schemas', schemasPath], {
+        DATABASE_URL: dbUrl('tributary_capture'),
+        ...kafkaEnv('tributary_capture', { ...registryEnv, SCHEMA_REGISTRY_PASSWORD: wrong }),
+      });
+      const store = new PostgresEventStore({ connectionString: dbUrl('tributary_app') });
+      try {
+        await store.appendToStream({ aggregateType: 'Counter', aggregateId: 'refused' }, [
+          { type: 'Incremented', data: { by: 1 } },
+        ]);
+      } finally {
+        await store.close();
+      }
+      const logs = await stopsAtOnce(capture, /\[REGISTRY_REQUEST_FAILED\]/);
+      // The line of the error names the registry, the refusal and what to check.
+      const failure = logs.split('\n').find((line) => line.includes('[REGISTRY_REQUEST_FAILED]'));
+      expect(failure, logs).toContain(
+        `the schema registry ${secure.schemaRegistryUrl} refused the request (401`,
+      );
+      expect(failure, logs).toContain('SCHEMA_REGISTRY_PASSWORD');
+      expect(logs).not.toContain(wrong);
+      expect(await endOffsets()).toBe(before);
     },
     FAILURE_CASE_TIMEOUT_MS,
   );

@@ -6,7 +6,9 @@
  * transaction coordinator of the capturer's transactional id and the group coordinator of
  * the projection's group, waiting each time until another node has taken the role over and
  * then restarting the killed node. At the end every committed event is in Kafka once and in
- * the read model once, per-aggregate order kept, no rolled-back event visible.
+ * the read model once, per-aggregate order kept, no rolled-back event visible. Before that, a
+ * shorter check kills the group coordinator under an in-process @platformatic/kafka consumer
+ * (three-brokers-coordinator.ts).
  *
  * The cluster is its own (harness/cluster-stack.ts); PostgreSQL is the shared test stack's
  * (a database of its own), which this test never stops.
@@ -30,6 +32,7 @@ import {
   type KafkaLedger,
 } from './harness/verifier.js';
 import { AGGREGATE_TYPES, startWriters, type Writers } from './harness/writers.js';
+import { coordinatorDeath } from './three-brokers-coordinator.js';
 
 const log = (message: string): void => {
   process.stderr.write(`[three brokers] ${message}\n`);
@@ -39,6 +42,12 @@ const READ_MODEL_MODULE = fileURLToPath(new URL('./harness/read-model.ts', impor
 const LOG_DIR = mkdtempSync(join(tmpdir(), 'tributary-brokers-'));
 /** The children's Kafka client (TRIBUTARY_KAFKA_CLIENT=platformatic runs the same test on it). */
 const kafkaClient = process.env['TRIBUTARY_KAFKA_CLIENT'] ?? 'kafkajs';
+/**
+ * The second projection process runs on the other client, so every run sees the group
+ * coordinator die under a consumer of each library (they share the group, as in a rolling
+ * switch of clients): @platformatic/kafka 1.35 used to crash there.
+ */
+const otherClient = kafkaClient === 'kafkajs' ? 'platformatic' : 'kafkajs';
 
 async function until(
   condition: () => Promise<boolean>,
@@ -87,7 +96,15 @@ afterAll(async () => {
   log(`logs: ${LOG_DIR}`);
 }, 120_000);
 
-describe(`three brokers (${kafkaClient})`, () => {
+describe(`three brokers (${kafkaClient}, second projection on ${otherClient})`, () => {
+  it('keeps a @platformatic/kafka consumer consuming and committing when its group coordinator dies, with no uncaught error', async () => {
+    const outcome = await coordinatorDeath(cluster as ClusterStack);
+    log(`${outcome.figures}; warnings: ${outcome.warnings.join(' | ')}`);
+    expect(outcome.uncaught).toEqual([]);
+    expect(outcome.missing).toEqual([]);
+    expect(outcome.commitsAfterMove).toBeGreaterThan(0);
+  }, 240_000);
+
   it('keeps every committed event once in Kafka and once in the read model, in order, while the partition leader, the transaction coordinator and the group coordinator die', async () => {
     const stack = cluster as ClusterStack;
     const brokers = stack.brokers.join(',');
@@ -118,7 +135,10 @@ describe(`three brokers (${kafkaClient})`, () => {
         },
       }),
     );
-    for (const label of ['project-1', 'project-2']) {
+    for (const [label, client] of [
+      ['project-1', kafkaClient],
+      ['project-2', otherClient],
+    ] as const) {
       children.push(
         superviseChild({
           label,
@@ -140,6 +160,7 @@ describe(`three brokers (${kafkaClient})`, () => {
             KAFKA_BROKERS: brokers,
             TRIBUTARY_PROJECTION_SESSION_TIMEOUT_MS: '15000',
             TRIBUTARY_PROJECTION_HEARTBEAT_INTERVAL_MS: '1000',
+            TRIBUTARY_KAFKA_CLIENT: client,
           },
         }),
       );
@@ -265,6 +286,12 @@ describe(`three brokers (${kafkaClient})`, () => {
         `kafka ${JSON.stringify(kafka)}; read model ${JSON.stringify(readModel)}; process exits: ${exits}`,
     );
     expect(figures).toHaveLength(3);
+    // A broker failure is for the clients to ride out: no process may die of it.
+    expect(
+      children.flatMap((child) =>
+        child.exits.map((exit) => `${child.label} exited (${exit.code}): ${exit.tail.join(' | ')}`),
+      ),
+    ).toEqual([]);
     expect(committed.length).toBeGreaterThan(1_000);
     expect(writers.rolledBack.size).toBeGreaterThan(0);
     for (const side of [kafka, readModel]) {

@@ -4,7 +4,8 @@
  * aborted transactions (see internal/read-committed.ts), while its `Consumer` joins the group,
  * heartbeats in the background, rejoins after a rebalance and fetches, lists and commits
  * offsets, which is all this needs. Longer than most files because positions, pauses,
- * seeks and staleness are one state machine that reads best in one place.
+ * seeks, staleness and the replacement of the library consumer (internal/coordinator.ts) are
+ * one state machine that reads best in one place.
  */
 import type {
   KafkaBatch,
@@ -16,13 +17,13 @@ import type {
   Logger,
 } from '@tributary/core';
 import {
-  Consumer,
   FetchIsolationLevels,
   ListOffsetTimestamps,
   type GroupAssignment,
 } from '@platformatic/kafka';
 import { kafkaErrorNames, requestError, securityFailure, translated } from './errors.js';
 import type { ConnectionSettings } from './internal/connection.js';
+import { CoordinatorAwareConsumer, coordinatorLost, retire } from './internal/coordinator.js';
 import { planFetches } from './internal/fetch-plan.js';
 import type { TlsRequiredDetector } from './internal/tls-required.js';
 import { visibleRecords } from './internal/read-committed.js';
@@ -58,10 +59,13 @@ interface Fetched {
  * no auto-commit; positions come from the group's committed offsets after every assignment
  * (eager: a rebalance revokes everything), else from the subscription's `fromBeginning`,
  * unless a `seek` says otherwise. Heartbeats run in the background, so a handler that keeps
- * the event loop free never loses the membership; `heartbeat()` has nothing to do.
+ * the event loop free never loses the membership; `heartbeat()` has nothing to do. When the
+ * group coordinator moves (its broker died), the library consumer is replaced by a new one,
+ * which finds the new coordinator (see internal/coordinator.ts): a rebalance, no exit.
  */
 export class PlatformaticConsumer implements KafkaConsumer {
-  readonly #consumer: Consumer;
+  #consumer: CoordinatorAwareConsumer;
+  readonly #connection: ConnectionSettings;
   readonly #options: KafkaConsumerOptions;
   readonly #logger: Logger | undefined;
   readonly #tlsRequired: TlsRequiredDetector;
@@ -77,15 +81,24 @@ export class PlatformaticConsumer implements KafkaConsumer {
   #running = false;
   #onFatalError: ((error: Error) => void) | undefined;
   #needsRejoin = false;
+  /** The coordinator the library consumer knows is gone or moved: replace the consumer. */
+  #needsRenewal = false;
   #loop: Promise<void> | undefined;
   #wake: (() => void) | undefined;
 
   constructor(connection: ConnectionSettings, options: KafkaConsumerOptions) {
+    this.#connection = connection;
     this.#options = options;
     this.#logger = connection.logger;
     this.#tlsRequired = connection.tlsRequired;
-    this.#consumer = new Consumer({
-      ...connection.base,
+    this.#consumer = this.#createConsumer();
+  }
+
+  /** A library consumer whose events reach this adapter only while it is the current one. */
+  #createConsumer(): CoordinatorAwareConsumer {
+    const options = this.#options;
+    const consumer = new CoordinatorAwareConsumer({
+      ...this.#connection.base,
       groupId: options.groupId,
       autocommit: false,
       autocreateTopics: false,
@@ -104,30 +117,62 @@ export class PlatformaticConsumer implements KafkaConsumer {
       // the library's own name, 'roundrobin', made the second client's members fail to join.
       protocols: [{ name: KAFKAJS_ROUND_ROBIN, version: 0, metadata: Buffer.alloc(0) }],
     });
+    const current = (): boolean => consumer === this.#consumer;
     // Synchronous listeners: they run before the fetch loop sees the new assignment.
-    this.#consumer.on('consumer:group:join', (payload) => {
-      this.#assign(payload.assignments ?? []);
+    consumer.on('consumer:group:join', (payload) => {
+      if (current()) this.#assign(payload.assignments ?? []);
     });
-    this.#consumer.on('consumer:group:rebalance', () => {
-      this.#revoke();
+    consumer.on('consumer:group:rebalance', () => {
+      if (current()) this.#revoke();
     });
-    this.#consumer.on('consumer:heartbeat:error', (payload) => {
-      this.#logger?.debug('kafka heartbeat failed', {
-        groupId: options.groupId,
-        error: payload.error,
-      });
+    // @platformatic/kafka 1.35.0 stops heartbeating after a heartbeat that failed with
+    // anything but a rejoin error (it cancels its timer, then refreshes the cancelled one):
+    // left alone, the member would silently lose the group after its session timeout. Such a
+    // failure is mostly the coordinator's broker gone, so a new consumer finds it again.
+    consumer.on('consumer:heartbeat:error', (payload) => {
+      if (current()) this.#renewSoon('the heartbeat failed', payload.error);
     });
     // The library reports a failed background rejoin here (an unhandled 'error' would throw).
-    this.#consumer.on('error', (error: unknown) => {
-      if (this.#failedForGood(error, 'rejoining the consumer group')) return;
+    consumer.on('error', (error: unknown) => {
+      if (!current() || this.#failedForGood(error, 'rejoining the consumer group')) return;
       this.#logger?.debug('kafka group rejoin failed; retrying', {
         groupId: options.groupId,
         error,
       });
       this.#revoke();
-      this.#needsRejoin = true;
+      if (coordinatorLost(error)) this.#renewSoon('the group coordinator moved', error);
+      else this.#needsRejoin = true;
       this.#wake?.();
     });
+    return consumer;
+  }
+
+  /** Has the fetch loop replace the library consumer (the only way to a new coordinator). */
+  #renewSoon(reason: string, error: unknown): void {
+    if (!this.#running) return;
+    if (!this.#needsRenewal) {
+      this.#logger?.warn(`kafka consumer replaced: ${reason}`, {
+        groupId: this.#options.groupId,
+        coordinator: this.#consumer.coordinatorId,
+        error,
+      });
+    }
+    this.#needsRenewal = true;
+    this.#wake?.();
+  }
+
+  /**
+   * Replaces the library consumer by a new one, which joins the group afresh (the fetch loop
+   * rejoins next). The old one leaves the group at the real coordinator, so that the group
+   * rebalances at once instead of waiting for its session to expire.
+   */
+  async #renew(): Promise<void> {
+    const stale = this.#consumer;
+    this.#revoke();
+    const fresh = this.#createConsumer();
+    this.#consumer = fresh;
+    for (const topic of this.#topics) fresh.topics.track(topic);
+    await retire(stale, fresh, this.#topics, this.#logger);
   }
 
   #assign(assignments: readonly GroupAssignment[]): void {
@@ -222,9 +267,10 @@ export class PlatformaticConsumer implements KafkaConsumer {
   }
 
   commitOffsets(offsets: readonly KafkaTopicPartitionOffset[]): Promise<void> {
+    const consumer = this.#consumer;
     return translated(
       () =>
-        this.#consumer.commit({
+        consumer.commit({
           offsets: offsets.map(({ topic, partition, offset }) => ({
             topic,
             partition,
@@ -232,7 +278,11 @@ export class PlatformaticConsumer implements KafkaConsumer {
             leaderEpoch: -1,
           })),
         }),
-      (error) => requestError(error, 'committing offsets'),
+      (error) => {
+        if (consumer === this.#consumer && coordinatorLost(error))
+          this.#renewSoon('the group coordinator moved', error);
+        return requestError(error, 'committing offsets');
+      },
     );
   }
 
@@ -278,9 +328,15 @@ export class PlatformaticConsumer implements KafkaConsumer {
     let failures = 0;
     while (this.#running) {
       try {
+        if (this.#needsRenewal) {
+          this.#needsRenewal = false;
+          this.#needsRejoin = true;
+          await this.#renew();
+        }
         if (this.#needsRejoin) {
-          this.#needsRejoin = false;
           await this.#consumer.joinGroup({});
+          // Only now: a join that failed (a broker down) is tried again.
+          this.#needsRejoin = false;
         }
         const delivered = await this.#fetchOnce(eachBatch, concurrency);
         failures = 0;
@@ -289,7 +345,8 @@ export class PlatformaticConsumer implements KafkaConsumer {
         if (!this.#running) break;
         if (this.#failedForGood(error, 'consuming')) break;
         failures += 1;
-        if (
+        if (coordinatorLost(error)) this.#renewSoon('the group coordinator moved', error);
+        else if (
           kafkaErrorNames(error).has('UNKNOWN_MEMBER_ID') ||
           kafkaErrorNames(error).has('ILLEGAL_GENERATION')
         )

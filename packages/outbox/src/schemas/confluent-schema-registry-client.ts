@@ -210,7 +210,7 @@ export class ConfluentSchemaRegistryClient implements SchemaRegistry {
     }
     if (status === 401 || status === 403) {
       throw new RegistryRequestError(
-        `${context}: the registry refused the request (${status}${status === 401 ? ', authentication required or credentials wrong' : ', forbidden'}). ` +
+        `${context}: the schema registry ${this.#url} refused the request (${status}${status === 401 ? ', authentication required or credentials wrong' : ', forbidden'}). ` +
           'Check SCHEMA_REGISTRY_USERNAME and SCHEMA_REGISTRY_PASSWORD (the client option `auth`) and the user’s role in the registry',
         status,
         error,
