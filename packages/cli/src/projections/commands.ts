@@ -5,7 +5,7 @@
  */
 import { createOpenTelemetryTracer } from '@tributary/metrics';
 import { parseArgs } from 'node:util';
-import { isTributaryError, type KafkaClient } from '@tributary/core';
+import { isTributaryError, type KafkaClient, type Logger } from '@tributary/core';
 import {
   createProjectionRuntime,
   DEFAULT_PROJECTION_QUERY_TIMEOUT_MS,
@@ -145,7 +145,7 @@ const setting = (flag: string | undefined, env: string | undefined): string | un
 function connections(
   values: Values,
   env: Environment,
-  needs: { readonly kafka: boolean },
+  needs: { readonly kafka: boolean; readonly logger?: Logger },
 ): { knex: Knex; kafka: KafkaClient | undefined } {
   const databaseUrl = setting(values['database-url'], env.DATABASE_URL);
   if (databaseUrl === undefined)
@@ -177,6 +177,9 @@ function connections(
               clientId: setting(values['client-id'], env.KAFKA_CLIENT_ID) ?? 'tributary-cli',
               brokers: brokers.split(',').map((broker) => broker.trim()),
               security: kafkaSecurityFrom(values, env),
+              // The client's own warnings (a replaced consumer, a lost coordinator) belong
+              // in the process log; without a logger they are dropped.
+              ...(needs.logger === undefined ? {} : { logger: needs.logger }),
             },
           )
         : undefined,
@@ -184,8 +187,15 @@ function connections(
 }
 
 /** Both connections, for the commands that read Kafka. */
-function kafkaConnections(values: Values, env: Environment): { knex: Knex; kafka: KafkaClient } {
-  const { knex, kafka } = connections(values, env, { kafka: true });
+function kafkaConnections(
+  values: Values,
+  env: Environment,
+  logger?: Logger,
+): { knex: Knex; kafka: KafkaClient } {
+  const { knex, kafka } = connections(values, env, {
+    kafka: true,
+    ...(logger === undefined ? {} : { logger }),
+  });
   if (kafka === undefined) throw new UsageError('no Kafka: pass --brokers or set KAFKA_BROKERS');
   return { knex, kafka };
 }
@@ -265,7 +275,7 @@ async function projectCommand(
   );
   const observability = observabilitySettingsFrom(values, env);
   const valueDecoder = projectionDecoderFrom(schemaSettingsFrom('project', values, env));
-  const { knex, kafka } = kafkaConnections(values, env);
+  const { knex, kafka } = kafkaConnections(values, env, logger);
   const runtime = createProjectionRuntime({
     kafka,
     knex,
