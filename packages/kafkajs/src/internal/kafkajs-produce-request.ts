@@ -11,11 +11,12 @@
  * frequent full garbage collections (bench:capture: garbage collection and its helper
  * threads were a third of the capturer's CPU). This encoder measures every record first,
  * allocates the request once at its exact size and writes records, batch headers and
- * CRC-32C in place: the same bytes (a unit test compares them with kafkajs's on random
+ * CRC-32C (eight bytes per step, crc32c.ts) in place: the same bytes (a unit test compares them with kafkajs's on random
  * requests). Requests it does not handle exactly like kafkajs (compression, message
  * timestamps, records outside the fast record encoder, empty partitions) go to the original.
  */
 import { createRequire } from 'node:module';
+import { crc32c } from './crc32c.js';
 import {
   encoderOf,
   measureRecord,
@@ -35,9 +36,6 @@ const Long = require('kafkajs/src/utils/long.js') as {
   fromValue(value: unknown): KafkajsLong;
   fromInt(value: number): KafkajsLong;
 };
-const crc32C = require('kafkajs/src/protocol/recordBatch/crc32C/index.js') as (
-  buffer: Buffer,
-) => number;
 const REQUEST_MODULE = require.resolve('kafkajs/src/protocol/requests/produce/v3/request.js');
 
 /** One partition of a produce request, as kafkajs's `sendMessages` builds it. */
@@ -176,7 +174,7 @@ export function encodeProduceRequestFast(
       for (const message of messages) {
         offset = writeRecord(buffer, offset, message, layouts[next++] as RecordLayout);
       }
-      buffer.writeUInt32BE(crc32C(buffer.subarray(bodyStart, offset)), crcAt);
+      buffer.writeUInt32BE(crc32c(buffer, bodyStart, offset), crcAt);
       buffer.writeInt32BE(offset - batchStart, lengthAt);
       buffer.writeInt32BE(offset - recordSetStart, sizeAt);
     }
