@@ -1,3 +1,5 @@
+// First: it must patch kafkajs's grouping before anything loads kafkajs's producer.
+import { linearGroupingInstalled } from './internal/kafkajs-linear-grouping.js';
 import {
   type KafkaAdmin,
   type KafkaClient,
@@ -60,6 +62,11 @@ class KafkajsClient implements KafkaClient {
     const logger = options.logger;
     // Before the first produce request: kafkajs loads its record encoder lazily with it.
     const fast = (options.fastRecordEncoder ?? true) && installFastRecordEncoder();
+    if (!linearGroupingInstalled) {
+      logger?.debug(
+        'kafkajs producer loaded before @tributary/kafkajs; its quadratic grouping stays',
+      );
+    }
     if (fast && !installFastProduceRequest()) {
       logger?.debug('kafkajs produce request already loaded; the fast request encoder is not used');
     }
