@@ -4,7 +4,7 @@
  * on stdout, so the benchmark can measure rates and commit-to-Kafka latency (its CPU and
  * memory are read from /proc by the benchmark). The Kafka client is chosen as `tributary
  * capture` chooses it: `--kafka-client <name>`, else TRIBUTARY_KAFKA_CLIENT, else the
- * default. With BENCH_METRICS=1 it also keeps the Prometheus capture metrics and renders them
+ * default. With BENCH_CHILD_METRICS=1 it also keeps the Prometheus capture metrics and renders them
  * once a second, as a scraped `tributary capture` does. With BENCH_CPU_PROFILE=<file> it
  * profiles its main thread (V8 CPU profile) from the checkpoint load to SIGTERM, i.e. the
  * drain without the start-up, and writes the profile there.
@@ -35,7 +35,7 @@ const capturer = createPostgresKafkaCapturer({
   kafka: captureKafkaClient(config, logger, client),
   logger,
 });
-if (process.env.BENCH_METRICS === '1') {
+if (process.env.BENCH_CHILD_METRICS === '1') {
   const registry = new Registry();
   createCaptureMetrics({ registry, instrumentation: capturer.instrumentation });
   setInterval(() => void registry.metrics(), 1_000).unref();

@@ -31,10 +31,17 @@ export interface BatchLine {
   readonly eventsPerTransaction: number[];
 }
 
-/** CPU time (ms, user + system, all threads) of a process, or `undefined` once it is gone. */
-export function processCpuMs(pid: number): number | undefined {
+/**
+ * CPU time (ms, user + system) of a process (all threads), or with `mainThread` of its main
+ * thread only (JavaScript; the others are V8's GC and compiler helpers and libuv), or
+ * `undefined` once it is gone.
+ */
+export function processCpuMs(pid: number, mainThread = false): number | undefined {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const stat = readFileSync(
+      mainThread ? `/proc/${pid}/task/${pid}/stat` : `/proc/${pid}/stat`,
+      'utf8',
+    );
     // Fields after the command name (which is in parentheses and may hold spaces): state is
     // field 3, utime field 14, stime field 15.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
@@ -59,6 +66,8 @@ export interface RunMark {
   readonly at: number;
   readonly published: number;
   readonly cpuMs: number;
+  /** The main thread's share of `cpuMs`. */
+  readonly mainCpuMs: number;
 }
 
 /** A running capturer process. */
@@ -106,7 +115,12 @@ export function startCapture(
     ready = resolve;
   });
   const waiters: { events: number; resolve: (mark: RunMark) => void }[] = [];
-  const mark = (at: number): RunMark => ({ at, published, cpuMs: processCpuMs(pid) ?? 0 });
+  const mark = (at: number): RunMark => ({
+    at,
+    published,
+    cpuMs: processCpuMs(pid) ?? 0,
+    mainCpuMs: processCpuMs(pid, true) ?? 0,
+  });
   let exitedEarly: (error: Error) => void = () => undefined;
   const failed = new Promise<never>((_, reject) => {
     exitedEarly = reject;

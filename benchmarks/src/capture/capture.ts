@@ -21,7 +21,8 @@
  * Tunables: BENCH_EVENTS (backlog, default 200000), BENCH_SUSTAINED_MS (default 10000),
  * BENCH_WRITERS (default 4), BENCH_PROFILE (default 1), BENCH_ROUNDS (drains per client,
  * default 1), BENCH_CLIENTS (default `kafkajs,platformatic`), BENCH_RAW (0 skips the raw
- * decode and produce runs; default 1).
+ * decode and produce runs; default 1), BENCH_METRICS (0 skips the metrics-on drain; default
+ * 1); BENCH_SUSTAINED_MS=0 skips the sustained case.
  */
 import {
   BACKLOG_EVENTS_PER_TRANSACTION,
@@ -51,6 +52,7 @@ const SUSTAINED_MS = Number(process.env.BENCH_SUSTAINED_MS ?? 10_000);
 const WRITERS = Number(process.env.BENCH_WRITERS ?? 4);
 const PROFILE = (process.env.BENCH_PROFILE ?? '1') !== '0';
 const RAW = (process.env.BENCH_RAW ?? '1') !== '0';
+const METRICS = (process.env.BENCH_METRICS ?? '1') !== '0';
 const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 1));
 const CLIENTS = (process.env.BENCH_CLIENTS ?? KAFKA_CLIENT_NAMES.join(','))
   .split(',')
@@ -160,6 +162,8 @@ interface Drain {
   readonly round: number;
   readonly eventsPerSecond: number;
   readonly cpuMicrosPerEvent: number;
+  /** The main thread's part of `cpuMicrosPerEvent` (the rest: GC and compiler threads, libuv). */
+  readonly mainCpuMicrosPerEvent: number;
   /** CPU seconds per wall second over the drain (1 = one core busy). */
   readonly cores: number;
   readonly peakRssKb: number;
@@ -184,13 +188,14 @@ async function measureDrain(
     round,
     eventsPerSecond: rate(published, ms),
     cpuMicrosPerEvent: (cpuMs * 1000) / published,
+    mainCpuMicrosPerEvent: ((end.mainCpuMs - start.mainCpuMs) * 1000) / published,
     cores: cpuMs / ms,
     peakRssKb: run.peakRssKb(),
     transactions: run.batches.length,
     firstCommitMs: (run.batches[0]?.at ?? start.at) - start.at,
   };
   out(
-    `  capture drain, ${client} (round ${round}): ${drain.eventsPerSecond} events/s, ${drain.cpuMicrosPerEvent.toFixed(1)} µs CPU per event (${drain.cores.toFixed(2)} cores), peak RSS ${(drain.peakRssKb / 1024).toFixed(0)} MiB (${drain.transactions} Kafka transactions in ${(ms / 1000).toFixed(2)} s from checkpoint loaded to last commit; first commit after ${drain.firstCommitMs} ms)`,
+    `  capture drain, ${client} (round ${round}): ${drain.eventsPerSecond} events/s, ${drain.cpuMicrosPerEvent.toFixed(1)} µs CPU per event (main thread ${drain.mainCpuMicrosPerEvent.toFixed(1)} µs; ${drain.cores.toFixed(2)} cores), peak RSS ${(drain.peakRssKb / 1024).toFixed(0)} MiB (${drain.transactions} Kafka transactions in ${(ms / 1000).toFixed(2)} s from checkpoint loaded to last commit; first commit after ${drain.firstCommitMs} ms)`,
   );
   return { drain, end };
 }
@@ -274,6 +279,10 @@ function clientTable(
         'capturer CPU per event',
         (c) => `${joined(c, (d) => d.cpuMicrosPerEvent.toFixed(1))} µs`,
       ),
+      row(
+        'of which main thread',
+        (c) => `${joined(c, (d) => d.mainCpuMicrosPerEvent.toFixed(1))} µs`,
+      ),
       row('capturer CPU during the drain', (c) => `${joined(c, (d) => d.cores.toFixed(2))} cores`),
       row(
         'capturer peak RSS (VmHWM)',
@@ -316,7 +325,7 @@ async function main(): Promise<void> {
       `bench${kind}_${client}_${round}_${id}`;
     const captureNames = [
       ...orders.flatMap((order, round) => order.map((c) => captureName('', c, round + 1))),
-      captureName('met', CLIENTS[0] ?? 'kafkajs'),
+      ...(METRICS ? [captureName('met', CLIENTS[0] ?? 'kafkajs')] : []),
       ...(PROFILE ? CLIENTS.map((c) => captureName('prof', c)) : []),
     ];
     const decodeSlot = `bench_${id}_decode`;
@@ -376,31 +385,55 @@ async function main(): Promise<void> {
 
     // Sustained, under concurrent writers, on the first drain's process.
     const sustainedRun = first.run;
-    const startIndex = sustainedRun.batches.length;
-    const writes = await sustainedWrites(databaseUrl);
-    const { written, ms: writeMs } = writes;
-    const caught = await sustainedRun.reached(first.end.published + written, 120_000);
-    const sustainedMs = Math.max(1, caught.at - writes.startedAt);
-    const sustained = sustainedRun.batches.slice(startIndex);
-    const latencies = sustained.flatMap((batch) => batch.latencies);
+    let written = 0;
+    let sustainedRows: string[][] = [];
+    if (SUSTAINED_MS > 0) {
+      const startIndex = sustainedRun.batches.length;
+      const writes = await sustainedWrites(databaseUrl);
+      written = writes.written;
+      const caught = await sustainedRun.reached(first.end.published + written, 120_000);
+      const sustainedMs = Math.max(1, caught.at - writes.startedAt);
+      const sustained = sustainedRun.batches.slice(startIndex);
+      const latencies = sustained.flatMap((batch) => batch.latencies);
+      const sustainedRate = rate(written, sustainedMs);
+      out(
+        `  sustained (${first.client}): writers committed ${rate(written, writes.ms)} events/s (${WRITERS} writers, transactions of 20 events over 4 aggregates); capture published them at ${sustainedRate} events/s (${sustained.length} Kafka transactions; all in Kafka ${caught.at - writes.endedAt} ms after the last write)`,
+      );
+      sustainedRows = [
+        [
+          `capture sustained, ${first.client}`,
+          `${sustainedRate} ev/s (writers: ${rate(written, writes.ms)} ev/s, ${WRITERS} writers)`,
+        ],
+        [
+          'commit-to-Kafka p50 / p99',
+          `${percentile(latencies, 50).toFixed(0)} / ${percentile(latencies, 99).toFixed(0)} ms (${latencies.length} source transactions)`,
+        ],
+      ];
+    }
     await sustainedRun.stop();
-    const sustainedRate = rate(written, sustainedMs);
-    out(
-      `  sustained (${first.client}): writers committed ${rate(written, writeMs)} events/s (${WRITERS} writers, transactions of 20 events over 4 aggregates); capture published them at ${sustainedRate} events/s (${sustained.length} Kafka transactions; all in Kafka ${caught.at - writes.endedAt} ms after the last write)`,
-    );
 
     // The same backlog (and the sustained writes) drained again with the Prometheus metrics
     // on, on the first client: the cost of metrics is the ratio of the two drains.
     const metClient = CLIENTS[0] ?? 'kafkajs';
-    const metered = startCapture(metClient, {
-      ...captureEnv(captureName('met', metClient)),
-      BENCH_METRICS: '1',
-    });
-    const meteredStart = await metered.ready;
-    const meteredEnd = await metered.reached(EVENTS + written, 600_000);
-    await metered.stop();
-    const meteredRate = rate(EVENTS + written, meteredEnd.at - meteredStart.at);
-    const unmeteredRate = drains.find((d) => d.client === metClient)?.eventsPerSecond ?? Number.NaN;
+    let metricsRows: string[][] = [];
+    if (METRICS) {
+      const metered = startCapture(metClient, {
+        ...captureEnv(captureName('met', metClient)),
+        BENCH_CHILD_METRICS: '1',
+      });
+      const meteredStart = await metered.ready;
+      const meteredEnd = await metered.reached(EVENTS + written, 600_000);
+      await metered.stop();
+      const meteredRate = rate(EVENTS + written, meteredEnd.at - meteredStart.at);
+      const unmeteredRate =
+        drains.find((d) => d.client === metClient)?.eventsPerSecond ?? Number.NaN;
+      metricsRows = [
+        [
+          `capture drain, metrics off / on, ${metClient}`,
+          `${unmeteredRate} / ${meteredRate} ev/s (on = ${((meteredRate / unmeteredRate) * 100).toFixed(1)} % of off; the on run also drains the sustained writes)`,
+        ],
+      ];
+    }
 
     out('');
     out('  summary');
@@ -408,21 +441,7 @@ async function main(): Promise<void> {
     out('');
     const shared = formatTable(
       ['measure', 'result'],
-      [
-        ['raw pgoutput decode (no Kafka)', `${decodeRate} ev/s`],
-        [
-          `capture sustained, ${first.client}`,
-          `${sustainedRate} ev/s (writers: ${rate(written, writeMs)} ev/s, ${WRITERS} writers)`,
-        ],
-        [
-          'commit-to-Kafka p50 / p99',
-          `${percentile(latencies, 50).toFixed(0)} / ${percentile(latencies, 99).toFixed(0)} ms (${latencies.length} source transactions)`,
-        ],
-        [
-          `capture drain, metrics off / on, ${metClient}`,
-          `${unmeteredRate} / ${meteredRate} ev/s (on = ${((meteredRate / unmeteredRate) * 100).toFixed(1)} % of off; the on run also drains the sustained writes)`,
-        ],
-      ],
+      [['raw pgoutput decode (no Kafka)', `${decodeRate} ev/s`], ...sustainedRows, ...metricsRows],
     );
     for (const line of shared) out(`    ${line}`);
 

@@ -1,3 +1,5 @@
+// First: it must patch kafkajs's grouping before anything loads kafkajs's producer.
+import { linearGroupingInstalled } from './internal/kafkajs-linear-grouping.js';
 import {
   type KafkaAdmin,
   type KafkaClient,
@@ -15,6 +17,7 @@ import { KafkajsAdmin } from './admin.js';
 import { readCommittedRecords } from './committed-reader.js';
 import { KafkajsConsumer } from './consumer.js';
 import { deadConnectionSocketFactory } from './internal/dead-connection-socket.js';
+import { installFastProduceRequest } from './internal/kafkajs-produce-request.js';
 import { installFastRecordEncoder } from './internal/kafkajs-record-encoder.js';
 import { kafkajsSecurity } from './internal/security.js';
 import { tlsRequiredCheck, type ConnectFailureCheck } from './internal/tls-required.js';
@@ -37,7 +40,9 @@ export interface KafkajsClientOptions extends KafkaSecurityOptions {
   readonly retry?: { readonly initialMs?: number; readonly retries?: number };
   /**
    * Replace kafkajs's record encoder with a byte-identical one that allocates once per
-   * record (2–2.5× the produce rate with Tributary's headers). Default `true`.
+   * record (2–2.5× the produce rate with Tributary's headers), and its Produce request
+   * encoder with a byte-identical one that allocates each request once at its exact size
+   * instead of nine doubling zero-filled buffers. Default `true`.
    */
   readonly fastRecordEncoder?: boolean;
   /**
@@ -57,6 +62,14 @@ class KafkajsClient implements KafkaClient {
     const logger = options.logger;
     // Before the first produce request: kafkajs loads its record encoder lazily with it.
     const fast = (options.fastRecordEncoder ?? true) && installFastRecordEncoder();
+    if (!linearGroupingInstalled) {
+      logger?.debug(
+        'kafkajs producer loaded before @tributary/kafkajs; its quadratic grouping stays',
+      );
+    }
+    if (fast && !installFastProduceRequest()) {
+      logger?.debug('kafkajs produce request already loaded; the fast request encoder is not used');
+    }
     if ((options.fastRecordEncoder ?? true) && !fast) {
       logger?.debug('kafkajs record encoder already loaded; the fast encoder is not used');
     }

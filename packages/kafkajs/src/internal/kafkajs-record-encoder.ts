@@ -21,7 +21,7 @@ import { createRequire } from 'node:module';
 const require = createRequire(import.meta.url);
 
 /** kafkajs's Encoder, of which we only need the prototype and `buf`/`offset` fields. */
-interface KafkaEncoder {
+export interface KafkaEncoder {
   buf: Buffer;
   offset: number;
 }
@@ -81,12 +81,28 @@ function writeBytes(
 const isBytes = (value: unknown): value is string | Uint8Array =>
   typeof value === 'string' || value instanceof Uint8Array;
 
+/** A record measured for {@link writeRecord}: its size and the byte lengths it writes. */
+export interface RecordLayout {
+  /** Bytes of the whole record, its length varint included. */
+  readonly size: number;
+  readonly bodySize: number;
+  readonly names: readonly string[];
+  /** Byte length of each header name and value, alternating. */
+  readonly lengths: readonly number[];
+  readonly keyLength: number;
+  readonly valueLength: number;
+  readonly offsetDelta: number;
+}
+
 /**
- * Encodes a record exactly as kafkajs 2.2.4 does, or returns `undefined` for inputs outside
- * the fast path.
+ * Measures a record as kafkajs 2.2.4 encodes it (timestamp delta 0, offset delta
+ * `offsetDelta`), or returns `undefined` for inputs outside the fast path.
  */
-export function encodeRecordFast(input: RecordInput): KafkaEncoder | undefined {
-  const { offsetDelta = 0, timestampDelta = 0, key, value, headers = {} } = input;
+export function measureRecord(
+  input: RecordInput,
+  offsetDelta = input.offsetDelta ?? 0,
+): RecordLayout | undefined {
+  const { timestampDelta = 0, key, value, headers = {} } = input;
   if (timestampDelta !== 0 || !Number.isSafeInteger(offsetDelta)) return undefined;
   if (key != null && !isBytes(key)) return undefined;
   if (value != null && !isBytes(value)) return undefined;
@@ -112,17 +128,38 @@ export function encodeRecordFast(input: RecordInput): KafkaEncoder | undefined {
     varIntSize(valueLength) +
     Math.max(0, valueLength) +
     headersSize;
-  const buffer = Buffer.allocUnsafe(varIntSize(bodySize) + bodySize);
-  let offset = writeVarInt(buffer, 0, bodySize);
+  return {
+    size: varIntSize(bodySize) + bodySize,
+    bodySize,
+    names,
+    lengths,
+    keyLength,
+    valueLength,
+    offsetDelta,
+  };
+}
+
+/** Writes a record measured by {@link measureRecord} at `offset`; returns the offset after it. */
+export function writeRecord(
+  buffer: Buffer,
+  start: number,
+  input: RecordInput,
+  layout: RecordLayout,
+): number {
+  const { key, value, headers = {} } = input;
+  const { names, lengths } = layout;
+  let offset = writeVarInt(buffer, start, layout.bodySize);
   buffer[offset++] = 0; // attributes
   buffer[offset++] = 0; // timestamp delta
-  offset = writeVarInt(buffer, offset, offsetDelta);
+  offset = writeVarInt(buffer, offset, layout.offsetDelta);
   offset =
-    key == null ? writeVarInt(buffer, offset, -1) : writeBytes(buffer, offset, key, keyLength);
+    key == null
+      ? writeVarInt(buffer, offset, -1)
+      : writeBytes(buffer, offset, key as string | Uint8Array, layout.keyLength);
   offset =
     value == null
       ? writeVarInt(buffer, offset, -1)
-      : writeBytes(buffer, offset, value, valueLength);
+      : writeBytes(buffer, offset, value as string | Uint8Array, layout.valueLength);
   offset = writeVarInt(buffer, offset, names.length);
   for (let index = 0; index < names.length; index += 1) {
     const name = names[index] as string;
@@ -134,10 +171,26 @@ export function encodeRecordFast(input: RecordInput): KafkaEncoder | undefined {
       lengths[index * 2 + 1] as number,
     );
   }
+  return offset;
+}
+
+/** A kafkajs `Encoder` holding `buffer` up to `offset`, without kafkajs's zero-filled allocation. */
+export function encoderOf(buffer: Buffer, offset: number): KafkaEncoder {
   const encoder = Object.create(EncoderClass.prototype) as KafkaEncoder;
   encoder.buf = buffer;
   encoder.offset = offset;
   return encoder;
+}
+
+/**
+ * Encodes a record exactly as kafkajs 2.2.4 does, or returns `undefined` for inputs outside
+ * the fast path.
+ */
+export function encodeRecordFast(input: RecordInput): KafkaEncoder | undefined {
+  const layout = measureRecord(input);
+  if (layout === undefined) return undefined;
+  const buffer = Buffer.allocUnsafe(layout.size);
+  return encoderOf(buffer, writeRecord(buffer, 0, input, layout));
 }
 
 let installed: boolean | undefined;

@@ -104,6 +104,14 @@ function parseIsoTimestamp(text: string): string {
   return parsed.toISOString();
 }
 
+/** A column's text; throws naming the column when it is missing or null. */
+function requiredColumn(row: OutboxRow, column: string): string {
+  const value = row[column];
+  if (value === undefined) throw new Error(`column ${column} is not in the row`);
+  if (value === null) throw new Error(`column ${column} is null`);
+  return value;
+}
+
 /** Creates the router for a configuration. Caches topic names per routed-by value. */
 export function createOutboxRouter(config: RouterConfig): OutboxRouter {
   const { columns } = config;
@@ -132,26 +140,20 @@ export function createOutboxRouter(config: RouterConfig): OutboxRouter {
   return (row, context) => {
     const eventIdText = row[columns.eventId] ?? null;
     try {
-      const required = (field: keyof typeof columns): string => {
-        const value = row[columns[field]];
-        if (value === undefined) throw new Error(`column ${columns[field]} is not in the row`);
-        if (value === null) throw new Error(`column ${columns[field]} is null`);
-        return value;
-      };
-      const eventId = required('eventId');
+      const eventId = requiredColumn(row, columns.eventId);
       assertEventId(eventId);
-      const aggregateType = required('aggregateType');
+      const aggregateType = requiredColumn(row, columns.aggregateType);
       assertAggregateType(aggregateType);
-      const aggregateId = required('aggregateId');
+      const aggregateId = requiredColumn(row, columns.aggregateId);
       assertAggregateId(aggregateId);
-      const aggregateVersion = Number(required('aggregateVersion'));
+      const aggregateVersion = Number(requiredColumn(row, columns.aggregateVersion));
       assertVersion('aggregate version', aggregateVersion, 1);
-      const eventType = required('eventType');
+      const eventType = requiredColumn(row, columns.eventType);
       assertEventType(eventType);
       const schemaVersionText = row[columns.schemaVersion] ?? null;
       const schemaVersion = schemaVersionText === null ? 1 : Number(schemaVersionText);
       assertVersion('schema version', schemaVersion, 1);
-      const payload = required('payload');
+      const payload = requiredColumn(row, columns.payload);
       const metadataText = row[columns.metadata] ?? null;
       const metadata =
         metadataText === null ? {} : (JSON.parse(metadataText) as EventMetadata | null);

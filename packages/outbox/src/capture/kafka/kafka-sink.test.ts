@@ -4,7 +4,7 @@ import { resolveCaptureConfig } from '../config.js';
 import { isCaptureError } from '../errors.js';
 import { silentLogger } from '@tributary/core';
 import type { CaptureRecord } from '../router.js';
-import { KafkaCaptureSink } from './kafka-sink.js';
+import { KafkaCaptureSink, producerRequests, type Outgoing } from './kafka-sink.js';
 
 const config = resolveCaptureConfig({
   name: 'unit',
@@ -58,5 +58,43 @@ describe('KafkaCaptureSink on the Kafka client port (in-memory log)', () => {
     expect(isCaptureError(failure, 'CAPTURE_FENCED')).toBe(true);
     expect((await newer.readCheckpoint())?.commitLsn).toBe(0x100n);
     await Promise.all([older.close(), newer.close()]);
+  });
+});
+
+describe('producerRequests', () => {
+  const item = (
+    topic: string,
+    partition: number | undefined,
+    key: string,
+    bytes: number,
+  ): Outgoing => ({
+    topic,
+    message: { key, value: key, ...(partition === undefined ? {} : { partition }) },
+    bytes,
+  });
+
+  it('cuts one request per partition (in first-seen order, each partition in its order), then by bytes, the checkpoint last', () => {
+    const items = [
+      item('t', 0, 'a1', 40),
+      item('t', 1, 'b1', 40),
+      item('u', 0, 'c1', 40),
+      item('t', 0, 'a2', 40),
+      item('t', 1, 'b2', 40),
+      item('t', 0, 'a3', 40),
+      item('checkpoints', undefined, 'cp', 10),
+    ];
+    const requests = producerRequests(items, 100);
+    expect(requests.map((request) => request.map((entry) => entry.message.key))).toEqual([
+      ['a1', 'a2'],
+      ['a3'],
+      ['b1', 'b2'],
+      ['c1'],
+      ['cp'],
+    ]);
+    for (const request of requests) {
+      expect(
+        new Set(request.map((entry) => `${entry.topic}/${String(entry.message.partition)}`)).size,
+      ).toBe(1);
+    }
   });
 });
