@@ -2,7 +2,12 @@ import { InMemoryKafkaClient, InMemoryKafkaLog } from '@tributary/testing';
 import { describe, expect, it } from 'vitest';
 import { resolveCaptureConfig } from '../config.js';
 import { isCaptureError } from '../errors.js';
-import { silentLogger } from '@tributary/core';
+import {
+  partitionForKey,
+  silentLogger,
+  type KafkaProducer,
+  type KafkaTopicMessages,
+} from '@tributary/core';
 import type { CaptureRecord } from '../router.js';
 import { KafkaCaptureSink, producerRequests, type Outgoing } from './kafka-sink.js';
 
@@ -58,6 +63,72 @@ describe('KafkaCaptureSink on the Kafka client port (in-memory log)', () => {
     expect(isCaptureError(failure, 'CAPTURE_FENCED')).toBe(true);
     expect((await newer.readCheckpoint())?.commitLsn).toBe(0x100n);
     await Promise.all([older.close(), newer.close()]);
+  });
+});
+
+/** An in-memory client that records every request sent inside a transaction. */
+class RecordingClient extends InMemoryKafkaClient {
+  readonly requests: (readonly KafkaTopicMessages[])[] = [];
+
+  override producer(...args: Parameters<InMemoryKafkaClient['producer']>): KafkaProducer {
+    const producer = super.producer(...args);
+    const requests = this.requests;
+    return {
+      connect: () => producer.connect(),
+      send: (request) => producer.send(request),
+      disconnect: () => producer.disconnect(),
+      begin: async () => {
+        const transaction = await producer.begin();
+        return {
+          send: (request) => {
+            requests.push(request);
+            return transaction.send(request);
+          },
+          commit: () => transaction.commit(),
+          abort: () => transaction.abort(),
+        };
+      },
+    };
+  }
+}
+
+describe('KafkaCaptureSink requests', () => {
+  it('gives transaction summaries an explicit partition, so every request holds one partition', async () => {
+    const withSummaries = resolveCaptureConfig({
+      name: 'unit',
+      databaseUrl: 'postgres://unused/db',
+      kafka: { brokers: ['unused:9092'] },
+      topics: { transactionTopic: 'transactions' },
+    });
+    const client = new RecordingClient(new InMemoryKafkaLog());
+    const sink = new KafkaCaptureSink({ client, config: withSummaries, logger: silentLogger });
+    await sink.connect();
+    const summaries = [0x100n, 0x180n, 0x1a0n, 0x1c0n].map((commitLsn, xid) => ({
+      xid,
+      commitLsn,
+      commitTimeMicros: 1_700_000_000_000_000n,
+      eventCount: 1,
+    }));
+    await sink.publish({
+      ...batch(0x1c0n, [record('a', 1), record('b', 1)]),
+      transactions: summaries,
+    });
+    const sent = client.requests.flatMap((request) =>
+      request.filter((topic) => topic.topic === 'transactions'),
+    );
+    const messages = sent.flatMap((topic) => topic.messages);
+    expect(messages).toHaveLength(4);
+    const partitions = withSummaries.topics.partitions;
+    for (const message of messages) {
+      expect(message.partition).toBe(partitionForKey(String(message.key), partitions));
+    }
+    for (const request of client.requests) {
+      const targets = request.flatMap((topic) =>
+        topic.messages.map((message) => `${topic.topic}/${String(message.partition)}`),
+      );
+      expect(new Set(targets).size, JSON.stringify(targets)).toBe(1);
+    }
+    await sink.close();
   });
 });
 

@@ -120,6 +120,13 @@ export class KafkaCaptureSink implements CaptureSink {
   /** Topics whose partition count was compared with the layout since `#layoutCheckedAt`. */
   readonly #verified = new Set<string>();
   #layoutCheckedAt = performance.now();
+  /**
+   * Partition count of the transaction topic when the sink was prepared. Summaries get an
+   * explicit partition like events, so every produce request holds one partition (a retry
+   * of a multi-broker send could write records twice); each summary has its own key, so a
+   * count that grew since only leaves the new partitions unused.
+   */
+  #transactionPartitions = 1;
 
   constructor(options: KafkaCaptureSinkOptions) {
     this.#client = options.client;
@@ -141,7 +148,8 @@ export class KafkaCaptureSink implements CaptureSink {
     this.#admin = admin;
     const { checkpointTopic, transactionTopic } = this.#config.topics;
     await this.#ensureTopic(checkpointTopic, 'checkpoint');
-    if (transactionTopic !== null) await this.#ensureTopic(transactionTopic, 'transactions');
+    if (transactionTopic !== null)
+      this.#transactionPartitions = await this.#ensureTopic(transactionTopic, 'transactions');
   }
 
   async connect(identity?: SourceIdentity): Promise<void> {
@@ -245,8 +253,10 @@ export class KafkaCaptureSink implements CaptureSink {
     const transactionTopic = config.topics.transactionTopic;
     if (transactionTopic !== null) {
       for (const summary of batch.transactions) {
+        const key = formatLsn(summary.commitLsn);
         const message = {
-          key: formatLsn(summary.commitLsn),
+          key,
+          partition: partitionForKey(key, this.#transactionPartitions),
           value: JSON.stringify({
             xid: summary.xid,
             commitLsn: formatLsn(summary.commitLsn),
