@@ -22,7 +22,8 @@
  * BENCH_WRITERS (default 4), BENCH_PROFILE (default 1), BENCH_ROUNDS (drains per client,
  * default 1), BENCH_CLIENTS (default `kafkajs,platformatic`), BENCH_RAW (0 skips the raw
  * decode and produce runs; default 1), BENCH_METRICS (0 skips the metrics-on drain; default
- * 1); BENCH_SUSTAINED_MS=0 skips the sustained case.
+ * 1; `first` runs it before the other drains, to alternate the order between runs: the later
+ * drain runs on a warmer page cache); BENCH_SUSTAINED_MS=0 skips the sustained case.
  */
 import {
   BACKLOG_EVENTS_PER_TRANSACTION,
@@ -53,6 +54,7 @@ const WRITERS = Number(process.env.BENCH_WRITERS ?? 4);
 const PROFILE = (process.env.BENCH_PROFILE ?? '1') !== '0';
 const RAW = (process.env.BENCH_RAW ?? '1') !== '0';
 const METRICS = (process.env.BENCH_METRICS ?? '1') !== '0';
+const METRICS_FIRST = process.env.BENCH_METRICS === 'first';
 const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 1));
 const CLIENTS = (process.env.BENCH_CLIENTS ?? KAFKA_CLIENT_NAMES.join(','))
   .split(',')
@@ -195,7 +197,7 @@ async function measureDrain(
     firstCommitMs: (run.batches[0]?.at ?? start.at) - start.at,
   };
   out(
-    `  capture drain, ${client} (round ${round}): ${drain.eventsPerSecond} events/s, ${drain.cpuMicrosPerEvent.toFixed(1)} µs CPU per event (main thread ${drain.mainCpuMicrosPerEvent.toFixed(1)} µs; ${drain.cores.toFixed(2)} cores), peak RSS ${(drain.peakRssKb / 1024).toFixed(0)} MiB (${drain.transactions} Kafka transactions in ${(ms / 1000).toFixed(2)} s from checkpoint loaded to last commit; first commit after ${drain.firstCommitMs} ms)`,
+    `  capture drain, ${client} (${round === 0 ? 'metrics on' : `round ${round}`}): ${drain.eventsPerSecond} events/s, ${drain.cpuMicrosPerEvent.toFixed(1)} µs CPU per event (main thread ${drain.mainCpuMicrosPerEvent.toFixed(1)} µs; ${drain.cores.toFixed(2)} cores), peak RSS ${(drain.peakRssKb / 1024).toFixed(0)} MiB (${drain.transactions} Kafka transactions in ${(ms / 1000).toFixed(2)} s from checkpoint loaded to last commit; first commit after ${drain.firstCommitMs} ms)`,
   );
   return { drain, end };
 }
@@ -364,6 +366,21 @@ async function main(): Promise<void> {
       TRIBUTARY_PROGRESS_INTERVAL_MS: '0',
     });
 
+    // The same backlog (and the sustained writes, when it runs after them) drained again with
+    // the Prometheus metrics on, on the first client: the cost of metrics is the ratio of the
+    // two drains. BENCH_METRICS=first runs it before the other drains.
+    const metClient = CLIENTS[0] ?? 'kafkajs';
+    let metered: Drain | undefined;
+    const meteredDrain = async (events: number): Promise<void> => {
+      const run = startCapture(metClient, {
+        ...captureEnv(captureName('met', metClient)),
+        BENCH_CHILD_METRICS: '1',
+      });
+      // Measured like the other drains (checkpoint load to last commit, CPU of the process).
+      metered = (await measureDrain(run, metClient, 0, events).finally(() => run.stop())).drain;
+    };
+    if (METRICS && METRICS_FIRST) await meteredDrain(EVENTS);
+
     // Drain the backlog, each client in turn; the first run stays up for the sustained case.
     const drains: Drain[] = [];
     let first: { run: CaptureRun; client: KafkaClientName; end: RunMark } | undefined;
@@ -412,25 +429,22 @@ async function main(): Promise<void> {
     }
     await sustainedRun.stop();
 
-    // The same backlog (and the sustained writes) drained again with the Prometheus metrics
-    // on, on the first client: the cost of metrics is the ratio of the two drains.
-    const metClient = CLIENTS[0] ?? 'kafkajs';
+    if (METRICS && !METRICS_FIRST) await meteredDrain(EVENTS + written);
     let metricsRows: string[][] = [];
-    if (METRICS) {
-      const metered = startCapture(metClient, {
-        ...captureEnv(captureName('met', metClient)),
-        BENCH_CHILD_METRICS: '1',
-      });
-      const meteredStart = await metered.ready;
-      const meteredEnd = await metered.reached(EVENTS + written, 600_000);
-      await metered.stop();
-      const meteredRate = rate(EVENTS + written, meteredEnd.at - meteredStart.at);
-      const unmeteredRate =
-        drains.find((d) => d.client === metClient)?.eventsPerSecond ?? Number.NaN;
+    if (metered !== undefined) {
+      const on: Drain = metered;
+      const off = drains.find((d) => d.client === metClient);
+      const offRate = off?.eventsPerSecond ?? Number.NaN;
+      const offCpu = off?.cpuMicrosPerEvent ?? Number.NaN;
+      const order = METRICS_FIRST ? 'on drained first' : 'on drained last';
       metricsRows = [
         [
           `capture drain, metrics off / on, ${metClient}`,
-          `${unmeteredRate} / ${meteredRate} ev/s (on = ${((meteredRate / unmeteredRate) * 100).toFixed(1)} % of off; the on run also drains the sustained writes)`,
+          `${offRate} / ${on.eventsPerSecond} ev/s (on = ${((on.eventsPerSecond / offRate) * 100).toFixed(1)} % of off; ${order}${!METRICS_FIRST && written > 0 ? ', with the sustained writes' : ''})`,
+        ],
+        [
+          `capturer CPU per event, metrics off / on, ${metClient}`,
+          `${offCpu.toFixed(1)} / ${on.cpuMicrosPerEvent.toFixed(1)} µs (on = ${((on.cpuMicrosPerEvent / offCpu) * 100).toFixed(1)} % of off)`,
         ],
       ];
     }
