@@ -34,7 +34,7 @@ import {
   upSecureStack,
   type SecureKafkaUser,
 } from '@tributary/testing';
-import { Kafka, logLevel } from 'kafkajs';
+import { Kafka, logLevel, type Admin } from 'kafkajs';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 
@@ -183,18 +183,24 @@ function grants(...flags: string[]): string {
   return result.stdout;
 }
 
-const topicsOfThisRun = async (): Promise<string[]> => {
+/** Runs `work` with a kafkajs admin on the stack's unsecured admin listener. */
+async function withKafkaAdmin<T>(work: (kafkaAdmin: Admin) => Promise<T>): Promise<T> {
   const kafkaAdmin = new Kafka({
     brokers: [...secure.kafkaAdminBrokers],
     logLevel: logLevel.NOTHING,
   }).admin();
   await kafkaAdmin.connect();
   try {
-    return (await kafkaAdmin.listTopics()).filter((topic) => topic.startsWith(`secure.${run_}`));
+    return await work(kafkaAdmin);
   } finally {
     await kafkaAdmin.disconnect();
   }
-};
+}
+
+const topicsOfThisRun = (): Promise<string[]> =>
+  withKafkaAdmin(async (kafkaAdmin) =>
+    (await kafkaAdmin.listTopics()).filter((topic) => topic.startsWith(`secure.${run_}`)),
+  );
 
 const MODULE = `import { defineProjection } from '@tributary/projections';
 export const projections = [
@@ -639,13 +645,8 @@ describe('the secured stack', () => {
   it(
     'capture refused by the registry (wrong password) stops with REGISTRY_REQUEST_FAILED and writes nothing',
     async () => {
-      const endOffsets = async (): Promise<string> => {
-        const kafkaAdmin = new Kafka({
-          brokers: [...secure.kafkaAdminBrokers],
-          logLevel: logLevel.NOTHING,
-        }).admin();
-        await kafkaAdmin.connect();
-        try {
+      const endOffsets = (): Promise<string> =>
+        withKafkaAdmin(async (kafkaAdmin) => {
           const topics = (await kafkaAdmin.listTopics()).filter((t) => t.startsWith(topicPrefix));
           const offsets = await Promise.all(
             topics.sort().map(async (topic) => ({
@@ -654,10 +655,7 @@ describe('the secured stack', () => {
             })),
           );
           return JSON.stringify(offsets);
-        } finally {
-          await kafkaAdmin.disconnect();
-        }
-      };
+        });
       const before = await endOffsets();
       const wrong = `wrong-${randomBytes(6).toString('hex')}`;
       const capture = tributary(['capture', '--schemas', schemasPath], {
