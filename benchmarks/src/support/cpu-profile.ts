@@ -37,7 +37,7 @@ function stageOf(pkg: string, url: string): string | undefined {
   if (pkg === 'pg-logical-replication' || pkg === 'pg' || pkg === 'pg-protocol') {
     return 'pgoutput decode (pg, pg-logical-replication)';
   }
-  if (file.startsWith('pgoutput-source') || file.startsWith('postgres-change-source')) {
+  if (file.startsWith('pgoutput-') || file.startsWith('postgres-change-source')) {
     return 'pgoutput decode (pg, pg-logical-replication)';
   }
   if (file.startsWith('router') || file.startsWith('record-format') || file === 'validation.ts') {

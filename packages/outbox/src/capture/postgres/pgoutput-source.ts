@@ -22,6 +22,7 @@ import { CaptureError } from '../errors.js';
 import { type Logger } from '@tributary/core';
 import { formatLsn, parseLsn } from '../lsn.js';
 import type { OutboxRow } from '../router.js';
+import { decodeInsert, type DecodedInsert } from './pgoutput-insert.js';
 import type { ChangeListener, ChangeStream, SourceTransaction } from '../source.js';
 
 /** How long a connection attempt to PostgreSQL may take before the pipeline restarts. */
@@ -72,9 +73,15 @@ const keepText = (text: string): string => text;
  */
 class TextPgoutputPlugin extends PgoutputPlugin {
   received = 0;
+  /** The library parser's relation cache (filled as RELATION messages arrive). */
+  readonly #relations = (
+    this as unknown as { parser: { _relationCache: Map<number, Pgoutput.MessageRelation> } }
+  ).parser._relationCache;
 
   override parse(buffer: Buffer): Pgoutput.Message {
     this.received += 1;
+    const insert = decodeInsert(buffer, this.#relations);
+    if (insert !== undefined) return insert;
     const message = super.parse(buffer);
     if (message.tag === 'relation') {
       // The parser caches this relation object and decodes later inserts with these
@@ -335,7 +342,7 @@ export class PgoutputSource implements ChangeStream {
         }
         const row = message.new as OutboxRow;
         open.rows.push(row);
-        open.bytes += rowLength(row);
+        open.bytes += (message as Partial<DecodedInsert>).columnBytes ?? rowLength(row);
         if (open.rows.length >= PART_ROWS || open.bytes >= PART_BYTES) {
           const rows = open.rows;
           const firstSequence = open.delivered;
