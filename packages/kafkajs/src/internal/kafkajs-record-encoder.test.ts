@@ -64,6 +64,34 @@ describe('the fast kafkajs record encoder', () => {
     }
   });
 
+  it('writes ASCII and mixed short strings exactly as kafkajs does', () => {
+    // Header names and values are mostly short ASCII, written without a call into C++:
+    // lengths around the short-string bound, and one non-ASCII unit anywhere in them.
+    const ascii = (length: number): string =>
+      Array.from({ length }, () => String.fromCharCode(32 + Math.floor(Math.random() * 95))).join(
+        '',
+      );
+    for (const length of [0, 1, 35, 36, 63, 64, 65, 130, 300]) {
+      for (const odd of ['', 'é', '\u007f', '\u0080', '😀', '\ud800']) {
+        const text = ascii(length);
+        const at = Math.floor(Math.random() * (length + 1));
+        const mixed = `${text.slice(0, at)}${odd}${text.slice(at)}`;
+        const input: RecordInput = {
+          offsetDelta: length,
+          key: mixed,
+          value: ascii(length),
+          headers: { [mixed || 'name']: mixed, [`${ascii(length)}-x`]: ascii(length) },
+        };
+        const fast = encodeRecordFast(input);
+        expect(fast).toBeDefined();
+        expect(
+          bytes(fast as { buf: Buffer; offset: number }).equals(bytes(original(input))),
+          JSON.stringify(input).slice(0, 200),
+        ).toBe(true);
+      }
+    }
+  });
+
   it('leaves inputs outside its fast path to kafkajs', () => {
     expect(encodeRecordFast({ timestampDelta: 5, key: 'k', value: 'v' })).toBeUndefined();
     expect(

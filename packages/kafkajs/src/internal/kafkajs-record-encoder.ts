@@ -61,8 +61,26 @@ function writeVarInt(buffer: Buffer, offset: number, value: number): number {
   return offset;
 }
 
+/**
+ * Strings up to this many UTF-16 units are measured and written in JavaScript when they are
+ * ASCII. A record carries ~26 short strings (header names and values): each call into
+ * `Buffer.byteLength` / `buffer.write` costs more than the loop over its characters
+ * (bench:capture profile, docs/benchmarks.md).
+ */
+const SHORT_STRING = 64;
+
+/** UTF-8 byte length; ASCII strings of up to {@link SHORT_STRING} units without a call into C++. */
+function stringByteLength(value: string): number {
+  const length = value.length;
+  if (length > SHORT_STRING) return Buffer.byteLength(value, 'utf8');
+  for (let index = 0; index < length; index += 1) {
+    if (value.charCodeAt(index) > 0x7f) return Buffer.byteLength(value, 'utf8');
+  }
+  return length;
+}
+
 const byteLength = (value: string | Uint8Array): number =>
-  typeof value === 'string' ? Buffer.byteLength(value, 'utf8') : value.length;
+  typeof value === 'string' ? stringByteLength(value) : value.length;
 
 function writeBytes(
   buffer: Buffer,
@@ -71,8 +89,11 @@ function writeBytes(
   length: number,
 ): number {
   let next = writeVarInt(buffer, offset, length);
-  if (typeof value === 'string') buffer.write(value, next, length, 'utf8');
-  else buffer.set(value, next);
+  if (typeof value !== 'string') buffer.set(value, next);
+  else if (length === value.length && length <= SHORT_STRING) {
+    // Byte length equal to the UTF-16 length: ASCII, one byte per unit.
+    for (let index = 0; index < length; index += 1) buffer[next + index] = value.charCodeAt(index);
+  } else buffer.write(value, next, length, 'utf8');
   next += length;
   return next;
 }
@@ -112,7 +133,7 @@ export function measureRecord(
   for (const name of names) {
     const header = headers[name];
     if (!isBytes(header)) return undefined;
-    const nameLength = Buffer.byteLength(name, 'utf8');
+    const nameLength = stringByteLength(name);
     const valueLength = byteLength(header);
     lengths.push(nameLength, valueLength);
     headersSize += varIntSize(nameLength) + nameLength + varIntSize(valueLength) + valueLength;
