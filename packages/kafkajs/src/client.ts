@@ -1,5 +1,7 @@
 // First: it must patch kafkajs's grouping before anything loads kafkajs's producer.
 import { linearGroupingInstalled } from './internal/kafkajs-linear-grouping.js';
+// Patches kafkajs's prototypes when evaluated (kafkajs-transaction-coordinator.ts).
+import './internal/kafkajs-transaction-coordinator.js';
 import {
   type KafkaAdmin,
   type KafkaClient,
