@@ -290,41 +290,42 @@ export class PostgresEventStore implements EventStore {
    * or an event id, the next version or the command id is already taken (SQLSTATE 23505;
    * the statement committed nothing). The caller then runs the full statement, which tells
    * a duplicate, a conflict and a reused command id apart exactly as before, so the fast
-   * path changes no outcome, only the cost of the appends that succeed.
+   * path changes no outcome, only the cost of the appends that succeed. With an exact
+   * expectation a conflict thus takes two round trips: the price of a success that returns
+   * no row (see `singleStreamAppendStatement`).
    */
   async #appendFast(plan: StreamPlan): Promise<AppendResult | undefined> {
-    const exact = plan.expected !== 'any';
+    const expected = plan.expected;
+    const exact = expected !== 'any';
     const statement =
       this.#fastStatements[
         (exact ? 4 : 0) + (plan.events.length > 1 ? 2 : 0) + (plan.commandId === undefined ? 0 : 1)
       ];
     if (statement === undefined) return undefined;
-    let rows: SingleStreamRow[];
     try {
-      rows = await this.#executor.query<SingleStreamRow>(
+      if (exact) {
+        const written = await this.#executor.execute(
+          statement.text,
+          singleStreamParams(plan),
+          statement.name,
+        );
+        // Nothing written: the expectation did not hold (a stale version, or a retry whose
+        // events are stored); the full statement says which.
+        if (written === 0) return undefined;
+        return appendedResult(plan, expected === 'no-stream' ? 0 : expected);
+      }
+      const rows = await this.#executor.query<SingleStreamRow>(
         statement.text,
         singleStreamParams(plan),
         statement.name,
       );
+      let last: number | undefined;
+      for (const row of rows) last = Math.max(last ?? 0, row.aggregate_version ?? 0);
+      return last === undefined ? undefined : appendedResult(plan, last - plan.events.length);
     } catch (error) {
       if (isUniqueViolation(error)) return undefined;
       throw error;
     }
-    const [first] = rows;
-    if (first === undefined) {
-      // An exact append that inserted returns nothing: its versions follow the expectation.
-      return exact
-        ? appendedResult(plan, plan.expected === 'no-stream' ? 0 : plan.expected)
-        : undefined;
-    }
-    if (first.actual_version !== null) {
-      // A stored id makes this a retry (duplicate) or a misuse: the full statement tells which.
-      if (first.known === true) return undefined;
-      throw new ConcurrencyError(plan.stream, plan.expected, first.actual_version);
-    }
-    let last = 0;
-    for (const row of rows) last = Math.max(last, row.aggregate_version ?? 0);
-    return appendedResult(plan, last - plan.events.length);
   }
 
   async #appendOnce(plans: readonly StreamPlan[]): Promise<AppendResult[]> {
