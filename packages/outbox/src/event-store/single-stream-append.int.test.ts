@@ -82,7 +82,7 @@ describe('single-stream appends (one short statement)', () => {
     );
   });
 
-  it('reports a plain conflict in one round trip, as it appends in one', async () => {
+  it('appends in one round trip; a conflict takes a second, where the full statement says why the insert wrote nothing', async () => {
     const target = stream('conflict');
     const { store: counted, statements } = countingStore();
     await counted.appendToStream(target, [{ type: 'OrderPlaced', data: {} }], {
@@ -97,8 +97,40 @@ describe('single-stream appends (one short statement)', () => {
       expectedVersion: 3,
       actualVersion: 1,
     });
-    expect(statements()).toBe(2);
+    expect(statements()).toBe(3);
     expect((await rowsOf(target.aggregateId)).events).toBe(1);
+  });
+
+  it('fails a stale exact expectation the same way for one and several events, with and without a command id, writing nothing', async () => {
+    const target = stream('stale-shapes');
+    await store.appendToStream(
+      target,
+      [
+        { type: 'OrderPlaced', data: {} },
+        { type: 'LineAdded', data: {} },
+      ],
+      { expectedVersion: 'no-stream' },
+    );
+    for (const count of [1, 3]) {
+      for (const commandId of [undefined, `cmd-${uuidV7()}`]) {
+        for (const expectedVersion of ['no-stream', 1, 5] as const) {
+          const { store: counted, statements } = countingStore();
+          const error: unknown = await counted
+            .appendToStream(
+              target,
+              Array.from({ length: count }, (_, n) => ({ type: 'LineAdded', data: { n } })),
+              commandId === undefined ? { expectedVersion } : { expectedVersion, commandId },
+            )
+            .catch((caught: unknown) => caught);
+          expect(error).toBeInstanceOf(ConcurrencyError);
+          expect(error).toMatchObject({ expectedVersion, actualVersion: 2 });
+          // The fast INSERT wrote nothing, the full statement classified: nothing more.
+          expect(statements()).toBe(2);
+          if (commandId !== undefined) expect(await store.findCommand(commandId)).toBeUndefined();
+        }
+      }
+    }
+    expect(await rowsOf(target.aggregateId)).toEqual({ events: 2, commands: 0 });
   });
 
   it('appends with an exact expectation without a result row, and reports the versions the database assigned', async () => {
@@ -141,7 +173,7 @@ describe('single-stream appends (one short statement)', () => {
         { expectedVersion: 4, commandId: `cmd-${uuidV7()}` },
       ),
     ];
-    // One statement per append, and nothing came back from any of them.
+    // One statement per append (a top-level INSERT), and no row came back from any of them.
     expect(rowCounts).toEqual([0, 0, 0, 0]);
     expect(results.map((result) => result.nextExpectedVersion)).toEqual([1, 3, 4, 6]);
     const { events } = await store.readStream(target);
