@@ -17,9 +17,12 @@
  * BENCH_LINGER_MS (capturer linger; default the capturer's), BENCH_METRICS=1 (also apply
  * with the Prometheus metrics on, and print the ratio), BENCH_KAFKA_CLIENT (kafkajs or
  * platformatic: the runtime's client; default kafkajs), BENCH_SKIP (comma list of `raw`,
- * `throughput`, `e2e`).
+ * `throughput`, `e2e`), BENCH_CPU_PROFILE (a directory: writes a V8 CPU profile of each
+ * throughput pass there, from the runtime's start to its last commit, for Chrome DevTools
+ * or `speedscope`).
  */
-import { readFile, rm } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { Session } from 'node:inspector/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { captureConfigFromEnvironment, createKafkaClient, kafkaClientName } from '@tributary/cli';
@@ -48,6 +51,7 @@ const EVENTS_PER_APPEND = Number(process.env['BENCH_EVENTS_PER_APPEND'] ?? 10);
 const METRICS = process.env['BENCH_METRICS'] === '1';
 const SKIP = new Set((process.env['BENCH_SKIP'] ?? '').split(','));
 const PARTITIONS = 4;
+const CPU_PROFILE_DIR = process.env['BENCH_CPU_PROFILE'];
 /** Capturer `batch.lingerMs` for the end-to-end runs (default: the capturer's own default). */
 const LINGER_MS = process.env['BENCH_LINGER_MS'];
 /** The p99 targets of issue #14 by offered rate. */
@@ -233,12 +237,15 @@ async function throughputRuns(bench: Bench): Promise<void> {
         applied += batch.applied;
         batches += 1;
       });
+      const profiler = CPU_PROFILE_DIR === undefined ? undefined : await startProfile();
       started = performance.now();
       const cpu = process.cpuUsage();
       await runtime.start();
       while (applied < EVENTS) await sleep(20);
       const ended = performance.now();
       const used = process.cpuUsage(cpu);
+      if (profiler !== undefined && CPU_PROFILE_DIR !== undefined)
+        await stopProfile(profiler, join(CPU_PROFILE_DIR, `projections-${pass}.cpuprofile`));
       const seconds = (ended - started) / 1_000;
       clearInterval(scrape);
       await runtime.stop();
@@ -252,6 +259,22 @@ async function throughputRuns(bench: Bench): Promise<void> {
     if (off !== undefined && on !== undefined)
       results.push([`metrics on / off, ${mode} handler`, `${((on / off) * 100).toFixed(1)} %`]);
   }
+}
+
+async function startProfile(): Promise<Session> {
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  return session;
+}
+
+async function stopProfile(session: Session, file: string): Promise<void> {
+  const { profile } = await session.post('Profiler.stop');
+  session.disconnect();
+  await mkdir(CPU_PROFILE_DIR ?? '.', { recursive: true });
+  await writeFile(file, JSON.stringify(profile));
+  log(`CPU profile written to ${file}`);
 }
 
 /** One end-to-end run: load process → outbox → capture process → Kafka → this runtime. */

@@ -12,6 +12,7 @@ import {
   type Tracer,
   type KafkaTopicSpec,
   type Logger,
+  type RawHeaders,
   type RecordValueDecoder,
   silentLogger,
   topicFor,
@@ -33,6 +34,7 @@ import { projectionDatabaseFailure } from '../store/postgres/access.js';
 import { kafkaDeadLetterPublisher } from './dead-letter.js';
 import { runningProjection, waitForProjection, type WaitForOptions } from '../read-your-writes.js';
 import { hiddenEntriesCoverer } from './hidden-entries.js';
+import { LagOffsetCommitter } from './lag-offsets.js';
 import { isFatalProjectionError, ProjectionApplier } from './projection-applier.js';
 import { ProjectionError } from '../errors.js';
 import { StallWatchdog, type PartitionProgress, type StalledPartition } from './stall-watchdog.js';
@@ -92,19 +94,39 @@ export interface ProjectionRuntime {
 
 const utf8 = new TextDecoder();
 
+// Node clients hand out Buffers, whose own UTF-8 decoding is the fastest for short strings.
+const text = (bytes: Uint8Array): string =>
+  Buffer.isBuffer(bytes) ? bytes.toString('utf8') : utf8.decode(bytes);
+
+/**
+ * Header values as strings, decoded once per record: the applier reads several headers of
+ * every record (the envelope, content type, commit LSN, occurred-at), and decoding bytes
+ * each time cost more than the decoding of the record itself.
+ */
+const headerStrings = (headers: RawHeaders): RawHeaders => {
+  const decoded: Record<string, string | readonly string[]> = {};
+  for (const name in headers) {
+    const value = headers[name];
+    if (value === undefined) continue;
+    decoded[name] =
+      typeof value === 'string'
+        ? value
+        : Array.isArray(value)
+          ? (value as readonly (string | Uint8Array)[]).map((one) =>
+              typeof one === 'string' ? one : text(one),
+            )
+          : text(value as Uint8Array);
+  }
+  return decoded;
+};
+
 const toSourceRecord = (record: KafkaRecord): SourceRecord => ({
   topic: record.topic,
   partition: record.partition,
   offset: Number(record.offset),
-  // Node clients hand out Buffers, whose own UTF-8 decoding is the fastest for short keys.
-  key:
-    record.key === null
-      ? null
-      : Buffer.isBuffer(record.key)
-        ? record.key.toString('utf8')
-        : utf8.decode(record.key),
+  key: record.key === null ? null : text(record.key),
   value: record.value,
-  headers: record.headers,
+  headers: headerStrings(record.headers),
 });
 
 /**
@@ -352,6 +374,13 @@ export function createProjectionRuntime(options: ProjectionRuntimeOptions): Proj
       },
     });
     consumers.push(consumer);
+    // Only so that lag tools see progress; the database checkpoint is what the runtime trusts.
+    const lagOffsets = new LagOffsetCommitter(consumer, (error) => {
+      logger.debug('Kafka offset commit failed (lag tooling only)', {
+        projection: projection.name,
+        error,
+      });
+    });
 
     let retired = false;
     const eachBatch = async (batch: KafkaBatch): Promise<void> => {
@@ -376,7 +405,7 @@ export function createProjectionRuntime(options: ProjectionRuntimeOptions): Proj
       }
       for (let start = 0; start < messages.length; start += config.maxBatchRecords) {
         // A seek (new assignment) or a stop makes the rest of this fetch obsolete.
-        if (!batch.isRunning() || batch.isStale() || stopping || retired) return;
+        if (!batch.isRunning() || batch.isStale() || stopping || retired) break;
         const chunk = messages.slice(start, start + config.maxBatchRecords).map(toSourceRecord);
         const last = chunk[chunk.length - 1];
         if (last === undefined) continue;
@@ -456,19 +485,11 @@ export function createProjectionRuntime(options: ProjectionRuntimeOptions): Proj
         // Crash point for tests: committed in the database, not yet in Kafka.
         faults.hit('after-commit');
         batch.resolveOffset(BigInt(last.offset));
-        try {
-          // Only so that lag tools (kafka-consumer-groups, Burrow) see progress; the database
-          // checkpoint is what the runtime trusts.
-          await consumer.commitOffsets([{ topic, partition, offset: BigInt(nextOffset) }]);
-        } catch (error) {
-          logger.debug('Kafka offset commit failed (lag tooling only)', {
-            topic,
-            partition,
-            error,
-          });
-        }
+        lagOffsets.commit({ topic, partition, offset: BigInt(nextOffset) });
         await batch.heartbeat();
       }
+      // A stopping consumer leaves its group once this returns: its last offsets go first.
+      if (stopping || retired) await lagOffsets.flush();
     };
 
     await ensureTopics(topics);
