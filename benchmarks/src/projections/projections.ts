@@ -17,7 +17,10 @@
  * BENCH_LINGER_MS (capturer linger; default the capturer's), BENCH_METRICS=1 (also apply
  * with the Prometheus metrics on, and print the ratio), BENCH_KAFKA_CLIENT (kafkajs or
  * platformatic: the runtime's client; default kafkajs), BENCH_SKIP (comma list of `raw`,
- * `throughput`, `e2e`), BENCH_CPU_PROFILE (a directory: writes a V8 CPU profile of each
+ * `throughput`, `e2e`), BENCH_E2E_SPLIT=1 (a second, raw read_committed consumer in this
+ * process stamps when each event becomes visible in Kafka, splitting the end-to-end latency
+ * into append → Kafka and Kafka → projection commit; it costs this process CPU, so the
+ * runtime's CPU figure is then too high), BENCH_CPU_PROFILE (a directory: writes a V8 CPU profile of each
  * throughput pass there, from the runtime's start to its last commit, for Chrome DevTools
  * or `speedscope`).
  */
@@ -52,6 +55,7 @@ const METRICS = process.env['BENCH_METRICS'] === '1';
 const SKIP = new Set((process.env['BENCH_SKIP'] ?? '').split(','));
 const PARTITIONS = 4;
 const CPU_PROFILE_DIR = process.env['BENCH_CPU_PROFILE'];
+const E2E_SPLIT = process.env['BENCH_E2E_SPLIT'] === '1';
 /** Capturer `batch.lingerMs` for the end-to-end runs (default: the capturer's own default). */
 const LINGER_MS = process.env['BENCH_LINGER_MS'];
 /** The p99 targets of issue #14 by offered rate. */
@@ -261,6 +265,34 @@ async function throughputRuns(bench: Bench): Promise<void> {
   }
 }
 
+/**
+ * A raw read_committed consumer that stamps when each event id becomes readable in Kafka
+ * (BENCH_E2E_SPLIT=1); stopped with the run's cleanups.
+ */
+async function kafkaProbe(bench: Bench, topic: string): Promise<Map<string, number>> {
+  const visible = new Map<string, number>();
+  const consumer = bench.kafka.consumer({
+    groupId: `${topic}.probe`,
+    maxWaitTimeInMs: 20,
+    readUncommitted: false,
+  });
+  await consumer.connect();
+  await consumer.subscribe({ topics: [topic], fromBeginning: true });
+  await consumer.run({
+    partitionsConsumedConcurrently: PARTITIONS,
+    eachBatch: async ({ batch }) => {
+      const now = wallClockMs();
+      for (const message of batch.messages) {
+        const id = message.headers?.['tributary.event_id'];
+        if (id !== undefined) visible.set(String(id), now);
+      }
+      await Promise.resolve();
+    },
+  });
+  bench.cleanups.push(() => consumer.disconnect());
+  return visible;
+}
+
 async function startProfile(): Promise<Session> {
   const session = new Session();
   session.connect();
@@ -349,6 +381,7 @@ async function endToEnd(bench: Bench, mode: HandlerMode, rate: number): Promise<
     pending.set(batch.partition, []);
   });
   await runtime.start();
+  const visibleAt = E2E_SPLIT ? await kafkaProbe(bench, `${topicPrefix}.Counter`) : undefined;
   await sleep(3_000); // let the group settle before measuring
 
   const out = join(tmpdir(), `${run}_${tag}_appends.json`);
@@ -379,6 +412,25 @@ async function endToEnd(bench: Bench, mode: HandlerMode, rate: number): Promise<
     if (projected !== undefined) latencies.push(projected - at);
   }
   latencies.sort((a, b) => a - b);
+  if (visibleAt !== undefined) {
+    const toKafka: number[] = [];
+    const fromKafka: number[] = [];
+    for (const [eventId, at] of committed) {
+      const visible = visibleAt.get(eventId);
+      const projected = projectedAt.get(eventId);
+      if (visible === undefined || projected === undefined) continue;
+      toKafka.push(visible - at);
+      fromKafka.push(projected - visible);
+    }
+    toKafka.sort((a, b) => a - b);
+    fromKafka.sort((a, b) => a - b);
+    const split = (values: number[]): string =>
+      `p50 ${percentile(values, 50).toFixed(0)} ms, p99 ${percentile(values, 99).toFixed(0)} ms`;
+    results.push([
+      `  split, ${mode} handler, ${count(rate)}/s`,
+      `append commit → visible in Kafka ${split(toKafka)}; visible in Kafka → projection commit ${split(fromKafka)} (${toKafka.length} events)`,
+    ]);
+  }
   const target = P99_TARGET_MS.get(rate);
   results.push([
     `end to end, ${mode} handler, ${count(rate)}/s target rate, ${count(report.offered)}/s offered`,

@@ -12,7 +12,6 @@ import {
   type Tracer,
   type KafkaTopicSpec,
   type Logger,
-  type RawHeaders,
   type RecordValueDecoder,
   silentLogger,
   topicFor,
@@ -94,39 +93,19 @@ export interface ProjectionRuntime {
 
 const utf8 = new TextDecoder();
 
-// Node clients hand out Buffers, whose own UTF-8 decoding is the fastest for short strings.
-const text = (bytes: Uint8Array): string =>
-  Buffer.isBuffer(bytes) ? bytes.toString('utf8') : utf8.decode(bytes);
-
-/**
- * Header values as strings, decoded once per record: the applier reads several headers of
- * every record (the envelope, content type, commit LSN, occurred-at), and decoding bytes
- * each time cost more than the decoding of the record itself.
- */
-const headerStrings = (headers: RawHeaders): RawHeaders => {
-  const decoded: Record<string, string | readonly string[]> = {};
-  for (const name in headers) {
-    const value = headers[name];
-    if (value === undefined) continue;
-    decoded[name] =
-      typeof value === 'string'
-        ? value
-        : Array.isArray(value)
-          ? (value as readonly (string | Uint8Array)[]).map((one) =>
-              typeof one === 'string' ? one : text(one),
-            )
-          : text(value as Uint8Array);
-  }
-  return decoded;
-};
-
 const toSourceRecord = (record: KafkaRecord): SourceRecord => ({
   topic: record.topic,
   partition: record.partition,
   offset: Number(record.offset),
-  key: record.key === null ? null : text(record.key),
+  // Node clients hand out Buffers, whose own UTF-8 decoding is the fastest for short keys.
+  key:
+    record.key === null
+      ? null
+      : Buffer.isBuffer(record.key)
+        ? record.key.toString('utf8')
+        : utf8.decode(record.key),
   value: record.value,
-  headers: headerStrings(record.headers),
+  headers: record.headers,
 });
 
 /**
