@@ -33,7 +33,6 @@ import { projectionDatabaseFailure } from '../store/postgres/access.js';
 import { kafkaDeadLetterPublisher } from './dead-letter.js';
 import { runningProjection, waitForProjection, type WaitForOptions } from '../read-your-writes.js';
 import { hiddenEntriesCoverer } from './hidden-entries.js';
-import { LagOffsetCommitter } from './lag-offsets.js';
 import { isFatalProjectionError, ProjectionApplier } from './projection-applier.js';
 import { ProjectionError } from '../errors.js';
 import { StallWatchdog, type PartitionProgress, type StalledPartition } from './stall-watchdog.js';
@@ -353,13 +352,6 @@ export function createProjectionRuntime(options: ProjectionRuntimeOptions): Proj
       },
     });
     consumers.push(consumer);
-    // Only so that lag tools see progress; the database checkpoint is what the runtime trusts.
-    const lagOffsets = new LagOffsetCommitter(consumer, (error) => {
-      logger.debug('Kafka offset commit failed (lag tooling only)', {
-        projection: projection.name,
-        error,
-      });
-    });
 
     let retired = false;
     const eachBatch = async (batch: KafkaBatch): Promise<void> => {
@@ -384,7 +376,7 @@ export function createProjectionRuntime(options: ProjectionRuntimeOptions): Proj
       }
       for (let start = 0; start < messages.length; start += config.maxBatchRecords) {
         // A seek (new assignment) or a stop makes the rest of this fetch obsolete.
-        if (!batch.isRunning() || batch.isStale() || stopping || retired) break;
+        if (!batch.isRunning() || batch.isStale() || stopping || retired) return;
         const chunk = messages.slice(start, start + config.maxBatchRecords).map(toSourceRecord);
         const last = chunk[chunk.length - 1];
         if (last === undefined) continue;
@@ -464,11 +456,19 @@ export function createProjectionRuntime(options: ProjectionRuntimeOptions): Proj
         // Crash point for tests: committed in the database, not yet in Kafka.
         faults.hit('after-commit');
         batch.resolveOffset(BigInt(last.offset));
-        lagOffsets.commit({ topic, partition, offset: BigInt(nextOffset) });
+        try {
+          // Only so that lag tools (kafka-consumer-groups, Burrow) see progress; the database
+          // checkpoint is what the runtime trusts.
+          await consumer.commitOffsets([{ topic, partition, offset: BigInt(nextOffset) }]);
+        } catch (error) {
+          logger.debug('Kafka offset commit failed (lag tooling only)', {
+            topic,
+            partition,
+            error,
+          });
+        }
         await batch.heartbeat();
       }
-      // A stopping consumer leaves its group once this returns: its last offsets go first.
-      if (stopping || retired) await lagOffsets.flush();
     };
 
     await ensureTopics(topics);
