@@ -3,7 +3,9 @@
  * real local stack (started if needed), with the raw baselines measured in the same run:
  *
  * 1. raw kafkajs batch consume rate (eachBatch doing nothing);
- * 2. raw batched upsert rate (knex, 500 rows per statement, one transaction per batch);
+ * 2. raw batched upsert rate (knex, 500 rows per statement, one transaction per batch), and
+ *    the one-statement-per-event ceiling: single-row upserts over 4 connections through knex
+ *    `trx.raw`, bare `pg` and `pg` prepared statements, with the client CPU per statement;
  * 3. events/s the runtime applies to a Postgres read model, for each handler mode
  *    (`per-event`: one upsert per event; `batch`: one set-based upsert per batch);
  * 4. end-to-end latency, append commit (PostgreSQL outbox) → WAL capture → Kafka →
@@ -33,6 +35,7 @@ import { migrateOutbox, resolveCaptureConfig } from '@tributary/outbox';
 import { produceCounterEvents, upStack } from '@tributary/testing';
 import { Kafka, logLevel } from 'kafkajs';
 import knexFactory, { type Knex } from 'knex';
+import pg from 'pg';
 import { createProjectionMetrics } from '@tributary/metrics';
 import { createProjectionRuntime } from '@tributary/projections';
 import { Registry } from 'prom-client';
@@ -202,6 +205,7 @@ async function throughputRuns(bench: Bench): Promise<void> {
     }
     const seconds2 = (performance.now() - started) / 1_000;
     results.push(['raw batched upsert (500 rows/statement)', `${count(EVENTS / seconds2)} rows/s`]);
+    await statementCeiling(bench);
   }
   if (SKIP.has('throughput')) return;
 
@@ -307,6 +311,87 @@ async function stopProfile(session: Session, file: string): Promise<void> {
   await mkdir(CPU_PROFILE_DIR ?? '.', { recursive: true });
   await writeFile(file, JSON.stringify(profile));
   log(`CPU profile written to ${file}`);
+}
+
+/**
+ * What one single-row upsert per event can reach on this machine at all, without the
+ * runtime: 4 connections (like the runtime's 4 partitions), one transaction each, through
+ * knex `trx.raw` (what a per-event handler does), bare `pg`, and `pg` named (prepared)
+ * statements.
+ */
+async function statementCeiling(bench: Bench): Promise<void> {
+  const { run, knex, databaseUrl, results, cleanups } = bench;
+  const table = `${run}_ceiling`;
+  const statements = Math.min(EVENTS, 10_000);
+  const connections = 4;
+  await knex.raw(
+    `create table ${table} (counter_id text primary key, total bigint not null, version integer not null)`,
+  );
+  cleanups.push(async () => {
+    await knex.raw(`drop table if exists ${table}`);
+  });
+  const upsert = (placeholders: string): string =>
+    `insert into ${table} as t (counter_id, total, version) values (${placeholders})
+     on conflict (counter_id) do update set total = t.total + excluded.total, version = excluded.version`;
+  // Each connection writes its own counters (no lock waits between them).
+  // Two rounds, the first only warms the JIT of every path up (unreported).
+  let report = false;
+  const measure = async (name: string, work: (connection: number) => Promise<void>) => {
+    const cpu = process.cpuUsage();
+    const started = performance.now();
+    await Promise.all(Array.from({ length: connections }, (_, connection) => work(connection)));
+    const seconds = (performance.now() - started) / 1_000;
+    const used = process.cpuUsage(cpu);
+    if (report)
+      results.push([
+        `one upsert per event, ${name}`,
+        `${count(statements / seconds)} statements/s, ${((used.user + used.system) / statements).toFixed(1)} µs client CPU per statement`,
+      ]);
+  };
+  for (const round of [1, 2]) {
+    report = round === 2;
+    await ceilingRound(measure, knex, databaseUrl, statements, connections, upsert);
+  }
+}
+
+async function ceilingRound(
+  measure: (name: string, work: (connection: number) => Promise<void>) => Promise<void>,
+  knex: Knex,
+  databaseUrl: string,
+  statements: number,
+  connections: number,
+  upsert: (placeholders: string) => string,
+): Promise<void> {
+  await measure('knex trx.raw', async (connection) => {
+    await knex.transaction(async (trx) => {
+      for (let i = connection; i < statements; i += connections)
+        await trx.raw(upsert('?, ?, ?'), [`c${i % 1_000}`, 1, i]);
+    });
+  });
+  const clients = await Promise.all(
+    Array.from({ length: connections }, async () => {
+      const client = new pg.Client({ connectionString: databaseUrl });
+      await client.connect();
+      return client;
+    }),
+  );
+  try {
+    for (const prepared of [false, true]) {
+      await measure(prepared ? 'pg prepared' : 'bare pg', async (connection) => {
+        const client = clients[connection];
+        if (client === undefined) return;
+        await client.query('begin');
+        for (let i = connection; i < statements; i += connections) {
+          const values = [`c${i % 1_000}`, 1, i];
+          const text = upsert('$1, $2, $3');
+          await client.query(prepared ? { name: 'ceiling', text, values } : { text, values });
+        }
+        await client.query('commit');
+      });
+    }
+  } finally {
+    await Promise.all(clients.map((client) => client.end()));
+  }
 }
 
 /** One end-to-end run: load process → outbox → capture process → Kafka → this runtime. */
