@@ -3,7 +3,9 @@
  * real local stack (started if needed), with the raw baselines measured in the same run:
  *
  * 1. raw kafkajs batch consume rate (eachBatch doing nothing);
- * 2. raw batched upsert rate (knex, 500 rows per statement, one transaction per batch);
+ * 2. raw batched upsert rate (knex, 500 rows per statement, one transaction per batch), and
+ *    the one-statement-per-event ceiling: single-row upserts over 4 connections through knex
+ *    `trx.raw`, bare `pg` and `pg` prepared statements, with the client CPU per statement;
  * 3. events/s the runtime applies to a Postgres read model, for each handler mode
  *    (`per-event`: one upsert per event; `batch`: one set-based upsert per batch);
  * 4. end-to-end latency, append commit (PostgreSQL outbox) → WAL capture → Kafka →
@@ -17,9 +19,15 @@
  * BENCH_LINGER_MS (capturer linger; default the capturer's), BENCH_METRICS=1 (also apply
  * with the Prometheus metrics on, and print the ratio), BENCH_KAFKA_CLIENT (kafkajs or
  * platformatic: the runtime's client; default kafkajs), BENCH_SKIP (comma list of `raw`,
- * `throughput`, `e2e`).
+ * `throughput`, `e2e`), BENCH_E2E_SPLIT=1 (a second, raw read_committed consumer in this
+ * process stamps when each event becomes visible in Kafka, splitting the end-to-end latency
+ * into append → Kafka and Kafka → projection commit; it costs this process CPU, so the
+ * runtime's CPU figure is then too high), BENCH_CPU_PROFILE (a directory: writes a V8 CPU profile of each
+ * throughput pass there, from the runtime's start to its last commit, for Chrome DevTools
+ * or `speedscope`).
  */
-import { readFile, rm } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { Session } from 'node:inspector/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { captureConfigFromEnvironment, createKafkaClient, kafkaClientName } from '@tributary/cli';
@@ -27,6 +35,7 @@ import { migrateOutbox, resolveCaptureConfig } from '@tributary/outbox';
 import { produceCounterEvents, upStack } from '@tributary/testing';
 import { Kafka, logLevel } from 'kafkajs';
 import knexFactory, { type Knex } from 'knex';
+import pg from 'pg';
 import { createProjectionMetrics } from '@tributary/metrics';
 import { createProjectionRuntime } from '@tributary/projections';
 import { Registry } from 'prom-client';
@@ -48,6 +57,8 @@ const EVENTS_PER_APPEND = Number(process.env['BENCH_EVENTS_PER_APPEND'] ?? 10);
 const METRICS = process.env['BENCH_METRICS'] === '1';
 const SKIP = new Set((process.env['BENCH_SKIP'] ?? '').split(','));
 const PARTITIONS = 4;
+const CPU_PROFILE_DIR = process.env['BENCH_CPU_PROFILE'];
+const E2E_SPLIT = process.env['BENCH_E2E_SPLIT'] === '1';
 /** Capturer `batch.lingerMs` for the end-to-end runs (default: the capturer's own default). */
 const LINGER_MS = process.env['BENCH_LINGER_MS'];
 /** The p99 targets of issue #14 by offered rate. */
@@ -194,6 +205,7 @@ async function throughputRuns(bench: Bench): Promise<void> {
     }
     const seconds2 = (performance.now() - started) / 1_000;
     results.push(['raw batched upsert (500 rows/statement)', `${count(EVENTS / seconds2)} rows/s`]);
+    await statementCeiling(bench);
   }
   if (SKIP.has('throughput')) return;
 
@@ -233,12 +245,15 @@ async function throughputRuns(bench: Bench): Promise<void> {
         applied += batch.applied;
         batches += 1;
       });
+      const profiler = CPU_PROFILE_DIR === undefined ? undefined : await startProfile();
       started = performance.now();
       const cpu = process.cpuUsage();
       await runtime.start();
       while (applied < EVENTS) await sleep(20);
       const ended = performance.now();
       const used = process.cpuUsage(cpu);
+      if (profiler !== undefined && CPU_PROFILE_DIR !== undefined)
+        await stopProfile(profiler, join(CPU_PROFILE_DIR, `projections-${pass}.cpuprofile`));
       const seconds = (ended - started) / 1_000;
       clearInterval(scrape);
       await runtime.stop();
@@ -251,6 +266,131 @@ async function throughputRuns(bench: Bench): Promise<void> {
     const [off, on] = applyRates;
     if (off !== undefined && on !== undefined)
       results.push([`metrics on / off, ${mode} handler`, `${((on / off) * 100).toFixed(1)} %`]);
+  }
+}
+
+/**
+ * A raw read_committed consumer that stamps when each event id becomes readable in Kafka
+ * (BENCH_E2E_SPLIT=1); stopped with the run's cleanups.
+ */
+async function kafkaProbe(bench: Bench, topic: string): Promise<Map<string, number>> {
+  const visible = new Map<string, number>();
+  const consumer = bench.kafka.consumer({
+    groupId: `${topic}.probe`,
+    maxWaitTimeInMs: 20,
+    readUncommitted: false,
+  });
+  await consumer.connect();
+  await consumer.subscribe({ topics: [topic], fromBeginning: true });
+  await consumer.run({
+    partitionsConsumedConcurrently: PARTITIONS,
+    eachBatch: async ({ batch }) => {
+      const now = wallClockMs();
+      for (const message of batch.messages) {
+        const id = message.headers?.['tributary.event_id'];
+        if (id !== undefined) visible.set(String(id), now);
+      }
+      await Promise.resolve();
+    },
+  });
+  bench.cleanups.push(() => consumer.disconnect());
+  return visible;
+}
+
+async function startProfile(): Promise<Session> {
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  return session;
+}
+
+async function stopProfile(session: Session, file: string): Promise<void> {
+  const { profile } = await session.post('Profiler.stop');
+  session.disconnect();
+  await mkdir(CPU_PROFILE_DIR ?? '.', { recursive: true });
+  await writeFile(file, JSON.stringify(profile));
+  log(`CPU profile written to ${file}`);
+}
+
+/**
+ * What one single-row upsert per event can reach on this machine at all, without the
+ * runtime: 4 connections (like the runtime's 4 partitions), one transaction each, through
+ * knex `trx.raw` (what a per-event handler does), bare `pg`, and `pg` named (prepared)
+ * statements.
+ */
+async function statementCeiling(bench: Bench): Promise<void> {
+  const { run, knex, databaseUrl, results, cleanups } = bench;
+  const table = `${run}_ceiling`;
+  const statements = Math.min(EVENTS, 10_000);
+  const connections = 4;
+  await knex.raw(
+    `create table ${table} (counter_id text primary key, total bigint not null, version integer not null)`,
+  );
+  cleanups.push(async () => {
+    await knex.raw(`drop table if exists ${table}`);
+  });
+  const upsert = (placeholders: string): string =>
+    `insert into ${table} as t (counter_id, total, version) values (${placeholders})
+     on conflict (counter_id) do update set total = t.total + excluded.total, version = excluded.version`;
+  // Each connection writes its own counters (no lock waits between them).
+  // Two rounds, the first only warms the JIT of every path up (unreported).
+  let report = false;
+  const measure = async (name: string, work: (connection: number) => Promise<void>) => {
+    const cpu = process.cpuUsage();
+    const started = performance.now();
+    await Promise.all(Array.from({ length: connections }, (_, connection) => work(connection)));
+    const seconds = (performance.now() - started) / 1_000;
+    const used = process.cpuUsage(cpu);
+    if (report)
+      results.push([
+        `one upsert per event, ${name}`,
+        `${count(statements / seconds)} statements/s, ${((used.user + used.system) / statements).toFixed(1)} µs client CPU per statement`,
+      ]);
+  };
+  for (const round of [1, 2]) {
+    report = round === 2;
+    await ceilingRound(measure, knex, databaseUrl, statements, connections, upsert);
+  }
+}
+
+async function ceilingRound(
+  measure: (name: string, work: (connection: number) => Promise<void>) => Promise<void>,
+  knex: Knex,
+  databaseUrl: string,
+  statements: number,
+  connections: number,
+  upsert: (placeholders: string) => string,
+): Promise<void> {
+  await measure('knex trx.raw', async (connection) => {
+    await knex.transaction(async (trx) => {
+      for (let i = connection; i < statements; i += connections)
+        await trx.raw(upsert('?, ?, ?'), [`c${i % 1_000}`, 1, i]);
+    });
+  });
+  const clients = await Promise.all(
+    Array.from({ length: connections }, async () => {
+      const client = new pg.Client({ connectionString: databaseUrl });
+      await client.connect();
+      return client;
+    }),
+  );
+  try {
+    for (const prepared of [false, true]) {
+      await measure(prepared ? 'pg prepared' : 'bare pg', async (connection) => {
+        const client = clients[connection];
+        if (client === undefined) return;
+        await client.query('begin');
+        for (let i = connection; i < statements; i += connections) {
+          const values = [`c${i % 1_000}`, 1, i];
+          const text = upsert('$1, $2, $3');
+          await client.query(prepared ? { name: 'ceiling', text, values } : { text, values });
+        }
+        await client.query('commit');
+      });
+    }
+  } finally {
+    await Promise.all(clients.map((client) => client.end()));
   }
 }
 
@@ -326,6 +466,7 @@ async function endToEnd(bench: Bench, mode: HandlerMode, rate: number): Promise<
     pending.set(batch.partition, []);
   });
   await runtime.start();
+  const visibleAt = E2E_SPLIT ? await kafkaProbe(bench, `${topicPrefix}.Counter`) : undefined;
   await sleep(3_000); // let the group settle before measuring
 
   const out = join(tmpdir(), `${run}_${tag}_appends.json`);
@@ -356,6 +497,25 @@ async function endToEnd(bench: Bench, mode: HandlerMode, rate: number): Promise<
     if (projected !== undefined) latencies.push(projected - at);
   }
   latencies.sort((a, b) => a - b);
+  if (visibleAt !== undefined) {
+    const toKafka: number[] = [];
+    const fromKafka: number[] = [];
+    for (const [eventId, at] of committed) {
+      const visible = visibleAt.get(eventId);
+      const projected = projectedAt.get(eventId);
+      if (visible === undefined || projected === undefined) continue;
+      toKafka.push(visible - at);
+      fromKafka.push(projected - visible);
+    }
+    toKafka.sort((a, b) => a - b);
+    fromKafka.sort((a, b) => a - b);
+    const split = (values: number[]): string =>
+      `p50 ${percentile(values, 50).toFixed(0)} ms, p99 ${percentile(values, 99).toFixed(0)} ms`;
+    results.push([
+      `  split, ${mode} handler, ${count(rate)}/s`,
+      `append commit → visible in Kafka ${split(toKafka)}; visible in Kafka → projection commit ${split(fromKafka)} (${toKafka.length} events)`,
+    ]);
+  }
   const target = P99_TARGET_MS.get(rate);
   results.push([
     `end to end, ${mode} handler, ${count(rate)}/s target rate, ${count(report.offered)}/s offered`,

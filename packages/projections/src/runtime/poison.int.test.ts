@@ -269,10 +269,14 @@ describe('poison handling on PostgreSQL and Kafka', () => {
       expect({ handled, savepoints, bookkeeping: statements.length - handled }).toEqual({
         handled: 20,
         savepoints: 0,
-        // BEGIN, the lock and idle timeouts, checkpoint lock, aggregates lock, aggregates +
-        // checkpoint write, COMMIT.
-        bookkeeping: 6,
+        // BEGIN, checkpoint lock (with the lock and idle timeouts), aggregates lock,
+        // aggregates + checkpoint write, COMMIT.
+        bookkeeping: 5,
       });
+      // The timeouts are set by the first statement after BEGIN, before any lock is taken.
+      expect(statements[1]).toMatch(/for update/);
+      expect(statements[1]).toMatch(/set_config\('lock_timeout'/);
+      expect(statements.filter((sql) => sql.includes('set_config')).length).toBe(1);
       // A swallowed error: the fast run fails at the next statement, the isolated run
       // takes a savepoint per handler call and rolls back only the swallowing one.
       statements.length = 0;
@@ -285,6 +289,30 @@ describe('poison handling on PostgreSQL and Kafka', () => {
     } finally {
       knex.off('query', onQuery);
     }
+  });
+
+  it('a batch waits for a locked checkpoint no longer than lockTimeoutMs', async () => {
+    const { config, projection } = await prepared('poison_locked', 'stop');
+    const topic = `${config.topicPrefix}.Counter`;
+    const store = new PostgresProjectionStore(knex, { ...config, lockTimeoutMs: 200 });
+    const applier = new ProjectionApplier({ store, projection, config });
+    await applier.applyBatch([record(topic, 'l', 1)]); // creates the checkpoint row
+    const holder = await knex.transaction();
+    try {
+      await holder(`${config.schema}.projection_checkpoints`)
+        .where({ projection: projection.name, topic })
+        .forUpdate()
+        .select('next_offset');
+      const started = performance.now();
+      // The fast run, the isolated run and two retries each give up after 200 ms.
+      await expect(applier.applyBatch([record(topic, 'l', 2)])).rejects.toMatchObject({
+        code: '55P03',
+      });
+      expect(performance.now() - started).toBeLessThan(10_000);
+    } finally {
+      await holder.rollback();
+    }
+    expect(await appliedCount(config.readModelSchema)).toBe(1);
   });
 
   it('measures what the handler savepoints cost (printed, not asserted)', async () => {

@@ -25,7 +25,10 @@ import type {
   StoredCheckpoint,
   StoredProjection,
 } from '../projection-store.js';
-import { PostgresProjectionTransaction } from './postgres-projection-transaction.js';
+import {
+  PostgresProjectionTransaction,
+  type TransactionSettings,
+} from './postgres-projection-transaction.js';
 import {
   createRuntimeTables,
   quoteDotted,
@@ -48,6 +51,7 @@ export class PostgresProjectionStore implements ProjectionStore<ProjectionContex
   readonly tables: RuntimeTables;
   readonly refs: RuntimeTableRefs;
   /** Handler contexts without the transaction, computed once per projection version. */
+  readonly #settings: TransactionSettings;
   readonly #contexts = new WeakMap<StoredProjection, Omit<ProjectionContext, 'trx'>>();
 
   /**
@@ -63,6 +67,10 @@ export class PostgresProjectionStore implements ProjectionStore<ProjectionContex
     this.config = config;
     this.tables = runtimeTables(config);
     this.refs = runtimeTableRefs(config);
+    this.#settings = {
+      lockTimeout: `${config.lockTimeoutMs}ms`,
+      idleInTransactionTimeout: `${config.idleInTransactionTimeoutMs}ms`,
+    };
   }
 
   /**
@@ -89,11 +97,7 @@ export class PostgresProjectionStore implements ProjectionStore<ProjectionContex
     let worked = false;
     try {
       return await this.knex.transaction(async (trx) => {
-        await trx.raw(
-          `select set_config('lock_timeout', ?, true),
-                  set_config('idle_in_transaction_session_timeout', ?, true)`,
-          [`${this.config.lockTimeoutMs}ms`, `${this.config.idleInTransactionTimeoutMs}ms`],
-        );
+        // Set with the transaction's first statement (no round trip of their own).
         const result = await work(
           new PostgresProjectionTransaction({
             trx,
@@ -101,6 +105,7 @@ export class PostgresProjectionStore implements ProjectionStore<ProjectionContex
             context,
             tables: this.tables,
             refs: this.refs,
+            settings: this.#settings,
           }),
         );
         worked = true;

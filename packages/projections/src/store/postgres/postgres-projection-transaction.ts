@@ -14,6 +14,12 @@ import type {
 } from '../projection-store.js';
 import type { RuntimeTableRefs, RuntimeTables } from './tables.js';
 
+/** Per-transaction PostgreSQL settings, as `set_config` values (`30000ms`). */
+export interface TransactionSettings {
+  readonly lockTimeout: string;
+  readonly idleInTransactionTimeout: string;
+}
+
 const toBuffer = (bytes: Uint8Array | null): Buffer | null =>
   bytes === null ? null : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 
@@ -40,6 +46,7 @@ export class PostgresProjectionTransaction implements ProjectionStoreTransaction
   readonly #owner: { readonly projection: string; readonly version: number };
   readonly #tables: RuntimeTables;
   readonly #refs: RuntimeTableRefs;
+  #settings: TransactionSettings | undefined;
 
   constructor(options: {
     readonly trx: Knex.Transaction;
@@ -48,7 +55,13 @@ export class PostgresProjectionTransaction implements ProjectionStoreTransaction
     readonly context: Omit<ProjectionContext, 'trx'>;
     readonly tables: RuntimeTables;
     readonly refs: RuntimeTableRefs;
+    /**
+     * `lock_timeout` and `idle_in_transaction_session_timeout` of this transaction (e.g.
+     * `30000ms`), set before its first statement takes a lock.
+     */
+    readonly settings: TransactionSettings;
   }) {
+    this.#settings = options.settings;
     this.#trx = options.trx;
     this.#projection = options.projection;
     this.#owner = { projection: options.projection.name, version: options.projection.version };
@@ -59,18 +72,41 @@ export class PostgresProjectionTransaction implements ProjectionStoreTransaction
 
   /**
    * The row is created on first use; a version retired by a rebuild has had its rows
-   * deleted, which the registry lookup detects.
+   * deleted, which the registry lookup detects. The transaction's settings ride on the
+   * same statement (a batch's first), in a sub-select evaluated before the row is locked.
    */
   async lockCheckpoint(partition: PartitionRef): Promise<number> {
     const trx = this.#trx;
     const key = { ...this.#owner, topic: partition.topic, partition: partition.partition };
+    const settings = this.#settings;
+    if (settings !== undefined) {
+      this.#settings = undefined;
+      const { rows } = await trx.raw<{ rows: { next_offset: string | number | null }[] }>(
+        `select (select next_offset from ${this.#tables.checkpoints}
+                  where projection = ? and version = ? and topic = ? and partition = ?
+                  for update) as next_offset, s.l, s.i
+           from (select set_config('lock_timeout', ?, true) as l,
+                        set_config('idle_in_transaction_session_timeout', ?, true) as i
+                 offset 0) as s`,
+        [
+          key.projection,
+          key.version,
+          key.topic,
+          key.partition,
+          settings.lockTimeout,
+          settings.idleInTransactionTimeout,
+        ],
+      );
+      const found = rows[0]?.next_offset;
+      if (found !== null && found !== undefined) return Number(found);
+    }
     const select = async (): Promise<number | undefined> => {
       const row = await typedRow<{ next_offset: string | number }>(
         trx(this.#refs.checkpoints).where(key).forUpdate().first('next_offset'),
       );
       return row === undefined ? undefined : Number(row.next_offset);
     };
-    const found = await select();
+    const found = settings === undefined ? await select() : undefined;
     if (found !== undefined) return found;
     const registry = await typedRow<{ status: string }>(
       trx(this.#refs.registry).where(this.#owner).first('status'),
@@ -85,7 +121,20 @@ export class PostgresProjectionTransaction implements ProjectionStoreTransaction
     return (await select()) ?? 0;
   }
 
+  /** Sets the transaction's settings unless a statement already did. */
+  async #applySettings(): Promise<void> {
+    const settings = this.#settings;
+    if (settings === undefined) return;
+    this.#settings = undefined;
+    await this.#trx.raw(
+      `select set_config('lock_timeout', ?, true),
+              set_config('idle_in_transaction_session_timeout', ?, true)`,
+      [settings.lockTimeout, settings.idleInTransactionTimeout],
+    );
+  }
+
   async lockAggregates(aggregates: readonly AggregateRef[]): Promise<AggregateVersion[]> {
+    await this.#applySettings();
     // Sorted so that concurrent lockers (a parked-event replay) take row locks in one order.
     const pairs = [...aggregates]
       .sort(byAggregate)
@@ -112,6 +161,7 @@ export class PostgresProjectionTransaction implements ProjectionStoreTransaction
   }
 
   async park(events: readonly ParkedEvent[]): Promise<void> {
+    await this.#applySettings();
     if (events.length === 0) return;
     await this.#trx(this.#refs.parked)
       .insert(
@@ -147,6 +197,7 @@ export class PostgresProjectionTransaction implements ProjectionStoreTransaction
     nextOffset: number,
     aggregates: readonly AggregateVersion[],
   ): Promise<void> {
+    await this.#applySettings();
     const rows = aggregates.map((a) => ({
       t: a.aggregateType,
       i: a.aggregateId,
@@ -180,6 +231,7 @@ export class PostgresProjectionTransaction implements ProjectionStoreTransaction
   }
 
   async lockParked(aggregate: AggregateRef): Promise<SourceRecord[]> {
+    await this.#applySettings();
     const rows = await typedRows<{
       topic: string;
       partition: number;
@@ -215,6 +267,7 @@ export class PostgresProjectionTransaction implements ProjectionStoreTransaction
   }
 
   async unpark(aggregate: AggregateRef, lastVersion: number): Promise<void> {
+    await this.#applySettings();
     await this.#trx(this.#refs.aggregates)
       .insert({ ...this.#whereAggregate(aggregate), last_version: lastVersion, parked: false })
       .onConflict(['projection', 'version', 'aggregate_type', 'aggregate_id'])
@@ -231,6 +284,7 @@ export class PostgresProjectionTransaction implements ProjectionStoreTransaction
    * usable again for the next event.
    */
   async isolate(work: () => Promise<void>): Promise<IsolatedOutcome> {
+    await this.#applySettings();
     const trx = this.#trx;
     await trx.raw('savepoint tributary_handler');
     await work();
