@@ -9,14 +9,14 @@
  * {@link ServiceState.nodes}; the controls below kill and restart one node by id, for the
  * tests that take brokers down under load.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import type { KafkaConfig, StackConfig, StackConfigOptions } from './config.js';
 import { resolveStackConfig } from './config.js';
 import { ensureKafkaDistribution, KAFKA_LOG4J2_FILE } from './downloads.js';
 import { StackError } from './errors.js';
-import { checkKafka, newClusterId } from './kafka.js';
+import { checkKafka, lostItsPort, newClusterId, PORT_ATTEMPTS } from './kafka.js';
 import type { ManagedProcess } from './processes.js';
 import {
   findFreePort,
@@ -180,24 +180,76 @@ export async function startKafkaCluster(
   const count = config.kafka.brokers;
   const distribution = await ensureKafkaDistribution(config, context.log);
   const log4j = `-Dlog4j2.configurationFile=${join(distribution.dir, KAFKA_LOG4J2_FILE)}`;
-  const ports: NodePorts[] = [];
-  for (let nodeId = 1; nodeId <= count; nodeId += 1) {
-    ports.push({ nodeId, brokerPort: await findFreePort(), controllerPort: await findFreePort() });
+  for (let attempt = 1; ; attempt += 1) {
+    const nodes = await clusterNodes(count, runDir);
+    const started = await formatAndSpawn(context, distribution.classpath, log4j, nodes);
+    const brokers = nodes.map((node) => `127.0.0.1:${node.brokerPort}`);
+    context.log(`kafka: ${count} nodes starting on ${brokers.join(',')}`);
+    try {
+      await waitForCluster(context, started, brokers);
+    } catch (error) {
+      // A port chosen free was taken before the JVM bound it (another server starting, an
+      // outgoing connection's ephemeral port): start again on fresh ports, not a failure.
+      const taken = await nodesThatLostTheirPort(started);
+      if (taken.length === 0 || attempt >= PORT_ATTEMPTS) throw error;
+      context.log(
+        `kafka: node ${taken.join(', ')} could not bind its port (taken meanwhile); starting the cluster again on fresh ports (attempt ${attempt + 1} of ${PORT_ATTEMPTS})`,
+      );
+      await discardAttempt(started, attempt);
+      continue;
+    }
+    const first = started[0] as KafkaNodeState;
+    return {
+      connection: { kafkaBrokers: brokers },
+      state: {
+        process: first.process,
+        logFile: first.logFile,
+        dataDir: first.dataDir,
+        stopSignal: 'SIGTERM',
+        ports: first.ports,
+        version: config.kafka.version,
+        nodes: started,
+      },
+    };
   }
+}
+
+interface ClusterNode extends NodePorts {
+  readonly dataDir: string;
+  readonly logFile: string;
+}
+
+async function clusterNodes(count: number, runDir: string): Promise<ClusterNode[]> {
+  const nodes: ClusterNode[] = [];
+  for (let nodeId = 1; nodeId <= count; nodeId += 1) {
+    nodes.push({
+      nodeId,
+      brokerPort: await findFreePort(),
+      controllerPort: await findFreePort(),
+      dataDir: join(runDir, `kafka-${nodeId}`),
+      logFile: join(runDir, 'logs', `kafka-${nodeId}.log`),
+    });
+  }
+  return nodes;
+}
+
+/** Writes each node's properties, formats its storage under one cluster id and starts it. */
+async function formatAndSpawn(
+  context: ServiceStartContext,
+  classpath: string,
+  log4j: string,
+  nodes: readonly ClusterNode[],
+): Promise<KafkaNodeState[]> {
+  const { config, runDir } = context;
   const clusterId = newClusterId();
-  const nodes = ports.map((node) => ({
-    ...node,
-    dataDir: join(runDir, `kafka-${node.nodeId}`),
-    logFile: join(runDir, 'logs', `kafka-${node.nodeId}.log`),
-  }));
-  context.log(`kafka: format ${count} KRaft nodes (cluster ${clusterId})`);
+  context.log(`kafka: format ${nodes.length} KRaft nodes (cluster ${clusterId})`);
   // Independent nodes: format them concurrently.
   await Promise.all(
     nodes.map(async (node) => {
       await mkdir(node.dataDir);
       await writeFile(
         propertiesFileOf(runDir, node.nodeId),
-        clusterNodeProperties(config.kafka, node, ports, node.dataDir),
+        clusterNodeProperties(config.kafka, node, nodes, node.dataDir),
       );
       await runCommand(
         'java',
@@ -206,7 +258,7 @@ export async function startKafkaCluster(
           '-XX:TieredStopAtLevel=1',
           log4j,
           '-cp',
-          distribution.classpath,
+          classpath,
           'kafka.tools.StorageTool',
           'format',
           '--cluster-id',
@@ -218,8 +270,8 @@ export async function startKafkaCluster(
       );
     }),
   );
-  const started: KafkaNodeState[] = nodes.map((node) => {
-    const managed = spawnNode(config, distribution.classpath, log4j, node, runDir);
+  return nodes.map((node) => {
+    const managed = spawnNode(config, classpath, log4j, node, runDir);
     context.track(managed, 'SIGTERM');
     return {
       nodeId: node.nodeId,
@@ -229,29 +281,65 @@ export async function startKafkaCluster(
       ports: [node.brokerPort, node.controllerPort],
     };
   });
-  const brokers = ports.map((node) => `127.0.0.1:${node.brokerPort}`);
-  context.log(`kafka: ${count} nodes starting on ${brokers.join(',')}`);
+}
+
+/**
+ * Waits until every broker is registered and the coordinators answer; fails as soon as any
+ * node has exited (not only the first, whose process the wait watches).
+ */
+async function waitForCluster(
+  context: ServiceStartContext,
+  started: readonly KafkaNodeState[],
+  brokers: readonly string[],
+): Promise<void> {
   const first = started[0] as KafkaNodeState;
+  let deadNode: KafkaNodeState | undefined;
+  const probe =
+    <T>(check: () => Promise<T>) =>
+    async (): Promise<T> => {
+      deadNode ??= started.find((node) => !isProcessAlive(node.process));
+      return check();
+    };
   const waitOptions = {
-    what: `Kafka cluster of ${count}`,
-    timeoutMs: config.startTimeoutMs,
-    process: first.process,
-    logFile: first.logFile,
-  };
-  await waitUntilReady(() => allBrokersUp(brokers, count), waitOptions);
-  await waitUntilReady(() => warmUp(brokers), waitOptions);
-  return {
-    connection: { kafkaBrokers: brokers },
-    state: {
-      process: first.process,
-      logFile: first.logFile,
-      dataDir: first.dataDir,
-      stopSignal: 'SIGTERM',
-      ports: first.ports,
-      version: config.kafka.version,
-      nodes: started,
+    what: `Kafka cluster of ${started.length}`,
+    timeoutMs: context.config.startTimeoutMs,
+    // The first node that died, once one did: its exit ends the wait with its log.
+    get process() {
+      return (deadNode ?? first).process;
+    },
+    get logFile() {
+      return (deadNode ?? first).logFile;
     },
   };
+  await waitUntilReady(
+    probe(() => allBrokersUp(brokers, started.length)),
+    waitOptions,
+  );
+  await waitUntilReady(
+    probe(() => warmUp(brokers)),
+    waitOptions,
+  );
+}
+
+/** Ids of the nodes that exited because a port of theirs was taken. */
+async function nodesThatLostTheirPort(started: readonly KafkaNodeState[]): Promise<number[]> {
+  const taken: number[] = [];
+  for (const node of started) {
+    if (await lostItsPort(node.process, node.logFile)) taken.push(node.nodeId);
+  }
+  return taken;
+}
+
+/** Stops every node of a failed attempt and sets its data and log aside. */
+async function discardAttempt(started: readonly KafkaNodeState[], attempt: number): Promise<void> {
+  for (const node of started) signalProcess(node.process, 'SIGKILL');
+  await Promise.all(started.map((node) => waitUntilExited(node.process, 10_000)));
+  await Promise.all(
+    started.map(async (node) => {
+      await rm(node.dataDir, { recursive: true, force: true });
+      await rename(node.logFile, `${node.logFile}.attempt-${attempt}`).catch(() => undefined);
+    }),
+  );
 }
 
 /** Every process of a recorded service: its nodes for a Kafka cluster, else its one process. */

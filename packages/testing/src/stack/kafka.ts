@@ -1,11 +1,17 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import type { KafkaConfig, StackConfig } from './config.js';
 import type { ManagedProcess } from './processes.js';
 import { ensureKafkaDistribution, KAFKA_LOG4J2_FILE } from './downloads.js';
-import { findFreePort, runCommand, spawnServer, waitUntilReady } from './processes.js';
+import {
+  findFreePort,
+  isProcessAlive,
+  runCommand,
+  spawnServer,
+  waitUntilReady,
+} from './processes.js';
 import type { ServiceStartContext, StartedService } from './service.js';
 
 const serverProperties = (
@@ -188,6 +194,19 @@ export async function restartKafka(
   return managed;
 }
 
+/** Starts tried when a Kafka node finds a port of its taken. */
+export const PORT_ATTEMPTS = 3;
+
+/**
+ * Whether a Kafka node exited because a port chosen free for it was taken before it bound
+ * it (its log says `BindException` / `Address already in use`).
+ */
+export async function lostItsPort(process: ManagedProcess, logFile: string): Promise<boolean> {
+  if (isProcessAlive(process)) return false;
+  const log = await readFile(logFile, 'utf8').catch(() => '');
+  return /BindException|Address already in use/.test(log);
+}
+
 /** Formats KRaft storage and starts `kafka.Kafka` as broker + controller in one JVM. */
 export async function startKafka(
   context: ServiceStartContext,
@@ -197,63 +216,77 @@ export async function startKafka(
   const dataDir = join(runDir, 'kafka');
   const logFile = join(runDir, 'logs', 'kafka.log');
   const propertiesFile = join(runDir, 'kafka.properties');
-  const [brokerPort, controllerPort] = [await findFreePort(), await findFreePort()];
-  await mkdir(dataDir);
-  await writeFile(
-    propertiesFile,
-    serverProperties(config.kafka, dataDir, brokerPort, controllerPort),
-  );
   const log4j = `-Dlog4j2.configurationFile=${join(distribution.dir, KAFKA_LOG4J2_FILE)}`;
-
-  context.log(`kafka: format KRaft storage ${dataDir}`);
-  await runCommand(
-    'java',
-    [
-      ...jvmFlags,
-      // A short-lived tool: the C1 compiler alone starts faster.
-      '-XX:TieredStopAtLevel=1',
-      log4j,
-      '-cp',
-      distribution.classpath,
-      'kafka.tools.StorageTool',
-      'format',
-      '--cluster-id',
-      newClusterId(),
-      '--config',
+  for (let attempt = 1; ; attempt += 1) {
+    const [brokerPort, controllerPort] = [await findFreePort(), await findFreePort()];
+    await mkdir(dataDir);
+    await writeFile(
       propertiesFile,
-    ],
-    { timeoutMs: config.startTimeoutMs, logFile, cwd: runDir },
-  );
+      serverProperties(config.kafka, dataDir, brokerPort, controllerPort),
+    );
 
-  context.log(`kafka: start broker on 127.0.0.1:${brokerPort}`);
-  const managed = spawnBroker(
-    config,
-    distribution.classpath,
-    log4j,
-    propertiesFile,
-    logFile,
-    runDir,
-  );
-  context.track(managed, 'SIGTERM');
+    context.log(`kafka: format KRaft storage ${dataDir}`);
+    await runCommand(
+      'java',
+      [
+        ...jvmFlags,
+        // A short-lived tool: the C1 compiler alone starts faster.
+        '-XX:TieredStopAtLevel=1',
+        log4j,
+        '-cp',
+        distribution.classpath,
+        'kafka.tools.StorageTool',
+        'format',
+        '--cluster-id',
+        newClusterId(),
+        '--config',
+        propertiesFile,
+      ],
+      { timeoutMs: config.startTimeoutMs, logFile, cwd: runDir },
+    );
 
-  const brokers = [`127.0.0.1:${brokerPort}`];
-  const waitOptions = {
-    what: 'Kafka',
-    timeoutMs: config.startTimeoutMs,
-    process: managed,
-    logFile,
-  };
-  await waitUntilReady(() => checkKafka(brokers), waitOptions);
-  await waitUntilReady(() => warmUpCoordinators(brokers), waitOptions);
-  return {
-    connection: { kafkaBrokers: brokers },
-    state: {
+    context.log(`kafka: start broker on 127.0.0.1:${brokerPort}`);
+    const managed = spawnBroker(
+      config,
+      distribution.classpath,
+      log4j,
+      propertiesFile,
+      logFile,
+      runDir,
+    );
+    context.track(managed, 'SIGTERM');
+
+    const brokers = [`127.0.0.1:${brokerPort}`];
+    const waitOptions = {
+      what: 'Kafka',
+      timeoutMs: config.startTimeoutMs,
       process: managed,
       logFile,
-      dataDir,
-      stopSignal: 'SIGTERM',
-      ports: [brokerPort, controllerPort],
-      version: config.kafka.version,
-    },
-  };
+    };
+    try {
+      await waitUntilReady(() => checkKafka(brokers), waitOptions);
+      await waitUntilReady(() => warmUpCoordinators(brokers), waitOptions);
+    } catch (error) {
+      // A port chosen free was taken before the JVM bound it (another server starting, an
+      // outgoing connection's ephemeral port): start again on fresh ports, not a failure.
+      if (attempt >= PORT_ATTEMPTS || !(await lostItsPort(managed, logFile))) throw error;
+      context.log(
+        `kafka: its port was taken meanwhile; starting again on fresh ports (attempt ${attempt + 1} of ${PORT_ATTEMPTS})`,
+      );
+      await rm(dataDir, { recursive: true, force: true });
+      await rename(logFile, `${logFile}.attempt-${attempt}`).catch(() => undefined);
+      continue;
+    }
+    return {
+      connection: { kafkaBrokers: brokers },
+      state: {
+        process: managed,
+        logFile,
+        dataDir,
+        stopSignal: 'SIGTERM',
+        ports: [brokerPort, controllerPort],
+        version: config.kafka.version,
+      },
+    };
+  }
 }
